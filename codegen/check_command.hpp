@@ -1,0 +1,23 @@
+// `kiln check`: the command users run to trust kiln on their model, and the conformance harness.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace kiln::cg {
+
+struct check_options {
+  std::vector<std::string> dirs;
+  double rtol = 1e-3;
+  double atol = 1e-5;
+  std::string cxx;
+  std::string cxxflags;
+  std::string include_dir;
+  std::string work_dir;
+  int jobs = 1;
+};
+
+// Prints one line per model and output, then "N passed, M failed". Returns 0 when all pass.
+int run_check(const check_options& o);
+
+}  // namespace kiln::cg

@@ -1,0 +1,104 @@
+#include "ir.hpp"
+
+#include <fmt/format.h>
+
+namespace kiln::cg {
+
+static std::string join_lines(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const auto& l : lines) s += "\n  " + l;
+  return s;
+}
+
+unsupported_error::unsupported_error(std::vector<std::string> lines)
+    : std::runtime_error(fmt::format("model uses {} unsupported node(s):{}", lines.size(), join_lines(lines))),
+      items(std::move(lines)) {}
+
+needs_constant_error::needs_constant_error(const std::string& tensor_name, const std::string& node, const std::string& why)
+    : error(fmt::format("{}: input '{}' ({}) must be known at codegen time, but it is computed at run time", node,
+                        tensor_name, why)),
+      tensor(tensor_name) {}
+
+std::int64_t tensor::count() const {
+  std::int64_t n = 1;
+  for (auto d : dims) n *= d;
+  return n;
+}
+
+template <class F>
+static void for_each_element(const tensor& t, F&& f) {
+  const auto n = static_cast<std::size_t>(t.count());
+  const auto* p = t.value->data();
+  for (std::size_t i = 0; i < n; ++i) {
+    switch (t.type) {
+      case dtype::f32: f(static_cast<double>(reinterpret_cast<const float*>(p)[i])); break;
+      case dtype::f64: f(reinterpret_cast<const double*>(p)[i]); break;
+      case dtype::i8: f(reinterpret_cast<const std::int8_t*>(p)[i]); break;
+      case dtype::u8: f(reinterpret_cast<const std::uint8_t*>(p)[i]); break;
+      case dtype::i16: f(reinterpret_cast<const std::int16_t*>(p)[i]); break;
+      case dtype::u16: f(reinterpret_cast<const std::uint16_t*>(p)[i]); break;
+      case dtype::i32: f(reinterpret_cast<const std::int32_t*>(p)[i]); break;
+      case dtype::u32: f(reinterpret_cast<const std::uint32_t*>(p)[i]); break;
+      case dtype::i64: f(reinterpret_cast<const std::int64_t*>(p)[i]); break;
+      case dtype::u64: f(reinterpret_cast<const std::uint64_t*>(p)[i]); break;
+      case dtype::boolean: f(reinterpret_cast<const bool*>(p)[i] ? 1 : 0); break;
+    }
+  }
+}
+
+std::vector<std::int64_t> tensor::as_ints() const {
+  std::vector<std::int64_t> out;
+  for_each_element(*this, [&](auto v) { out.push_back(static_cast<std::int64_t>(v)); });
+  return out;
+}
+
+std::vector<double> tensor::as_doubles() const {
+  std::vector<double> out;
+  for_each_element(*this, [&](auto v) { out.push_back(static_cast<double>(v)); });
+  return out;
+}
+
+std::int64_t node::get_int(const std::string& a, std::int64_t def) const {
+  auto it = attrs.find(a);
+  return it == attrs.end() ? def : it->second.i;
+}
+double node::get_float(const std::string& a, double def) const {
+  auto it = attrs.find(a);
+  return it == attrs.end() ? def : it->second.f;
+}
+std::string node::get_string(const std::string& a, const std::string& def) const {
+  auto it = attrs.find(a);
+  return it == attrs.end() ? def : it->second.s;
+}
+std::vector<std::int64_t> node::get_ints(const std::string& a, std::vector<std::int64_t> def) const {
+  auto it = attrs.find(a);
+  return it == attrs.end() ? def : it->second.ints;
+}
+std::vector<double> node::get_floats(const std::string& a) const {
+  auto it = attrs.find(a);
+  return it == attrs.end() ? std::vector<double>{} : it->second.floats;
+}
+std::string node::label() const {
+  return name.empty() ? fmt::format("{} node", op_type) : fmt::format("{} node '{}'", op_type, name);
+}
+
+tensor_id graph::find(const std::string& n) const {
+  auto it = by_name.find(n);
+  return it == by_name.end() ? no_tensor : it->second;
+}
+
+tensor_id graph::add_tensor(tensor t) {
+  const auto id = static_cast<tensor_id>(tensors.size());
+  by_name.emplace(t.name, id);
+  tensors.push_back(std::move(t));
+  return id;
+}
+
+std::string dims_string(const dims_t& d) {
+  if (d.empty()) return "scalar";
+  std::string s;
+  for (std::size_t i = 0; i < d.size(); ++i) s += (i ? "x" : "") + std::to_string(d[i]);
+  return s;
+}
+
+}  // namespace kiln::cg

@@ -1,0 +1,85 @@
+// The kiln command line: compile | check | ops.
+#include "check_command.hpp"
+#include "docs.hpp"
+#include "pipeline.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+
+using namespace kiln::cg;
+
+namespace {
+
+int report_errors(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const unsupported_error& e) {
+    std::fprintf(stderr, "kiln: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kiln: error: %s\n", e.what());
+    return 1;
+  }
+}
+
+std::map<std::string, dims_t> parse_input_shapes(const std::vector<std::string>& specs) {
+  std::map<std::string, dims_t> shapes;
+  for (const auto& s : specs) {
+    const auto eq = s.rfind('=');
+    if (eq == std::string::npos || eq == 0) throw error(fmt::format("--input-shape '{}': expected NAME=1x3x96x96", s));
+    shapes[s.substr(0, eq)] = parse_dims(s.substr(eq + 1));
+  }
+  return shapes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kiln: compile ONNX models into self-contained C++ headers"};
+  app.require_subcommand(1);
+
+  compile_options co;
+  std::string output;
+  std::vector<std::string> shapes;
+  auto* compile_cmd = app.add_subcommand("compile", "generate a C++ header from an ONNX model");
+  compile_cmd->add_option("model", co.model, "the .onnx file")->required();
+  compile_cmd->add_option("-o,--output", output, "the header to write")->required();
+  compile_cmd->add_option("--namespace", co.ns, "C++ namespace of the generated code")->default_val("model");
+  compile_cmd->add_option("--input-shape", shapes, "NAME=1x3x96x96: fix an input's shape (repeatable)");
+
+  check_options ko;
+  auto* check_cmd = app.add_subcommand("check", "compile models in the ONNX backend-test layout and compare outputs");
+  check_cmd->add_option("dirs", ko.dirs, "folders with model.onnx and test_data_set_N/")->required();
+  check_cmd->add_option("--rtol", ko.rtol, "relative tolerance for floats")->default_val(1e-3);
+  check_cmd->add_option("--atol", ko.atol, "absolute tolerance for floats")->default_val(1e-5);
+  check_cmd->add_option("--cxx", ko.cxx, "host C++ compiler (default: $CXX or c++)");
+  check_cmd->add_option("--cxxflags", ko.cxxflags, "flags for the host compiler");
+  check_cmd->add_option("--include", ko.include_dir, "kiln's include folder (default: found next to kiln)");
+  check_cmd->add_option("--keep", ko.work_dir, "keep generated headers and driver in this folder");
+  check_cmd->add_option("--jobs,-j", ko.jobs, "parallel compiler invocations")->default_val(1);
+
+  std::string doc_format = "md";
+  auto* ops_cmd = app.add_subcommand("ops", "print the supported operators (the generated docs)");
+  ops_cmd->add_option("--format", doc_format, "md or names")->check(CLI::IsMember({"md", "names", "excluded"}));
+
+  CLI11_PARSE(app, argc, argv);
+
+  if (*compile_cmd) {
+    return report_errors([&] {
+      co.input_shapes = parse_input_shapes(shapes);
+      auto r = compile(co);
+      write_file_atomically(output, r.header);
+      std::printf("kiln: wrote %s: %zu layers, arena %zu bytes, weights %zu bytes\n", output.c_str(), r.l.layers.size(),
+                  r.plan.arena_bytes, r.header.empty() ? 0 : r.header.size());
+      return 0;
+    });
+  }
+  if (*check_cmd) return report_errors([&] { return run_check(ko); });
+  if (*ops_cmd) return report_errors([&] {
+    std::fputs(supported_ops_doc(doc_format).c_str(), stdout);
+    return 0;
+  });
+  return 0;
+}

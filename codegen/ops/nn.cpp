@@ -1,0 +1,258 @@
+// Lowerings of the neural-network operators: convolution, matrix products, pooling, softmax,
+// batch normalization.
+#include "spatial.hpp"
+
+#include "../params_reflect.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace kiln::cg {
+
+namespace {
+
+dims_t spatial(const dims_t& d) { return dims_t(d.begin() + 2, d.end()); }
+
+void lower_conv(lower_context& ctx) {
+  const auto& x = ctx.in(0);
+  const auto& w = ctx.in(1);
+  if (x.dims.size() < 3) ctx.fail(fmt::format("input '{}' has rank {}, expected at least 3", x.name, x.dims.size()));
+  if (w.dims.size() != x.dims.size()) ctx.fail(fmt::format("weight '{}' has rank {}, input has {}", w.name, w.dims.size(), x.dims.size()));
+  const std::int64_t group = ctx.n().get_int("group", 1);
+  const std::int64_t c = x.dims[1], m = w.dims[0];
+  if (group <= 0 || c % group != 0 || m % group != 0 || w.dims[1] * group != c)
+    ctx.fail(fmt::format("{} input channels, {} output channels and weight {} do not fit group {}", c, m, dims_string(w.dims), group));
+  const auto kernel = ctx.n().get_ints("kernel_shape", spatial(w.dims));
+  if (kernel != spatial(w.dims)) ctx.fail("kernel_shape differs from the weight's shape");
+  const auto geo = window_for(ctx, spatial(x.dims), kernel, false);
+  dims_t out{x.dims[0], m};
+  out.insert(out.end(), geo.out.begin(), geo.out.end());
+  ctx.set_output(0, x.type, out);
+  if (ctx.has_input(2) && ctx.in(2).count() != m) ctx.fail(fmt::format("bias has {} elements, expected {}", ctx.in(2).count(), m));
+
+  conv_params p{};
+  p.batch = to_index(ctx, x.dims[0]);
+  p.in_channels = to_index(ctx, c);
+  p.out_channels = to_index(ctx, m);
+  p.group = to_index(ctx, group);
+  to3(spatial(x.dims), p.in, 1, ctx);
+  to3(geo.out, p.out, 1, ctx);
+  to3(kernel, p.kernel, 1, ctx);
+  to3(geo.stride, p.stride, 1, ctx);
+  to3(geo.dilation, p.dilation, 1, ctx);
+  to3(geo.pad_begin, p.pad, 0, ctx);
+  p.act = fused_activation(ctx.n());
+  dispatch(float_types{}, x.type, ctx, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    ctx.emit(make_layer(tmpl("kiln::conv", {cpp_name<T>()}), &kiln::conv<T>, p,
+                        {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0)}));
+  });
+}
+
+void lower_gemm(lower_context& ctx) {
+  const auto& a = ctx.in(0);
+  const auto& b = ctx.in(1);
+  if (a.dims.size() != 2 || b.dims.size() != 2) ctx.fail("A and B must be 2-D");
+  gemm_params p{};
+  p.trans_a = ctx.n().get_int("transA", 0) != 0;
+  p.trans_b = ctx.n().get_int("transB", 0) != 0;
+  const auto m = p.trans_a ? a.dims[1] : a.dims[0];
+  const auto k = p.trans_a ? a.dims[0] : a.dims[1];
+  const auto kb = p.trans_b ? b.dims[1] : b.dims[0];
+  const auto n = p.trans_b ? b.dims[0] : b.dims[1];
+  if (k != kb) ctx.fail(fmt::format("inner dimensions differ: A {} and B {}", dims_string(a.dims), dims_string(b.dims)));
+  ctx.set_output(0, a.type, {m, n});
+  p.m = to_index(ctx, m);
+  p.n = to_index(ctx, n);
+  p.k = to_index(ctx, k);
+  p.alpha = ctx.n().get_float("alpha", 1.0);
+  p.beta = ctx.n().get_float("beta", 1.0);
+  if (ctx.has_input(2)) {
+    const auto& c = ctx.in(2);
+    broadcast_shape(ctx, c.dims, {m, n});
+    index_t s[2];
+    broadcast_strides(c.dims, {m, n}, s);
+    p.c_stride_m = s[0];
+    p.c_stride_n = s[1];
+  }
+  p.act = fused_activation(ctx.n());
+  dispatch(float_types{}, a.type, ctx, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    ctx.emit(make_layer(tmpl("kiln::gemm", {cpp_name<T>()}), &kiln::gemm<T>, p,
+                        {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0)}));
+  });
+}
+
+void lower_matmul(lower_context& ctx) {
+  const auto& a = ctx.in(0);
+  const auto& b = ctx.in(1);
+  if (a.dims.empty() || b.dims.empty()) ctx.fail("MatMul inputs must have rank 1 or more");
+  dims_t ad = a.dims, bd = b.dims;
+  const bool a_vec = ad.size() == 1, b_vec = bd.size() == 1;
+  if (a_vec) ad.insert(ad.begin(), 1);
+  if (b_vec) bd.push_back(1);
+  const auto m = ad[ad.size() - 2], k = ad.back(), kb = bd[bd.size() - 2], n = bd.back();
+  if (k != kb) ctx.fail(fmt::format("inner dimensions differ: {} and {}", dims_string(a.dims), dims_string(b.dims)));
+  const dims_t a_batch(ad.begin(), ad.end() - 2), b_batch(bd.begin(), bd.end() - 2);
+  const dims_t batch = broadcast_shape(ctx, a_batch, b_batch);
+  dims_t out = batch;
+  if (!a_vec) out.push_back(m);
+  if (!b_vec) out.push_back(n);
+  ctx.set_output(0, a.type, out);
+  matmul_params p{};
+  p.m = to_index(ctx, m);
+  p.n = to_index(ctx, n);
+  p.k = to_index(ctx, k);
+  if (batch.size() > static_cast<std::size_t>(max_rank)) ctx.unsupported("batch rank too high");
+  p.batch_rank = static_cast<index_t>(batch.size());
+  std::int64_t count = 1;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    p.batch_dims[i] = to_index(ctx, batch[i]);
+    count *= batch[i];
+  }
+  p.batch_count = to_index(ctx, count);
+  broadcast_strides(a_batch, batch, p.batch_strides[0]);
+  broadcast_strides(b_batch, batch, p.batch_strides[1]);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    p.batch_strides[0][i] = to_index(ctx, static_cast<std::int64_t>(p.batch_strides[0][i]) * m * k);
+    p.batch_strides[1][i] = to_index(ctx, static_cast<std::int64_t>(p.batch_strides[1][i]) * k * n);
+  }
+  dispatch(numeric_types{}, a.type, ctx, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    ctx.emit(make_layer(tmpl("kiln::matmul", {cpp_name<T>()}), &kiln::matmul<T>, p, {ctx.in_id(0), ctx.in_id(1), ctx.out_id(0)}));
+  });
+}
+
+// Every pooling op: `global` uses the whole spatial extent as the window.
+void lower_pool(lower_context& ctx, pool_kind kind, bool global) {
+  const auto& x = ctx.in(0);
+  if (x.dims.size() < 3) ctx.fail(fmt::format("input '{}' has rank {}, expected at least 3", x.name, x.dims.size()));
+  const dims_t sp = spatial(x.dims);
+  pool_params p{};
+  p.kind = kind;
+  p.batch = to_index(ctx, x.dims[0]);
+  p.channels = to_index(ctx, x.dims[1]);
+  p.p = to_index(ctx, ctx.n().get_int("p", 2));
+  p.count_include_pad = ctx.n().get_int("count_include_pad", 0) != 0;
+  window_geometry geo;
+  if (global) {
+    geo.kernel = sp;
+    geo.out.assign(sp.size(), 1);
+    geo.stride = geo.dilation = std::vector<std::int64_t>(sp.size(), 1);
+    geo.pad_begin = geo.pad_end = std::vector<std::int64_t>(sp.size(), 0);
+  } else {
+    const auto kernel = ctx.n().get_ints("kernel_shape");
+    if (kernel.size() != sp.size()) ctx.fail("kernel_shape must list every spatial axis");
+    geo = window_for(ctx, sp, kernel, ctx.n().get_int("ceil_mode", 0) != 0);
+  }
+  if (ctx.n().get_int("storage_order", 0) != 0) ctx.unsupported("MaxPool storage_order=1 (column-major indices)");
+  dims_t out{x.dims[0], x.dims[1]};
+  out.insert(out.end(), geo.out.begin(), geo.out.end());
+  ctx.set_output(0, x.type, out);
+  to3(sp, p.in, 1, ctx);
+  to3(geo.out, p.out, 1, ctx);
+  to3(geo.kernel, p.kernel, 1, ctx);
+  to3(geo.stride, p.stride, 1, ctx);
+  to3(geo.dilation, p.dilation, 1, ctx);
+  to3(geo.pad_begin, p.pad, 0, ctx);
+  to3(geo.pad_end, p.pad_end, 0, ctx);
+  const bool with_indices = ctx.has_output(1);
+  if (with_indices) ctx.set_output(1, dtype::i64, out);
+  dispatch(numeric_types{}, x.type, ctx, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    if (kind != pool_kind::max && !std::is_floating_point_v<T>) ctx.unsupported("integer average/Lp pooling");
+    if (with_indices)
+      ctx.emit(make_layer(tmpl("kiln::pool_with_indices", {cpp_name<T>()}), &kiln::pool_with_indices<T>, p,
+                          {ctx.in_id(0), ctx.out_id(0), ctx.out_id(1)}));
+    else
+      ctx.emit(make_layer(tmpl("kiln::pool", {cpp_name<T>()}), &kiln::pool<T>, p, {ctx.in_id(0), ctx.out_id(0)}));
+  });
+}
+
+void lower_softmax(lower_context& ctx, softmax_kind kind) {
+  const auto& x = ctx.in(0);
+  ctx.set_output(0, x.type, x.dims);
+  const bool coerce_2d = ctx.n().opset < 13;  // older opsets flatten to [outer, rest]
+  const int axis = x.dims.empty() ? 0 : ctx.axis(ctx.n().get_int("axis", coerce_2d ? 1 : -1), x.dims.size());
+  std::int64_t outer = 1, len = 1, inner = 1;
+  for (std::size_t i = 0; i < x.dims.size(); ++i) {
+    const auto ai = static_cast<int>(i);
+    if (ai < axis) outer *= x.dims[i];
+    else if (ai == axis || coerce_2d) len *= x.dims[i];
+    else inner *= x.dims[i];
+  }
+  softmax_params p{kind, to_index(ctx, outer), to_index(ctx, len), to_index(ctx, inner)};
+  dispatch(float_types{}, x.type, ctx, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    ctx.emit(make_layer(tmpl("kiln::softmax", {cpp_name<T>()}), &kiln::softmax<T>, p, {ctx.in_id(0), ctx.out_id(0)}));
+  });
+}
+
+void lower_batch_norm(lower_context& ctx) {
+  const auto& x = ctx.in(0);
+  if (ctx.n().get_int("training_mode", 0) != 0 || ctx.output_count() > 1)
+    ctx.unsupported("training mode (running statistics outputs)");
+  if (x.dims.size() < 2) ctx.fail("input must have a channel axis");
+  ctx.set_output(0, x.type, x.dims);
+  const auto scale = ctx.const_doubles(1, "BatchNormalization scale");
+  const auto bias = ctx.const_doubles(2, "BatchNormalization bias");
+  const auto mean = ctx.const_doubles(3, "BatchNormalization mean");
+  const auto var = ctx.const_doubles(4, "BatchNormalization variance");
+  const auto c = static_cast<std::size_t>(x.dims[1]);
+  if (scale.size() != c || bias.size() != c || mean.size() != c || var.size() != c)
+    ctx.fail(fmt::format("statistics must have {} elements, one per channel", c));
+  const double eps = ctx.n().get_float("epsilon", 1e-5);
+  std::int64_t inner = 1;
+  for (std::size_t i = 2; i < x.dims.size(); ++i) inner *= x.dims[i];
+  const channel_affine_params p{to_index(ctx, x.dims[0]), to_index(ctx, x.dims[1]), to_index(ctx, inner)};
+  dispatch(float_types{}, x.type, ctx, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    // Folded in T's own precision, as ONNX Runtime computes BatchNormalization.
+    std::vector<T> s(c), t(c);
+    for (std::size_t i = 0; i < c; ++i) {
+      s[i] = static_cast<T>(scale[i]) / std::sqrt(static_cast<T>(var[i]) + static_cast<T>(eps));
+      t[i] = static_cast<T>(bias[i]) - static_cast<T>(mean[i]) * s[i];
+    }
+    const auto sid = ctx.constant("scale", x.type, {x.dims[1]}, to_bytes(s));
+    const auto tid = ctx.constant("shift", x.type, {x.dims[1]}, to_bytes(t));
+    ctx.emit(make_layer(tmpl("kiln::channel_affine", {cpp_name<T>()}), &kiln::channel_affine<T>, p,
+                        {ctx.in_id(0), sid, tid, ctx.out_id(0)}));
+  });
+}
+
+op_entry entry(const char* name, const char* types, const char* notes, std::function<void(lower_context&)> f) {
+  op_entry e;
+  e.op_type = name;
+  e.types = types;
+  e.notes = notes;
+  e.lower = std::move(f);
+  return e;
+}
+
+}  // namespace
+
+void register_nn(registry& r) {
+  const char* fl = "float, double";
+  r.add(entry("Conv", fl, "1-D to 3-D, groups (depthwise), dilations, pads, every auto_pad", lower_conv));
+  r.add(entry("Gemm", fl, "transA/transB, alpha/beta, broadcast C", lower_gemm));
+  r.add(entry("MatMul", "float, double, integers", "batched, broadcast batch axes, 1-D operands", lower_matmul));
+  auto mp = entry("MaxPool", "float, double, integers", "1-D to 3-D, ceil_mode, dilations, Indices output",
+                  [](lower_context& c) { lower_pool(c, pool_kind::max, false); });
+  r.add(mp);
+  r.add(entry("AveragePool", fl, "1-D to 3-D, ceil_mode, count_include_pad",
+              [](lower_context& c) { lower_pool(c, pool_kind::average, false); }));
+  r.add(entry("LpPool", fl, "1-D to 3-D", [](lower_context& c) { lower_pool(c, pool_kind::lp, false); }));
+  r.add(entry("GlobalAveragePool", fl, "", [](lower_context& c) { lower_pool(c, pool_kind::average, true); }));
+  r.add(entry("GlobalMaxPool", fl, "", [](lower_context& c) { lower_pool(c, pool_kind::max, true); }));
+  r.add(entry("GlobalLpPool", fl, "", [](lower_context& c) { lower_pool(c, pool_kind::lp, true); }));
+  r.add(entry("Softmax", fl, "opset < 13 flattens to 2-D", [](lower_context& c) { lower_softmax(c, softmax_kind::softmax); }));
+  r.add(entry("LogSoftmax", fl, "opset < 13 flattens to 2-D", [](lower_context& c) { lower_softmax(c, softmax_kind::log_softmax); }));
+  r.add(entry("Hardmax", fl, "", [](lower_context& c) { lower_softmax(c, softmax_kind::hardmax); }));
+  auto bn = entry("BatchNormalization", fl, "inference only; statistics must be constants", lower_batch_norm);
+  bn.excluded_tests = {{"test_batchnorm_epsilon_training_mode", "training mode"},
+                       {"test_batchnorm_example_training_mode", "training mode"}};
+  r.add(bn);
+}
+
+}  // namespace kiln::cg

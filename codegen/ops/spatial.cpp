@@ -1,0 +1,61 @@
+#include "spatial.hpp"
+
+#include <fmt/format.h>
+
+namespace kiln::cg {
+
+window_geometry window_for(const lower_context& ctx, const dims_t& in, const std::vector<std::int64_t>& kernel,
+                           bool ceil_mode) {
+  const std::size_t r = in.size();
+  const auto& n = ctx.n();
+  window_geometry w;
+  w.kernel = kernel;
+  w.stride = n.get_ints("strides", std::vector<std::int64_t>(r, 1));
+  w.dilation = n.get_ints("dilations", std::vector<std::int64_t>(r, 1));
+  auto pads = n.get_ints("pads", std::vector<std::int64_t>(2 * r, 0));
+  if (w.stride.size() != r || w.dilation.size() != r || pads.size() != 2 * r || kernel.size() != r)
+    ctx.fail(fmt::format("strides, dilations, pads or kernel do not match {} spatial axes", r));
+  const std::string auto_pad = n.get_string("auto_pad", "NOTSET");
+  w.pad_begin.assign(pads.begin(), pads.begin() + static_cast<long>(r));
+  w.pad_end.assign(pads.begin() + static_cast<long>(r), pads.end());
+  for (std::size_t i = 0; i < r; ++i) {
+    if (w.stride[i] <= 0 || w.dilation[i] <= 0 || kernel[i] <= 0)
+      ctx.fail("strides, dilations and kernel sizes must be positive");
+    const std::int64_t span = (kernel[i] - 1) * w.dilation[i] + 1;
+    std::int64_t o;
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      o = (in[i] + w.stride[i] - 1) / w.stride[i];
+      const std::int64_t total = std::max<std::int64_t>(0, (o - 1) * w.stride[i] + span - in[i]);
+      w.pad_begin[i] = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      w.pad_end[i] = total - w.pad_begin[i];
+    } else if (auto_pad == "VALID") {
+      w.pad_begin[i] = w.pad_end[i] = 0;
+      o = in[i] >= span ? (in[i] - span) / w.stride[i] + 1 : 0;
+    } else if (auto_pad == "NOTSET") {
+      const std::int64_t avail = in[i] + w.pad_begin[i] + w.pad_end[i] - span;
+      if (avail < 0) ctx.fail(fmt::format("window {} is larger than the padded input {}", span, in[i] + w.pad_begin[i] + w.pad_end[i]));
+      o = (ceil_mode ? (avail + w.stride[i] - 1) / w.stride[i] : avail / w.stride[i]) + 1;
+    } else {
+      ctx.fail(fmt::format("unknown auto_pad '{}'", auto_pad));
+    }
+    w.out.push_back(o);
+  }
+  return w;
+}
+
+void to3(const std::vector<std::int64_t>& v, index_t* out, index_t fill, const lower_context& ctx) {
+  if (v.size() > 3) ctx.unsupported(fmt::format("{} spatial axes (kiln handles up to 3)", v.size()));
+  const std::size_t off = 3 - v.size();
+  for (std::size_t i = 0; i < 3; ++i) out[i] = i < off ? fill : to_index(ctx, v[i - off]);
+}
+
+kiln::activation fused_activation(const node& n) {
+  kiln::activation a{act_kind::none, 0.f, 0.f};
+  if (!n.has("__kiln_act")) return a;
+  a.kind = static_cast<act_kind>(n.get_int("__kiln_act", 0));
+  a.alpha = static_cast<float>(n.get_float("__kiln_act_alpha", 0));
+  a.beta = static_cast<float>(n.get_float("__kiln_act_beta", 0));
+  return a;
+}
+
+}  // namespace kiln::cg

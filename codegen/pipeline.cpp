@@ -1,0 +1,62 @@
+#include "pipeline.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace kiln::cg {
+
+compile_result compile(const compile_options& o) {
+  auto model = load_model(o.model);
+  check_model(model);
+  inline_functions(model);
+  convert_opset(model);
+  infer_shapes(model, o.input_shapes);
+  compile_result r;
+  r.g = import_graph(model, o.model.parent_path(), o.frozen_inputs);
+  const auto& reg = registry::builtin();
+  lower_graph(r.g, reg);  // first pass: shapes everywhere, constants folded away
+  fuse(r.g);
+  r.l = lower_graph(r.g, reg);
+  r.plan = plan_memory(r.g, r.l);
+  emit_options eo;
+  eo.ns = o.ns;
+  eo.source_name = o.model.filename().string();
+  r.header = emit_header(r.g, r.l, r.plan, eo);
+  return r;
+}
+
+void write_file_atomically(const std::filesystem::path& file, const std::string& text) {
+  const auto dir = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
+  std::string tmpl = (dir / ("." + file.filename().string() + ".XXXXXX")).string();
+  const int fd = ::mkstemp(tmpl.data());
+  if (fd < 0) throw error(fmt::format("cannot create a temporary file next to '{}'", file.string()));
+  ::fchmod(fd, 0644);  // mkstemp makes 0600; headers are ordinary source files
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!ok || std::rename(tmpl.c_str(), file.c_str()) != 0) {
+    std::remove(tmpl.c_str());
+    throw error(fmt::format("cannot write '{}'", file.string()));
+  }
+}
+
+dims_t parse_dims(const std::string& text) {
+  dims_t d;
+  if (text.empty() || text == "scalar") return d;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    const auto x = text.find('x', pos);
+    const std::string part = text.substr(pos, x == std::string::npos ? std::string::npos : x - pos);
+    if (part.empty() || part.find_first_not_of("0123456789") != std::string::npos || part.size() > 12)
+      throw error(fmt::format("bad shape '{}': expected dimensions like 1x3x96x96", text));
+    d.push_back(std::stoll(part));
+    if (x == std::string::npos) break;
+    pos = x + 1;
+  }
+  return d;
+}
+
+}  // namespace kiln::cg

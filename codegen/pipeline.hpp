@@ -1,0 +1,36 @@
+// The whole compile: model file in, header text and facts about it out.
+#pragma once
+
+#include "stages.hpp"
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace kiln::cg {
+
+struct compile_options {
+  std::filesystem::path model;
+  std::string ns = "model";
+  std::map<std::string, dims_t> input_shapes;                       // --input-shape overrides
+  std::map<std::string, std::vector<std::uint8_t>> frozen_inputs;   // graph inputs made constants
+};
+
+struct compile_result {
+  std::string header;
+  graph g;
+  lowered l;
+  buffer_plan plan;
+};
+
+compile_result compile(const compile_options& o);
+
+// Writes `text` to `file` through a temporary in the same folder and a rename, so a failed or
+// interrupted run never leaves a half-written file behind.
+void write_file_atomically(const std::filesystem::path& file, const std::string& text);
+
+// "1x3x96x96" → {1, 3, 96, 96}
+dims_t parse_dims(const std::string& text);
+
+}  // namespace kiln::cg

@@ -1,0 +1,49 @@
+// The codegen pipeline, one stage per file under stages/:
+// load → check → inline functions → opset → shapes → import → lower/fold → fuse → lower → plan → emit.
+#pragma once
+
+#include "ir.hpp"
+#include "layer.hpp"
+#include "onnx_fwd.hpp"
+#include "registry.hpp"
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace kiln::cg {
+
+// ---- front end (protobuf)
+onnx::ModelProto load_model(const std::filesystem::path& file);                   // stages/load.cpp
+void check_model(const onnx::ModelProto& model);                                   // stages/check.cpp
+void inline_functions(onnx::ModelProto& model);                                    // stages/inline_functions.cpp
+void convert_opset(onnx::ModelProto& model);                                       // stages/opset.cpp
+void infer_shapes(onnx::ModelProto& model, const std::map<std::string, dims_t>& input_shapes);  // stages/shapes.cpp
+graph import_graph(const onnx::ModelProto& model, const std::filesystem::path& model_dir,
+                   const std::map<std::string, std::vector<std::uint8_t>>& frozen_inputs);  // stages/import.cpp
+
+// ---- middle end (kiln IR)
+struct lowered {
+  std::vector<layer> layers;
+  std::map<tensor_id, tensor_id> aliases;  // view → the tensor whose storage it shares
+};
+// Lowers every node; nodes whose inputs are all constant are evaluated now and disappear.
+lowered lower_graph(graph& g, const registry& reg);                                // stages/lower.cpp
+void fuse(graph& g);                                                               // stages/fuse.cpp
+
+// ---- back end
+struct buffer_plan {
+  std::map<tensor_id, std::size_t> offsets;  // arena offset of each planned tensor
+  std::map<std::size_t, std::size_t> scratch_offsets;  // layer index → scratch offset
+  std::size_t arena_bytes = 0;
+};
+buffer_plan plan_memory(const graph& g, const lowered& l);                         // stages/plan.cpp
+
+struct emit_options {
+  std::string ns = "model";
+  std::string source_name;  // the model file's name, for the header comment
+};
+std::string emit_header(const graph& g, const lowered& l, const buffer_plan& plan, const emit_options& o);  // stages/emit.cpp
+
+}  // namespace kiln::cg

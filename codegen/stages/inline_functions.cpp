@@ -1,0 +1,80 @@
+// Stage: expand calls of model-local functions (newer PyTorch exporters emit them) into plain nodes.
+#include "../stages.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+
+namespace kiln::cg {
+
+namespace {
+
+using function_map = std::map<std::pair<std::string, std::string>, const onnx::FunctionProto*>;
+
+// Replaces one call node by the function body; names inside the body get a unique prefix.
+void expand_call(const onnx::NodeProto& call, const onnx::FunctionProto& fn, int serial,
+                 google::protobuf::RepeatedPtrField<onnx::NodeProto>& out) {
+  std::map<std::string, std::string> rename;
+  for (int i = 0; i < fn.input_size(); ++i) rename[fn.input(i)] = i < call.input_size() ? call.input(i) : "";
+  for (int i = 0; i < fn.output_size(); ++i) rename[fn.output(i)] = i < call.output_size() ? call.output(i) : "";
+  const std::string prefix = fmt::format("{}__{}{}__", call.name().empty() ? fn.name() : call.name(), fn.name(), serial);
+  auto mapped = [&](const std::string& n) {
+    if (n.empty()) return n;
+    auto it = rename.find(n);
+    if (it != rename.end()) return it->second;
+    return rename[n] = prefix + n;
+  };
+  std::map<std::string, const onnx::AttributeProto*> actual;
+  for (const auto& a : call.attribute()) actual[a.name()] = &a;
+  for (const auto& body : fn.node()) {
+    onnx::NodeProto n = body;
+    n.set_name(prefix + body.name());
+    for (auto& s : *n.mutable_input()) s = mapped(s);
+    for (auto& s : *n.mutable_output()) s = mapped(s);
+    // Attributes referring to the caller's attributes take their values, or vanish when unset.
+    google::protobuf::RepeatedPtrField<onnx::AttributeProto> attrs;
+    for (const auto& a : n.attribute()) {
+      if (a.ref_attr_name().empty()) { *attrs.Add() = a; continue; }
+      auto it = actual.find(a.ref_attr_name());
+      if (it == actual.end()) continue;
+      auto* copy = attrs.Add();
+      *copy = *it->second;
+      copy->set_name(a.name());
+    }
+    n.mutable_attribute()->Swap(&attrs);
+    *out.Add() = std::move(n);
+  }
+}
+
+}  // namespace
+
+void inline_functions(onnx::ModelProto& model) {
+  if (model.functions_size() == 0) return;
+  function_map fns;
+  for (const auto& f : model.functions()) fns[{f.domain(), f.name()}] = &f;
+  // Functions may call functions: expand until nothing is left, with a bound against recursion.
+  for (int round = 0;; ++round) {
+    if (round > 64) throw error("model-local functions nest more than 64 levels deep (recursive?)");
+    google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
+    bool expanded = false;
+    int serial = 0;
+    for (const auto& n : model.graph().node()) {
+      auto it = fns.find({n.domain(), n.op_type()});
+      if (it == fns.end()) { *nodes.Add() = n; continue; }
+      expand_call(n, *it->second, serial++, nodes);
+      expanded = true;
+    }
+    model.mutable_graph()->mutable_node()->Swap(&nodes);
+    if (!expanded) break;
+  }
+  // Their opset imports join the model's, so the expanded nodes resolve their schemas.
+  for (const auto& f : model.functions())
+    for (const auto& o : f.opset_import()) {
+      bool have = false;
+      for (const auto& m : model.opset_import()) have = have || m.domain() == o.domain();
+      if (!have) *model.add_opset_import() = o;
+    }
+  model.clear_functions();
+}
+
+}  // namespace kiln::cg

@@ -1,0 +1,13 @@
+// The kiln runtime: everything a generated model header needs. Header-only, no heap, no exceptions.
+#pragma once
+
+#include "core/activation.hpp"
+#include "core/shape.hpp"
+#include "core/types.hpp"
+#include "ops/affine.hpp"
+#include "ops/conv.hpp"
+#include "ops/elementwise.hpp"
+#include "ops/gemm.hpp"
+#include "ops/math_ops.hpp"
+#include "ops/pool.hpp"
+#include "ops/softmax.hpp"

@@ -1,0 +1,94 @@
+// Max, average and Lp pooling over up to three spatial axes; global pooling is a full-size window.
+#pragma once
+
+#include "../core/shape.hpp"
+
+#include <cmath>
+#include <cstdint>
+
+namespace kiln {
+
+enum class pool_kind : int { max = 0, average = 1, lp = 2 };
+
+struct pool_params {
+  pool_kind kind;
+  index_t batch;
+  index_t channels;
+  index_t in[3];
+  index_t out[3];
+  index_t kernel[3];
+  index_t stride[3];
+  index_t dilation[3];
+  index_t pad[3];      // before each axis
+  index_t pad_end[3];  // after each axis (explicit padding only; ceil_mode overhang is never counted)
+  bool count_include_pad;
+  index_t p;           // Lp norm order
+};
+
+// With `indices` non-null (MaxPool's second output), also stores each max's flat input index.
+template <class T>
+inline void pool_with_indices(const pool_params& p, const T* x, T* y, std::int64_t* indices) noexcept {
+  const index_t in_plane = p.in[0] * p.in[1] * p.in[2];
+  const index_t out_plane = p.out[0] * p.out[1] * p.out[2];
+  for (index_t nc = 0; nc < p.batch * p.channels; ++nc) {
+    const T* xp = x + nc * in_plane;
+    for (index_t od = 0; od < p.out[0]; ++od)
+      for (index_t oh = 0; oh < p.out[1]; ++oh)
+        for (index_t ow = 0; ow < p.out[2]; ++ow) {
+          const index_t o[3] = {od, oh, ow};
+          double acc = p.kind == pool_kind::max ? -HUGE_VAL : 0.0;
+          T best = T(0);
+          bool any = false;
+          index_t best_at = 0;
+          index_t counted = 0;  // window positions inside the input
+          index_t padded = 1;   // window positions inside input plus explicit pads
+          for (int a = 0; a < 3; ++a) {
+            index_t n = 0;
+            for (index_t k = 0; k < p.kernel[a]; ++k) {
+              const index_t i = o[a] * p.stride[a] - p.pad[a] + k * p.dilation[a];
+              if (i < p.in[a] + p.pad_end[a]) ++n;
+            }
+            padded *= n;
+          }
+          for (index_t kd = 0; kd < p.kernel[0]; ++kd) {
+            const index_t id = od * p.stride[0] - p.pad[0] + kd * p.dilation[0];
+            if (id < 0 || id >= p.in[0]) continue;
+            for (index_t kh = 0; kh < p.kernel[1]; ++kh) {
+              const index_t ih = oh * p.stride[1] - p.pad[1] + kh * p.dilation[1];
+              if (ih < 0 || ih >= p.in[1]) continue;
+              for (index_t kw = 0; kw < p.kernel[2]; ++kw) {
+                const index_t iw = ow * p.stride[2] - p.pad[2] + kw * p.dilation[2];
+                if (iw < 0 || iw >= p.in[2]) continue;
+                const index_t at = (id * p.in[1] + ih) * p.in[2] + iw;
+                const T v = xp[at];
+                ++counted;
+                if (p.kind == pool_kind::max) {
+                  if (!any || v > best) { best = v; best_at = at; any = true; }
+                } else if (p.kind == pool_kind::average) {
+                  acc += static_cast<double>(v);
+                } else {
+                  acc += std::pow(std::fabs(static_cast<double>(v)), static_cast<double>(p.p));
+                }
+              }
+            }
+          }
+          T* out = y + nc * out_plane + (od * p.out[1] + oh) * p.out[2] + ow;
+          if (p.kind == pool_kind::max) {
+            *out = best;
+            if (indices) indices[out - y] = static_cast<std::int64_t>(nc * in_plane + best_at);
+          } else if (p.kind == pool_kind::average) {
+            const index_t div = p.count_include_pad ? padded : counted;
+            *out = static_cast<T>(div > 0 ? acc / div : 0.0);
+          } else {
+            *out = static_cast<T>(std::pow(acc, 1.0 / static_cast<double>(p.p)));
+          }
+        }
+  }
+}
+
+template <class T>
+inline void pool(const pool_params& p, const T* x, T* y) noexcept {
+  pool_with_indices<T>(p, x, y, nullptr);
+}
+
+}  // namespace kiln
