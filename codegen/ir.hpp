@@ -5,6 +5,7 @@
 #include <kiln/core/types.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -86,7 +87,7 @@ struct node {
 
 struct graph {
   std::string name;
-  std::vector<tensor> tensors;
+  std::deque<tensor> tensors;  // a deque: references stay valid while lowerings add tensors
   std::vector<node> nodes;  // topologically sorted after loading
   std::vector<tensor_id> inputs;
   std::vector<tensor_id> outputs;
