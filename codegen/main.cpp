@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
       auto r = compile(co);
       write_file_atomically(output, r.header);
       std::printf("kiln: wrote %s: %zu layers, arena %zu bytes, weights %zu bytes\n", output.c_str(), r.l.layers.size(),
-                  r.plan.arena_bytes, r.header.empty() ? 0 : r.header.size());
+                  r.plan.arena_bytes, r.weight_bytes);
       return 0;
     });
   }

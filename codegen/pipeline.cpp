@@ -18,10 +18,11 @@ compile_result compile(const compile_options& o) {
   compile_result r;
   r.g = import_graph(model, o.model.parent_path(), o.frozen_inputs);
   const auto& reg = registry::builtin();
-  lower_graph(r.g, reg);  // first pass: shapes everywhere, constants folded away
+  lower_graph(r.g, reg, false);  // first pass: shapes everywhere, constants folded away (no output copies)
   fuse(r.g);
   r.l = lower_graph(r.g, reg);
   r.plan = plan_memory(r.g, r.l);
+  for (auto id : used_constants(r.g, r.l)) r.weight_bytes += r.g.at(id).bytes();
   emit_options eo;
   eo.ns = o.ns;
   eo.source_name = o.model.filename().string();

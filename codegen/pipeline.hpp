@@ -22,6 +22,7 @@ struct compile_result {
   graph g;
   lowered l;
   buffer_plan plan;
+  std::size_t weight_bytes = 0;
 };
 
 compile_result compile(const compile_options& o);

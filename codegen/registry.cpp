@@ -84,6 +84,7 @@ const registry& registry::builtin() {
     register_shape_ops(reg);
     register_tensor_ops(reg);
     register_reduce(reg);
+    register_norm(reg);
     return reg;
   }();
   return r;

@@ -91,5 +91,6 @@ void register_nn(registry& r);            // ops/nn.cpp
 void register_shape_ops(registry& r);      // ops/shape_ops.cpp
 void register_tensor_ops(registry& r);     // ops/tensor_ops.cpp
 void register_reduce(registry& r);         // ops/reduce.cpp
+void register_norm(registry& r);           // ops/norm.cpp (with ConvTranspose)
 
 }  // namespace kiln::cg

@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,7 @@ struct lowered {
   std::map<tensor_id, tensor_id> aliases;  // view → the tensor whose storage it shares
 };
 // Lowers every node; nodes whose inputs are all constant are evaluated now and disappear.
-lowered lower_graph(graph& g, const registry& reg);                                // stages/lower.cpp
+lowered lower_graph(graph& g, const registry& reg, bool output_copies = true);  // stages/lower.cpp
 void fuse(graph& g);                                                               // stages/fuse.cpp
 
 // ---- back end
@@ -44,6 +45,8 @@ struct emit_options {
   std::string ns = "model";
   std::string source_name;  // the model file's name, for the header comment
 };
+// The constants the layers read, in tensor order: what the header stores as weights.
+std::set<tensor_id> used_constants(const graph& g, const lowered& l);                 // stages/emit.cpp
 std::string emit_header(const graph& g, const lowered& l, const buffer_plan& plan, const emit_options& o);  // stages/emit.cpp
 
 }  // namespace kiln::cg

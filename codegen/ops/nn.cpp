@@ -146,7 +146,7 @@ void lower_pool(lower_context& ctx, pool_kind kind, bool global) {
     if (kernel.size() != sp.size()) ctx.fail("kernel_shape must list every spatial axis");
     geo = window_for(ctx, sp, kernel, ctx.n().get_int("ceil_mode", 0) != 0);
   }
-  if (ctx.n().get_int("storage_order", 0) != 0) ctx.unsupported("MaxPool storage_order=1 (column-major indices)");
+  p.column_major_indices = ctx.n().get_int("storage_order", 0) != 0;
   dims_t out{x.dims[0], x.dims[1]};
   out.insert(out.end(), geo.out.begin(), geo.out.end());
   ctx.set_output(0, x.type, out);
@@ -237,7 +237,7 @@ void register_nn(registry& r) {
   r.add(entry("Conv", fl, "1-D to 3-D, groups (depthwise), dilations, pads, every auto_pad", lower_conv));
   r.add(entry("Gemm", fl, "transA/transB, alpha/beta, broadcast C", lower_gemm));
   r.add(entry("MatMul", "float, double, integers", "batched, broadcast batch axes, 1-D operands", lower_matmul));
-  auto mp = entry("MaxPool", "float, double, integers", "1-D to 3-D, ceil_mode, dilations, Indices output",
+  auto mp = entry("MaxPool", "float, double, integers", "1-D to 3-D, ceil_mode, dilations, Indices output (either storage_order)",
                   [](lower_context& c) { lower_pool(c, pool_kind::max, false); });
   r.add(mp);
   r.add(entry("AveragePool", fl, "1-D to 3-D, ceil_mode, count_include_pad",

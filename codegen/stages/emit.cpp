@@ -78,6 +78,14 @@ std::string dims_list(const dims_t& d) {
 
 }  // namespace
 
+std::set<tensor_id> used_constants(const graph& g, const lowered& l) {
+  std::set<tensor_id> used;
+  for (const auto& layer : l.layers)
+    for (auto a : layer.args)
+      if (a >= 0 && g.at(a).is_constant()) used.insert(a);
+  return used;
+}
+
 std::string emit_header(const graph& g, const lowered& l, const buffer_plan& plan, const emit_options& o) {
   name_table names;
   std::map<tensor_id, std::string> var;  // how the run body spells each tensor
@@ -93,11 +101,7 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
   // ---- weights
   std::size_t weight_bytes = 0;
   std::string weights;
-  std::set<tensor_id> used_constants;
-  for (const auto& layer : l.layers)
-    for (auto a : layer.args)
-      if (a >= 0 && g.at(a).is_constant()) used_constants.insert(a);
-  for (auto id : used_constants) {
+  for (auto id : used_constants(g, l)) {
     const auto& t = g.at(id);
     const std::string n = names.unique("w_" + t.name);
     var[id] = "weights::" + n;
@@ -142,6 +146,7 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
   out += "// kiln::arena_alignment and may be reused between calls.\n";
   out += fmt::format("inline void run({}void* arena) noexcept {{\n", sig);
   out += "  auto* const base = static_cast<unsigned char*>(arena);\n  static_cast<void>(base);\n";
+  for (auto id : g.inputs) out += fmt::format("  static_cast<void>({});  // a model may ignore an input\n", var[id]);
   for (const auto& [id, offset] : plan.offsets) {
     const auto& t = g.at(id);
     var[id] = names.unique(t.name);
@@ -149,6 +154,13 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
                        cpp_type(t.type), offset, dims_string(t.dims), t.bytes());
   }
   for (const auto& [view, src] : l.aliases) var[view] = var[src];
+  // An interface tensor no kernel touches (an empty output, an unused input) is still a parameter.
+  std::set<tensor_id> touched;
+  for (const auto& layer : l.layers)
+    for (auto a : layer.args) touched.insert(a);
+  for (const auto& ids : {g.inputs, g.outputs})
+    for (auto id : ids)
+      if (!touched.count(id)) out += fmt::format("  static_cast<void>({});\n", var[id]);
   for (std::size_t i = 0; i < l.layers.size(); ++i) {
     const auto& layer = l.layers[i];
     std::string args;

@@ -85,7 +85,7 @@ void add_output_copies(graph& g, lowered& out) {
 
 }  // namespace
 
-lowered lower_graph(graph& g, const registry& reg) {
+lowered lower_graph(graph& g, const registry& reg, bool output_copies) {
   lowered out;
   std::vector<std::string> unsupported;
   std::vector<node> kept;
@@ -132,7 +132,7 @@ lowered lower_graph(graph& g, const registry& reg) {
   g.nodes = std::move(kept);
   // Chains of views point straight at their storage.
   for (auto& [view, src] : out.aliases) src = root_of(out.aliases, src);
-  add_output_copies(g, out);
+  if (output_copies) add_output_copies(g, out);  // once, on the final pass: it rewires g.outputs
   return out;
 }
 

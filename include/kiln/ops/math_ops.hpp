@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 
 namespace kiln::op {
@@ -109,7 +110,6 @@ struct softplus {
     template <class T> T operator()(T x) const noexcept { return EXPR; }         \
   }
 
-KILN_UNARY_P(clip, (void)c, x < T(a) ? T(a) : (x > T(b) ? T(b) : x));
 KILN_UNARY_P(leaky_relu, (void)b, x < T(0) ? T(T(a) * x) : x);
 KILN_UNARY_P(elu, (void)b, x < T(0) ? T(T(a) * (std::exp(x) - T(1))) : x);
 KILN_UNARY_P(selu, (void)b, x <= T(0) ? T(T(c) * (T(a) * std::exp(x) - T(a))) : T(T(c) * x));  // a=alpha, c=gamma
@@ -121,6 +121,24 @@ KILN_UNARY_P(hard_swish, (void)c,
              x * (T(x / T(6) + T(0.5)) < T(0) ? T(0) : (T(x / T(6) + T(0.5)) > T(1) ? T(1) : T(x / T(6) + T(0.5)))));
 KILN_UNARY_P(shrink, (void)c, x < T(-a) ? T(x + T(b)) : (x > T(a) ? T(x - T(b)) : T(0)));  // a=lambd, b=bias
 #undef KILN_UNARY_P
+
+// Clip: bounds arrive as doubles; comparing in double would lose 64-bit integers, so each bound is
+// converted to T, saturating at T's range (an int64 "no maximum" is 2^63 as a double).
+struct clip {
+  double a, b;
+  explicit constexpr clip(const unary_params& p) noexcept : a(p.alpha), b(p.beta) {}
+  template <class T> static constexpr T bound(double v) noexcept {
+    if constexpr (std::is_integral_v<T>) {
+      if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+      if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+    }
+    return static_cast<T>(v);
+  }
+  template <class T> T operator()(T x) const noexcept {
+    const T lo = bound<T>(a), hi = bound<T>(b);
+    return x < lo ? lo : (x > hi ? hi : x);
+  }
+};
 
 // Cast between element types; float to integer truncates toward zero like ONNX Runtime.
 template <class To>

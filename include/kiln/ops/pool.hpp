@@ -23,6 +23,7 @@ struct pool_params {
   index_t pad_end[3];  // after each axis (explicit padding only; ceil_mode overhang is never counted)
   bool count_include_pad;
   index_t p;           // Lp norm order
+  bool column_major_indices;  // MaxPool storage_order=1: Indices count the first spatial axis fastest
 };
 
 // With `indices` non-null (MaxPool's second output), also stores each max's flat input index.
@@ -75,7 +76,14 @@ inline void pool_with_indices(const pool_params& p, const T* x, T* y, std::int64
           T* out = y + nc * out_plane + (od * p.out[1] + oh) * p.out[2] + ow;
           if (p.kind == pool_kind::max) {
             *out = best;
-            if (indices) indices[out - y] = static_cast<std::int64_t>(nc * in_plane + best_at);
+            if (indices) {
+              index_t at = best_at;
+              if (p.column_major_indices) {  // (d, h, w) -> d + D * (h + H * w)
+                const index_t iw = at % p.in[2], ih = (at / p.in[2]) % p.in[1], id = at / (p.in[1] * p.in[2]);
+                at = id + p.in[0] * (ih + p.in[1] * iw);
+              }
+              indices[out - y] = static_cast<std::int64_t>(nc * in_plane + at);
+            }
           } else if (p.kind == pool_kind::average) {
             const index_t div = p.count_include_pad ? padded : counted;
             *out = static_cast<T>(div > 0 ? acc / div : 0.0);

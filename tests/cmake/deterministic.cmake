@@ -1,0 +1,13 @@
+# cmake -DKILN=.. -DMODEL=.. -DDIR=.. -P deterministic.cmake: two compiles give identical bytes.
+file(MAKE_DIRECTORY ${DIR})
+foreach(i 1 2)
+  execute_process(COMMAND ${KILN} compile ${MODEL} -o ${DIR}/run${i}.hpp RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "kiln compile failed (${rc})")
+  endif()
+endforeach()
+file(SHA256 ${DIR}/run1.hpp a)
+file(SHA256 ${DIR}/run2.hpp b)
+if(NOT a STREQUAL b)
+  message(FATAL_ERROR "two compiles of ${MODEL} differ")
+endif()

@@ -1,0 +1,22 @@
+# cmake -DKILN=.. -DMODEL=.. -DOUT=.. -DEXIT=2 -DMATCH="regex;regex" [-DARGS="..."] -P expect_error.cmake
+# The compile must fail with the given exit status, print every MATCH, and leave no output file.
+file(REMOVE ${OUT})
+separate_arguments(extra UNIX_COMMAND "${ARGS}")
+execute_process(COMMAND ${KILN} compile ${MODEL} -o ${OUT} ${extra}
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc STREQUAL EXIT)
+  message(FATAL_ERROR "expected exit ${EXIT}, got ${rc}\n${out}${err}")
+endif()
+foreach(m IN LISTS MATCH)
+  if(NOT "${err}" MATCHES "${m}")
+    message(FATAL_ERROR "error message lacks '${m}':\n${err}")
+  endif()
+endforeach()
+if(EXISTS ${OUT})
+  message(FATAL_ERROR "a failed compile left ${OUT} behind")
+endif()
+get_filename_component(dir ${OUT} DIRECTORY)
+file(GLOB leftovers ${dir}/.*.XXXXXX ${dir}/.*hpp.*)
+if(leftovers)
+  message(FATAL_ERROR "temporary files left behind: ${leftovers}")
+endif()
