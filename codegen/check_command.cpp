@@ -321,6 +321,26 @@ void run_case(model_case& c, const fs::path& work, const std::string& driver, st
   c.message = report;
 }
 
+// Builds one driver for `cases` and runs them; on a compile error, recurses into halves.
+void build_and_run(const std::vector<model_case*>& cases, const fs::path& work, const std::string& name,
+                   const check_options& o, const fs::path& include) {
+  if (cases.empty()) return;
+  std::string log;
+  if (build_driver(cases, work, name, o, include, log)) {
+    std::size_t mi = 0;
+    for (auto* c : cases) run_case(*c, work, name, mi, o);
+    return;
+  }
+  if (cases.size() == 1) {
+    cases[0]->state = model_case::status::failed;
+    cases[0]->message = "generated code does not compile:\n" + log.substr(0, 4000);
+    return;
+  }
+  const auto mid = cases.begin() + static_cast<std::ptrdiff_t>(cases.size() / 2);
+  build_and_run({cases.begin(), mid}, work, name + "a", o, include);
+  build_and_run({mid, cases.end()}, work, name + "b", o, include);
+}
+
 }  // namespace
 
 int run_check(const check_options& o) {
@@ -350,24 +370,9 @@ int run_check(const check_options& o) {
       c.message = e.what();
     }
   }
-  // One driver for the batch; if it does not compile, build each model alone to find the culprit.
-  std::string log;
-  if (!built.empty() && build_driver(built, work, "driver", o, include, log)) {
-    std::size_t mi = 0;
-    for (auto* c : built) run_case(*c, work, "driver", mi, o);
-  } else {
-    for (auto* c : built) {
-      std::string one_log;
-      const std::string name = "driver_" + c->variants.front().ns;
-      if (!build_driver({c}, work, name, o, include, one_log)) {
-        c->state = model_case::status::failed;
-        c->message = "generated code does not compile:\n" + one_log.substr(0, 4000);
-        continue;
-      }
-      std::size_t mi = 0;
-      run_case(*c, work, name, mi, o);
-    }
-  }
+  // One driver for the whole batch. If it does not compile, halve the batch until the models
+  // whose code does not compile are isolated: a single bad model costs O(log n) compiler runs.
+  build_and_run(built, work, "driver", o, include);
   std::size_t passed = 0, failed = 0, unsupported = 0;
   for (const auto& c : cases) {
     const char* tag = c.state == model_case::status::passed ? "PASS" : c.state == model_case::status::unsupported ? "UNSUPPORTED" : "FAIL";

@@ -14,7 +14,6 @@ struct check_options {
   std::string cxxflags;
   std::string include_dir;
   std::string work_dir;
-  int jobs = 1;
 };
 
 // Prints one line per model and output, then "N passed, M failed". Returns 0 when all pass.

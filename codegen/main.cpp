@@ -58,7 +58,6 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--cxxflags", ko.cxxflags, "flags for the host compiler");
   check_cmd->add_option("--include", ko.include_dir, "kiln's include folder (default: found next to kiln)");
   check_cmd->add_option("--keep", ko.work_dir, "keep generated headers and driver in this folder");
-  check_cmd->add_option("--jobs,-j", ko.jobs, "parallel compiler invocations")->default_val(1);
 
   std::string doc_format = "md";
   auto* ops_cmd = app.add_subcommand("ops", "print the supported operators (the generated docs)");

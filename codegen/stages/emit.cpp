@@ -146,7 +146,6 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
   out += "// kiln::arena_alignment and may be reused between calls.\n";
   out += fmt::format("inline void run({}void* arena) noexcept {{\n", sig);
   out += "  auto* const base = static_cast<unsigned char*>(arena);\n  static_cast<void>(base);\n";
-  for (auto id : g.inputs) out += fmt::format("  static_cast<void>({});  // a model may ignore an input\n", var[id]);
   for (const auto& [id, offset] : plan.offsets) {
     const auto& t = g.at(id);
     var[id] = names.unique(t.name);
@@ -154,7 +153,8 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
                        cpp_type(t.type), offset, dims_string(t.dims), t.bytes());
   }
   for (const auto& [view, src] : l.aliases) var[view] = var[src];
-  // An interface tensor no kernel touches (an empty output, an unused input) is still a parameter.
+  // An interface tensor no kernel touches (an input the model ignores, an empty output) is still a
+  // parameter; naming it keeps -Wunused-parameter quiet.
   std::set<tensor_id> touched;
   for (const auto& layer : l.layers)
     for (auto a : layer.args) touched.insert(a);
