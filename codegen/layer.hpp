@@ -26,7 +26,9 @@ struct layer {
                                 // scratch_arg the layer's arena scratch
   std::size_t scratch_bytes = 0;
   std::function<void(void* const* ptrs)> run;  // evaluate on host buffers, one per arg
-  std::string origin;  // the node this layer came from, for comments and messages
+  std::string origin;     // the node this layer came from, for comments and messages
+  std::string node_name;  // that node's ONNX name (may be empty) and type, for the params' name
+  std::string op_type;
 };
 
 namespace detail {

@@ -73,7 +73,7 @@ template <class T> std::string print_value(const T& v) {
                params_traits<T>::tie(v));
     return s + "}";
   } else if constexpr (std::is_enum_v<T>) {
-    return fmt::format("static_cast<{}>({})", enum_type_name(T{}), static_cast<long long>(v));
+    return enum_literal(v);
   } else if constexpr (std::is_same_v<T, bool>) {
     return v ? "true" : "false";
   } else if constexpr (std::is_same_v<T, float>) {

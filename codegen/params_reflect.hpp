@@ -5,17 +5,30 @@
 
 #include <kiln/kiln.hpp>
 
+#include <cstddef>
+#include <string>
+
 namespace kiln {
 // Found by argument-dependent lookup from print_value.
-inline const char* enum_type_name(act_kind) { return "kiln::act_kind"; }
-inline const char* enum_type_name(pool_kind) { return "kiln::pool_kind"; }
-inline const char* enum_type_name(softmax_kind) { return "kiln::softmax_kind"; }
-inline const char* enum_type_name(pad_mode) { return "kiln::pad_mode"; }
-inline const char* enum_type_name(resize_mode) { return "kiln::resize_mode"; }
-inline const char* enum_type_name(resize_coord) { return "kiln::resize_coord"; }
-inline const char* enum_type_name(resize_nearest) { return "kiln::resize_nearest"; }
-inline const char* enum_type_name(reduce_kind) { return "kiln::reduce_kind"; }
-inline const char* enum_type_name(arg_kind) { return "kiln::arg_kind"; }
+// Enumerators print by name ("kiln::act_kind::relu"); each list follows the enum's declaration,
+// whose values run 0, 1, 2, ... Found by argument-dependent lookup from print_value.
+#define KILN_ENUM_NAMES(Type, ...)                                                       \
+  inline std::string enum_literal(Type v) {                                              \
+    static const char* const names[] = {__VA_ARGS__};                                   \
+    const auto i = static_cast<std::size_t>(v);                                         \
+    return i < sizeof names / sizeof *names ? std::string("kiln::" #Type "::") + names[i] \
+                                            : "static_cast<kiln::" #Type ">(" + std::to_string(i) + ")"; \
+  }
+KILN_ENUM_NAMES(act_kind, "none", "relu", "clip", "leaky_relu", "sigmoid", "hard_sigmoid", "tanh");
+KILN_ENUM_NAMES(pool_kind, "max", "average", "lp");
+KILN_ENUM_NAMES(softmax_kind, "softmax", "log_softmax", "hardmax");
+KILN_ENUM_NAMES(pad_mode, "constant", "reflect", "edge");
+KILN_ENUM_NAMES(resize_mode, "nearest", "linear", "cubic");
+KILN_ENUM_NAMES(resize_coord, "half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn", "tf_crop_and_resize");
+KILN_ENUM_NAMES(resize_nearest, "round_prefer_floor", "round_prefer_ceil", "floor", "ceil");
+KILN_ENUM_NAMES(reduce_kind, "sum", "mean", "max", "min", "prod", "l1", "l2", "log_sum", "log_sum_exp", "sum_square");
+KILN_ENUM_NAMES(arg_kind, "max", "min");
+#undef KILN_ENUM_NAMES
 }  // namespace kiln
 
 namespace kiln::cg {

@@ -42,7 +42,12 @@ class lower_context {
   bool is_constant(std::size_t i) const { return has_input(i) && in(i).is_constant(); }
 
   // Adds a kernel call; `make_layer(...)` builds it.
-  void emit(layer l) { l.origin = n_.label(); layers_.push_back(std::move(l)); }
+  void emit(layer l) {
+    l.origin = n_.label();
+    l.node_name = n_.name;
+    l.op_type = n_.op_type;
+    layers_.push_back(std::move(l));
+  }
   // Output `out` shares its input's storage (Reshape, Squeeze, Identity, ...).
   void alias(std::size_t out, std::size_t in) { aliases_[out_id(out)] = in_id(in); }
   // A temporary tensor for multi-kernel lowerings.

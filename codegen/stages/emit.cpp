@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cstring>
 
 namespace kiln::cg {
@@ -133,7 +134,11 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
   std::string params;
   for (std::size_t i = 0; i < l.layers.size(); ++i) {
     const auto& layer = l.layers[i];
-    param_names[i] = names.unique("p_" + layer.origin.substr(layer.origin.find('\'') == std::string::npos ? 0 : layer.origin.find('\'')));
+    // Named after the ONNX node, or its op type when the node has no name: p_conv1, p_softmax_2.
+    std::string base = layer.node_name;
+    if (base.empty())
+      for (char c : layer.op_type) base += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    param_names[i] = names.unique("p_" + base);
     params += fmt::format("inline constexpr {} {}{};\n", layer.params_type, param_names[i], layer.params_init);
   }
   if (!params.empty()) out += "namespace params {\n\n" + params + "\n}  // namespace params\n\n";

@@ -77,6 +77,7 @@ void add_output_copies(graph& g, lowered& out) {
       using T = typename decltype(tag)::type;
       layer l = make_layer(tmpl("kiln::copy", {cpp_name<T>()}), &kiln::copy<T>, p, {src, cid});
       l.origin = fmt::format("graph output '{}'", t.name);
+      l.op_type = "copy";
       out.layers.push_back(std::move(l));
     });
   }

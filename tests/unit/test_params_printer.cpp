@@ -40,7 +40,7 @@ TEST_CASE("params print as aggregate initializers with implied trailing zeros") 
   p.group = 1;
   p.in[0] = 1; p.in[1] = 32; p.in[2] = 32;
   p.act = {kiln::act_kind::relu, 0.f, 0.f};
-  CHECK(print_params(p) == "{1, 3, 8, 1, {1, 32, 32}, {}, {}, {}, {}, {}, {static_cast<kiln::act_kind>(1), 0.0f, 0.0f}}");
+  CHECK(print_params(p) == "{1, 3, 8, 1, {1, 32, 32}, {}, {}, {}, {}, {}, {kiln::act_kind::relu, 0.0f, 0.0f}}");
   kiln::binary_params b{};
   b.rank = 2;
   b.strides[1][0] = 5;
