@@ -14,6 +14,15 @@ template <class... Ts> static std::string cpp_type_in(type_list<Ts...>, dtype t)
 
 std::string cpp_type(dtype t) { return cpp_type_in(all_types{}, t); }
 
+op_entry entry(const char* name, const char* types, const char* notes, std::function<void(lower_context&)> lower) {
+  op_entry e;
+  e.op_type = name;
+  e.types = types;
+  e.notes = notes;
+  e.lower = std::move(lower);
+  return e;
+}
+
 std::string tmpl(const std::string& name, std::initializer_list<std::string> args) {
   std::string s = name + "<";
   bool first = true;

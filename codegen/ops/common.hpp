@@ -50,6 +50,9 @@ void dispatch(type_list<Ts...>, dtype t, const lower_context& ctx, F&& f) {
   if (!done) ctx.unsupported(std::string("element type ") + dtype_name(t));
 }
 
+// A registry entry for an ai.onnx operator; `types` and `notes` feed docs/supported-ops.md.
+op_entry entry(const char* name, const char* types, const char* notes, std::function<void(lower_context&)> lower);
+
 // "kiln::unary<kiln::op::relu, float>" from pieces.
 std::string tmpl(const std::string& name, std::initializer_list<std::string> args);
 

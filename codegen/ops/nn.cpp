@@ -221,15 +221,6 @@ void lower_batch_norm(lower_context& ctx) {
   });
 }
 
-op_entry entry(const char* name, const char* types, const char* notes, std::function<void(lower_context&)> f) {
-  op_entry e;
-  e.op_type = name;
-  e.types = types;
-  e.notes = notes;
-  e.lower = std::move(f);
-  return e;
-}
-
 }  // namespace
 
 void register_nn(registry& r) {

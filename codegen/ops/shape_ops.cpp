@@ -61,15 +61,6 @@ std::vector<std::int64_t> axes_of(const lower_context& ctx, std::size_t rank, bo
   return axes;
 }
 
-op_entry entry(const char* name, const char* types, const char* notes, std::function<void(lower_context&)> f) {
-  op_entry e;
-  e.op_type = name;
-  e.types = types;
-  e.notes = notes;
-  e.lower = std::move(f);
-  return e;
-}
-
 }  // namespace
 
 void register_shape_ops(registry& r) {

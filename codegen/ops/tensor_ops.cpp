@@ -16,15 +16,6 @@ namespace kiln::cg {
 
 namespace {
 
-op_entry entry(const char* name, const char* types, const char* notes, std::function<void(lower_context&)> f) {
-  op_entry e;
-  e.op_type = name;
-  e.types = types;
-  e.notes = notes;
-  e.lower = std::move(f);
-  return e;
-}
-
 std::vector<std::int64_t> strides_of(const dims_t& d) {
   std::vector<std::int64_t> s(d.size());
   std::int64_t acc = 1;
