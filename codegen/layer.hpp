@@ -6,6 +6,7 @@
 #include "ir.hpp"
 #include "params_reflect.hpp"
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,6 +26,7 @@ struct layer {
   std::vector<tensor_id> args;  // kernel pointer arguments in order; no_tensor means nullptr,
                                 // scratch_arg the layer's arena scratch
   std::size_t scratch_bytes = 0;
+  std::uint64_t macs = 0;   // multiply-accumulates of one call (Conv, Gemm, MatMul, ConvTranspose), for `kiln report`
   std::function<void(void* const* ptrs)> run;  // evaluate on host buffers, one per arg
   std::string origin;     // the node this layer came from, for comments and messages
   std::string node_name;  // that node's ONNX name (may be empty) and type, for the params' name

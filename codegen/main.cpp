@@ -1,7 +1,8 @@
-// The kiln command line: compile | check | ops.
+// The kiln command line: compile | check | report | ops.
 #include "check_command.hpp"
 #include "docs.hpp"
 #include "pipeline.hpp"
+#include "report.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -59,6 +60,15 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--include", ko.include_dir, "kiln's include folder (default: found next to kiln)");
   check_cmd->add_option("--keep", ko.work_dir, "keep generated headers and driver in this folder");
 
+  compile_options ro;
+  std::string report_format = "md", report_svg_file;
+  std::vector<std::string> report_shapes;
+  auto* report_cmd = app.add_subcommand("report", "print a model's footprint: per-layer MACs, weights, arena use and liveness");
+  report_cmd->add_option("model", ro.model, "the .onnx file")->required();
+  report_cmd->add_option("--format", report_format, "md or json")->check(CLI::IsMember({"md", "json"}));
+  report_cmd->add_option("--svg", report_svg_file, "also write the arena occupancy over time to this SVG file");
+  report_cmd->add_option("--input-shape", report_shapes, "NAME=1x3x96x96: fix an input's shape (repeatable)");
+
   std::string doc_format = "md";
   auto* ops_cmd = app.add_subcommand("ops", "print the supported operators (the generated docs)");
   ops_cmd->add_option("--format", doc_format, "md or names")->check(CLI::IsMember({"md", "names", "excluded"}));
@@ -72,6 +82,16 @@ int main(int argc, char** argv) {
       write_file_atomically(output, r.header);
       std::printf("kiln: wrote %s: %zu layers, arena %zu bytes, weights %zu bytes\n", output.c_str(), r.l.layers.size(),
                   r.plan.arena_bytes, r.weight_bytes);
+      return 0;
+    });
+  }
+  if (*report_cmd) {
+    return report_errors([&] {
+      ro.input_shapes = parse_input_shapes(report_shapes);
+      const auto rep = make_report(compile(ro), ro.model.string());
+      if (!report_svg_file.empty()) write_file_atomically(report_svg_file, report_svg(rep));
+      const std::string text = report_format == "json" ? report_json(rep) : report_markdown(rep);
+      std::fputs(text.c_str(), stdout);
       return 0;
     });
   }

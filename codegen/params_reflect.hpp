@@ -61,4 +61,11 @@ KILN_PARAMS(kiln::normalize_params, p.epsilon, p.eps_after_sqrt, p.out_count, p.
 KILN_PARAMS(kiln::lrn_params, p.batch, p.channels, p.inner, p.size, p.alpha, p.beta, p.bias);
 KILN_PARAMS(kiln::conv_transpose_params, p.batch, p.in_channels, p.out_channels, p.group, p.in, p.out, p.kernel,
             p.stride, p.dilation, p.pad);
+KILN_PARAMS(kiln::quant_params, p.outer, p.axis_dim, p.inner);
+KILN_PARAMS(kiln::dynamic_quant_params, p.count);
+KILN_PARAMS(kiln::requant_scales_params, p.count);
+KILN_PARAMS(kiln::qconv_params, p.batch, p.in_channels, p.out_channels, p.group, p.in, p.out, p.kernel, p.stride,
+            p.dilation, p.pad, p.w_zp_count, p.rq_count);
+KILN_PARAMS(kiln::qmatmul_params, p.m, p.n, p.k, p.batch_rank, p.batch_count, p.batch_dims, p.batch_strides,
+            p.a_zp_count, p.b_zp_count, p.rq_count);
 }  // namespace kiln::cg

@@ -85,6 +85,7 @@ const registry& registry::builtin() {
     register_tensor_ops(reg);
     register_reduce(reg);
     register_norm(reg);
+    register_quant(reg);
     return reg;
   }();
   return r;

@@ -45,8 +45,11 @@ void lower_conv(lower_context& ctx) {
   p.act = fused_activation(ctx.n());
   dispatch(float_types{}, x.type, ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    ctx.emit(make_layer(tmpl("kiln::conv", {cpp_name<T>()}), &kiln::conv<T>, p,
-                        {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0)}));
+    layer l = make_layer(tmpl("kiln::conv", {cpp_name<T>()}), &kiln::conv<T>, p,
+                         {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0)});
+    l.macs = static_cast<std::uint64_t>(w.count() / m);  // (C/group) * kernel taps per output element
+    for (auto d : out) l.macs *= static_cast<std::uint64_t>(d);
+    ctx.emit(std::move(l));
   });
 }
 
@@ -79,8 +82,10 @@ void lower_gemm(lower_context& ctx) {
   p.act = fused_activation(ctx.n());
   dispatch(float_types{}, a.type, ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    ctx.emit(make_layer(tmpl("kiln::gemm", {cpp_name<T>()}), &kiln::gemm<T>, p,
-                        {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0)}));
+    layer l = make_layer(tmpl("kiln::gemm", {cpp_name<T>()}), &kiln::gemm<T>, p,
+                         {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0)});
+    l.macs = static_cast<std::uint64_t>(m) * static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(k);
+    ctx.emit(std::move(l));
   });
 }
 
@@ -120,7 +125,10 @@ void lower_matmul(lower_context& ctx) {
   }
   dispatch(numeric_types{}, a.type, ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    ctx.emit(make_layer(tmpl("kiln::matmul", {cpp_name<T>()}), &kiln::matmul<T>, p, {ctx.in_id(0), ctx.in_id(1), ctx.out_id(0)}));
+    layer l = make_layer(tmpl("kiln::matmul", {cpp_name<T>()}), &kiln::matmul<T>, p, {ctx.in_id(0), ctx.in_id(1), ctx.out_id(0)});
+    l.macs = static_cast<std::uint64_t>(count) * static_cast<std::uint64_t>(m) * static_cast<std::uint64_t>(n) *
+             static_cast<std::uint64_t>(k);
+    ctx.emit(std::move(l));
   });
 }
 

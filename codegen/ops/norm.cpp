@@ -186,8 +186,11 @@ void lower_conv_transpose(lower_context& ctx) {
   to3(pad_begin, p.pad, 0, ctx);
   dispatch(float_types{}, x.type, ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    ctx.emit(make_layer(tmpl("kiln::conv_transpose", {cpp_name<T>()}), &kiln::conv_transpose<T>, p,
-                        {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0)}));
+    layer l = make_layer(tmpl("kiln::conv_transpose", {cpp_name<T>()}), &kiln::conv_transpose<T>, p,
+                         {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0)});
+    // Every input element meets every tap of its group's M/group output channels.
+    l.macs = static_cast<std::uint64_t>(x.count()) * static_cast<std::uint64_t>(w.count() / c);
+    ctx.emit(std::move(l));
   });
 }
 

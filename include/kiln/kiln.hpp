@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/activation.hpp"
+#include "core/requantize.hpp"
 #include "core/shape.hpp"
 #include "core/types.hpp"
 #include "ops/affine.hpp"
@@ -12,6 +13,7 @@
 #include "ops/math_ops.hpp"
 #include "ops/norm.hpp"
 #include "ops/pool.hpp"
+#include "ops/quant.hpp"
 #include "ops/reduce.hpp"
 #include "ops/softmax.hpp"
 #include "ops/tensor.hpp"

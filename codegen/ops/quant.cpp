@@ -1,0 +1,368 @@
+// Lowerings of the ONNX quantization operators. QuantizeLinear, DequantizeLinear and
+// DynamicQuantizeLinear are float math by definition; QLinearConv, QLinearMatMul, ConvInteger and
+// MatMulInteger accumulate in int32 and requantize with integers only (kiln/core/requantize.hpp):
+// constant scales become exact float32 (mantissa, exponent) pairs here, at codegen time.
+#include "spatial.hpp"
+
+#include "../params_reflect.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+namespace kiln::cg {
+
+namespace {
+
+using q8_types = type_list<std::int8_t, std::uint8_t>;
+
+dims_t spatial(const dims_t& d) { return dims_t(d.begin() + 2, d.end()); }
+
+void require_f32(const lower_context& ctx, std::size_t i, const char* what) {
+  if (ctx.in(i).type != dtype::f32) ctx.unsupported(fmt::format("{} of type {}", what, dtype_name(ctx.in(i).type)));
+}
+
+// Scale/zero-point layout of Quantize/DequantizeLinear: per tensor or along `axis` (opset 13).
+quant_params quant_layout(lower_context& ctx, const tensor& x) {
+  const auto& s = ctx.in(1);
+  if (ctx.has_input(2) && ctx.in(2).count() != s.count())
+    ctx.fail(fmt::format("zero point has {} elements, scale has {}", ctx.in(2).count(), s.count()));
+  quant_params p{1, 1, to_index(ctx, x.count())};
+  if (s.dims.empty() || (s.count() == 1 && ctx.n().opset < 13)) return p;
+  if (s.dims.size() != 1) ctx.fail("scale must be a scalar or 1-D");
+  if (ctx.n().opset < 13) ctx.fail("per-axis scales need opset 13");
+  const int axis = ctx.axis(ctx.n().get_int("axis", 1), x.dims.size());
+  if (s.count() != x.dims[static_cast<std::size_t>(axis)])
+    ctx.fail(fmt::format("scale has {} elements, axis {} has {}", s.count(), axis, x.dims[static_cast<std::size_t>(axis)]));
+  std::int64_t outer = 1, inner = 1;
+  for (std::size_t i = 0; i < x.dims.size(); ++i) {
+    if (static_cast<int>(i) < axis) outer *= x.dims[i];
+    else if (static_cast<int>(i) > axis) inner *= x.dims[i];
+  }
+  return {to_index(ctx, outer), to_index(ctx, s.count()), to_index(ctx, inner)};
+}
+
+void lower_quantize(lower_context& ctx) {
+  const auto& x = ctx.in(0);
+  require_f32(ctx, 1, "scale");
+  const dtype yt = ctx.has_input(2) ? ctx.in(2).type : dtype::u8;
+  ctx.set_output(0, yt, x.dims);
+  const quant_params p = quant_layout(ctx, x);
+  dispatch(type_list<float, std::int32_t>{}, x.type, ctx, [&](auto xtag) {
+    using X = typename decltype(xtag)::type;
+    dispatch(q8_types{}, yt, ctx, [&](auto ytag) {
+      using Y = typename decltype(ytag)::type;
+      ctx.emit(make_layer(tmpl("kiln::quantize_linear", {cpp_name<X>(), cpp_name<Y>()}), &kiln::quantize_linear<X, Y>,
+                          p, {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0)}));
+    });
+  });
+}
+
+void lower_dequantize(lower_context& ctx) {
+  const auto& x = ctx.in(0);
+  require_f32(ctx, 1, "scale");
+  if (ctx.has_input(2) && ctx.in(2).type != x.type) ctx.fail("zero point and input types differ");
+  ctx.set_output(0, dtype::f32, x.dims);
+  const quant_params p = quant_layout(ctx, x);
+  dispatch(type_list<std::int8_t, std::uint8_t, std::int32_t>{}, x.type, ctx, [&](auto tag) {
+    using X = typename decltype(tag)::type;
+    ctx.emit(make_layer(tmpl("kiln::dequantize_linear", {cpp_name<X>()}), &kiln::dequantize_linear<X>, p,
+                        {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0)}));
+  });
+}
+
+void lower_dynamic_quantize(lower_context& ctx) {
+  const auto& x = ctx.in(0);
+  if (x.type != dtype::f32) ctx.unsupported(fmt::format("input of type {}", dtype_name(x.type)));
+  ctx.set_output(0, dtype::u8, x.dims);
+  ctx.set_output(1, dtype::f32, {});
+  ctx.set_output(2, dtype::u8, {});
+  const tensor_id s = ctx.has_output(1) ? ctx.out_id(1) : ctx.temp(dtype::f32, {});
+  const tensor_id z = ctx.has_output(2) ? ctx.out_id(2) : ctx.temp(dtype::u8, {});
+  const dynamic_quant_params p{to_index(ctx, x.count())};
+  ctx.emit(make_layer("kiln::dynamic_quantize_linear<float, std::uint8_t>",
+                      &kiln::dynamic_quantize_linear<float, std::uint8_t>, p, {ctx.in_id(0), ctx.out_id(0), s, z}));
+}
+
+// The requantization table of a QLinear op: `count` (mantissa, exponent) pairs of
+// float32(a_scale * b_scale[i] / y_scale), folded here when the scales are constants.
+tensor_id requant_table(lower_context& ctx, std::size_t a_scale, std::size_t b_scale, std::size_t y_scale,
+                        std::int64_t count) {
+  for (auto i : {a_scale, b_scale, y_scale}) require_f32(ctx, i, "scale");
+  if (ctx.in(a_scale).count() != 1 || ctx.in(y_scale).count() != 1)
+    ctx.unsupported("per-row input scales or per-element output scales (only per-tensor)");
+  if (ctx.in(b_scale).count() != count) ctx.fail(fmt::format("weight scale has {} elements, expected 1 or {}", ctx.in(b_scale).count(), count));
+  if (ctx.is_constant(a_scale) && ctx.is_constant(b_scale) && ctx.is_constant(y_scale)) {
+    const float a = static_cast<float>(ctx.const_doubles(a_scale, "scale")[0]);
+    const float y = static_cast<float>(ctx.const_doubles(y_scale, "scale")[0]);
+    const auto b = ctx.const_doubles(b_scale, "scale");
+    std::vector<std::int32_t> rq;
+    for (double bv : b) {
+      const float s = a * static_cast<float>(bv) / y;  // float32, in ONNX Runtime's order
+      if (!std::isfinite(s)) ctx.fail(fmt::format("combined scale {} * {} / {} is not finite", a, bv, y));
+      const requant_params r = requant_from_float(s);
+      rq.push_back(r.mantissa);
+      rq.push_back(r.exponent);
+    }
+    return ctx.constant("requant", dtype::i32, {count, 2}, to_bytes(rq));
+  }
+  const tensor_id t = ctx.temp(dtype::i32, {count, 2});
+  const requant_scales_params p{to_index(ctx, count)};
+  ctx.emit(make_layer("kiln::requant_scales<float>", &kiln::requant_scales<float>, p,
+                      {ctx.in_id(a_scale), ctx.in_id(b_scale), ctx.in_id(y_scale), t}));
+  return t;
+}
+
+std::int64_t type_lo(dtype t) { return t == dtype::i8 ? -128 : 0; }
+std::int64_t type_hi(dtype t) { return t == dtype::i8 ? 127 : 255; }
+
+// Largest |v - zp| over the values of type `t` and the (constant, else any) zero points.
+std::int64_t max_centered(const lower_context& ctx, dtype t, std::size_t zp) {
+  if (!ctx.has_input(zp)) return std::max(-type_lo(t), type_hi(t));
+  if (!ctx.is_constant(zp)) return type_hi(t) - type_lo(t);
+  std::int64_t m = 0;
+  for (auto z : ctx.const_ints(zp, "zero point"))
+    m = std::max({m, type_hi(t) - z, z - type_lo(t)});
+  return m;
+}
+
+// Refuses a node whose int32 accumulator could overflow: max|x - x_zp| times the largest sum of
+// |w - w_zp| over one output (from the constant weights when known, else k * max|w - w_zp|),
+// plus the largest constant bias. `column(i)` maps a flat weight index to its output column and
+// `zp_index(col)` to that column's weight zero point.
+template <class Column, class ZpIndex>
+void check_accumulator(const lower_context& ctx, std::int64_t k, dtype xt, std::size_t x_zp, std::size_t w,
+                       std::size_t w_zp, std::size_t bias, Column column, ZpIndex zp_index) {
+  const std::int64_t dx = max_centered(ctx, xt, x_zp);
+  const dtype wt = ctx.in(w).type;
+  std::int64_t wsum;
+  if (ctx.is_constant(w) && (!ctx.has_input(w_zp) || ctx.is_constant(w_zp))) {
+    const auto wv = ctx.const_ints(w, "weight");
+    const auto zps = ctx.has_input(w_zp) ? ctx.const_ints(w_zp, "zero point") : std::vector<std::int64_t>{0};
+    std::map<std::int64_t, std::int64_t> sums;
+    for (std::size_t i = 0; i < wv.size(); ++i) {
+      const std::int64_t c = column(static_cast<std::int64_t>(i));
+      sums[c] += std::abs(wv[i] - zps[static_cast<std::size_t>(zp_index(c))]);
+    }
+    wsum = 0;
+    for (const auto& s : sums) wsum = std::max(wsum, s.second);
+  } else {
+    wsum = k * max_centered(ctx, wt, w_zp);
+  }
+  std::int64_t b = 0;
+  if (ctx.has_input(bias) && ctx.is_constant(bias))
+    for (auto v : ctx.const_ints(bias, "bias")) b = std::max<std::int64_t>(b, std::abs(v));
+  const std::int64_t worst = dx * wsum + b;
+  if (worst > std::numeric_limits<std::int32_t>::max())
+    ctx.unsupported(fmt::format("the int32 accumulator could overflow: {} terms, worst case |acc| = {} * {} + {} = {} "
+                                "> 2^31-1",
+                                k, dx, wsum, b, worst));
+}
+
+// Convolution geometry shared by QLinearConv and ConvInteger; sets output 0 (type `yt`).
+qconv_params conv_geometry(lower_context& ctx, const tensor& x, const tensor& w, dtype yt) {
+  if (x.dims.size() < 3) ctx.fail(fmt::format("input '{}' has rank {}, expected at least 3", x.name, x.dims.size()));
+  if (w.dims.size() != x.dims.size()) ctx.fail(fmt::format("weight '{}' has rank {}, input has {}", w.name, w.dims.size(), x.dims.size()));
+  const std::int64_t group = ctx.n().get_int("group", 1);
+  const std::int64_t c = x.dims[1], m = w.dims[0];
+  if (group <= 0 || c % group != 0 || m % group != 0 || w.dims[1] * group != c)
+    ctx.fail(fmt::format("{} input channels, {} output channels and weight {} do not fit group {}", c, m, dims_string(w.dims), group));
+  const auto kernel = ctx.n().get_ints("kernel_shape", spatial(w.dims));
+  if (kernel != spatial(w.dims)) ctx.fail("kernel_shape differs from the weight's shape");
+  const auto geo = window_for(ctx, spatial(x.dims), kernel, false);
+  dims_t out{x.dims[0], m};
+  out.insert(out.end(), geo.out.begin(), geo.out.end());
+  ctx.set_output(0, yt, out);
+  qconv_params p{};
+  p.batch = to_index(ctx, x.dims[0]);
+  p.in_channels = to_index(ctx, c);
+  p.out_channels = to_index(ctx, m);
+  p.group = to_index(ctx, group);
+  to3(spatial(x.dims), p.in, 1, ctx);
+  to3(geo.out, p.out, 1, ctx);
+  to3(kernel, p.kernel, 1, ctx);
+  to3(geo.stride, p.stride, 1, ctx);
+  to3(geo.dilation, p.dilation, 1, ctx);
+  to3(geo.pad_begin, p.pad, 0, ctx);
+  p.w_zp_count = 1;
+  p.rq_count = 1;
+  return p;
+}
+
+std::uint64_t conv_macs(const tensor& w, const qconv_params& p) {
+  std::uint64_t macs = static_cast<std::uint64_t>(w.count() / p.out_channels);
+  macs *= static_cast<std::uint64_t>(p.batch) * static_cast<std::uint64_t>(p.out_channels);
+  for (int i = 0; i < 3; ++i) macs *= static_cast<std::uint64_t>(p.out[i]);
+  return macs;
+}
+
+std::int64_t zp_count(lower_context& ctx, std::size_t i, std::int64_t per_channel, const char* what) {
+  if (!ctx.has_input(i)) return 1;
+  const auto n = ctx.in(i).count();
+  if (n != 1 && n != per_channel) ctx.fail(fmt::format("{} zero point has {} elements, expected 1 or {}", what, n, per_channel));
+  return n;
+}
+
+// QLinearConv (qlinear) or ConvInteger: inputs (x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B)
+// or (x, w, x_zp, w_zp).
+void lower_qconv(lower_context& ctx, bool qlinear) {
+  const std::size_t ix = 0, ixz = 2, iw = qlinear ? 3 : 1, iwz = qlinear ? 5 : 3;
+  const auto& x = ctx.in(ix);
+  const auto& w = ctx.in(iw);
+  if (ctx.has_input(ixz) && (ctx.in(ixz).type != x.type || ctx.in(ixz).count() != 1))
+    ctx.fail("input zero point must be a scalar of the input's type");
+  if (ctx.has_input(iwz) && ctx.in(iwz).type != w.type) ctx.fail("weight zero point and weight types differ");
+  const dtype yt = qlinear ? ctx.in(7).type : dtype::i32;
+  qconv_params p = conv_geometry(ctx, x, w, yt);
+  const std::int64_t m = p.out_channels;
+  p.w_zp_count = to_index(ctx, zp_count(ctx, iwz, m, "weight"));
+  const std::int64_t k = w.count() / m;
+  const std::size_t ib = qlinear ? 8 : 99;
+  if (qlinear && ctx.has_input(8)) {
+    if (ctx.in(8).type != dtype::i32 || ctx.in(8).count() != m) ctx.fail(fmt::format("bias must be int32 with {} elements", m));
+  }
+  check_accumulator(ctx, k, x.type, ixz, iw, iwz, ib, [k](std::int64_t i) { return i / k; },
+                    [&](std::int64_t c) { return p.w_zp_count > 1 ? c : 0; });
+  tensor_id rq = no_tensor;
+  if (qlinear) {
+    if (ctx.in(7).count() != 1) ctx.unsupported("per-channel output zero points");
+    const std::int64_t n_scales = ctx.in(4).count();
+    if (n_scales != 1 && n_scales != m) ctx.fail(fmt::format("weight scale has {} elements, expected 1 or {}", n_scales, m));
+    rq = requant_table(ctx, 1, 4, 6, n_scales);
+    p.rq_count = to_index(ctx, n_scales);
+  }
+  dispatch(q8_types{}, x.type, ctx, [&](auto xtag) {
+    using X = typename decltype(xtag)::type;
+    dispatch(q8_types{}, w.type, ctx, [&](auto wtag) {
+      using W = typename decltype(wtag)::type;
+      if (!qlinear) {
+        layer l = make_layer(tmpl("kiln::conv_integer", {cpp_name<X>(), cpp_name<W>()}), &kiln::conv_integer<X, W>, p,
+                             {ctx.in_id(ix), ctx.in_id(ixz), ctx.in_id(iw), ctx.in_id(iwz), ctx.out_id(0)});
+        l.macs = conv_macs(w, p);
+        ctx.emit(std::move(l));
+        return;
+      }
+      dispatch(q8_types{}, yt, ctx, [&](auto ytag) {
+        using Y = typename decltype(ytag)::type;
+        layer l = make_layer(tmpl("kiln::qlinear_conv", {cpp_name<X>(), cpp_name<W>(), cpp_name<Y>()}),
+                             &kiln::qlinear_conv<X, W, Y>, p,
+                             {ctx.in_id(ix), ctx.in_id(ixz), ctx.in_id(iw), ctx.in_id(iwz), rq, ctx.in_id(8),
+                              ctx.in_id(7), ctx.out_id(0)});
+        l.macs = conv_macs(w, p);
+        ctx.emit(std::move(l));
+      });
+    });
+  });
+}
+
+// QLinearMatMul (qlinear) or MatMulInteger: inputs (a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp)
+// or (A, B, a_zp, b_zp).
+void lower_qmatmul(lower_context& ctx, bool qlinear) {
+  const std::size_t ia = 0, iaz = 2, ib = qlinear ? 3 : 1, ibz = qlinear ? 5 : 3;
+  const auto& a = ctx.in(ia);
+  const auto& b = ctx.in(ib);
+  if (a.dims.empty() || b.dims.empty()) ctx.fail("inputs must have rank 1 or more");
+  if (ctx.has_input(iaz) && ctx.in(iaz).type != a.type) ctx.fail("a zero point and a types differ");
+  if (ctx.has_input(ibz) && ctx.in(ibz).type != b.type) ctx.fail("b zero point and b types differ");
+  dims_t ad = a.dims, bd = b.dims;
+  const bool a_vec = ad.size() == 1, b_vec = bd.size() == 1;
+  if (a_vec) ad.insert(ad.begin(), 1);
+  if (b_vec) bd.push_back(1);
+  const auto m = ad[ad.size() - 2], k = ad.back(), kb = bd[bd.size() - 2], n = bd.back();
+  if (k != kb) ctx.fail(fmt::format("inner dimensions differ: {} and {}", dims_string(a.dims), dims_string(b.dims)));
+  const dims_t a_batch(ad.begin(), ad.end() - 2), b_batch(bd.begin(), bd.end() - 2);
+  const dims_t batch = broadcast_shape(ctx, a_batch, b_batch);
+  dims_t out = batch;
+  if (!a_vec) out.push_back(m);
+  if (!b_vec) out.push_back(n);
+  const dtype yt = qlinear ? ctx.in(7).type : dtype::i32;
+  ctx.set_output(0, yt, out);
+  qmatmul_params p{};
+  p.m = to_index(ctx, m);
+  p.n = to_index(ctx, n);
+  p.k = to_index(ctx, k);
+  if (batch.size() > static_cast<std::size_t>(max_rank)) ctx.unsupported("batch rank too high");
+  p.batch_rank = static_cast<index_t>(batch.size());
+  std::int64_t count = 1;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    p.batch_dims[i] = to_index(ctx, batch[i]);
+    count *= batch[i];
+  }
+  p.batch_count = to_index(ctx, count);
+  broadcast_strides(a_batch, batch, p.batch_strides[0]);
+  broadcast_strides(b_batch, batch, p.batch_strides[1]);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    p.batch_strides[0][i] = to_index(ctx, static_cast<std::int64_t>(p.batch_strides[0][i]) * m * k);
+    p.batch_strides[1][i] = to_index(ctx, static_cast<std::int64_t>(p.batch_strides[1][i]) * k * n);
+  }
+  p.a_zp_count = to_index(ctx, zp_count(ctx, iaz, m, "a"));
+  p.b_zp_count = to_index(ctx, zp_count(ctx, ibz, n, "b"));
+  p.rq_count = 1;
+  if (qlinear && p.a_zp_count != 1) ctx.unsupported("per-row a zero points");
+  // Flat index of B [..., k, n] -> its (batch, column) output column; zero points are per column.
+  check_accumulator(ctx, k, a.type, iaz, ib, ibz, 99, [k, n](std::int64_t i) { return i / (k * n) * n + i % n; },
+                    [&](std::int64_t c) { return p.b_zp_count > 1 ? c % n : 0; });
+  tensor_id rq = no_tensor;
+  if (qlinear) {
+    if (ctx.in(7).count() != 1) ctx.unsupported("per-row output zero points");
+    const std::int64_t n_scales = ctx.in(4).count();
+    if (n_scales != 1 && n_scales != n) ctx.fail(fmt::format("b scale has {} elements, expected 1 or {}", n_scales, n));
+    rq = requant_table(ctx, 1, 4, 6, n_scales);
+    p.rq_count = to_index(ctx, n_scales);
+  }
+  const std::uint64_t macs = static_cast<std::uint64_t>(count) * static_cast<std::uint64_t>(m) *
+                             static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(k);
+  dispatch(q8_types{}, a.type, ctx, [&](auto atag) {
+    using A = typename decltype(atag)::type;
+    dispatch(q8_types{}, b.type, ctx, [&](auto btag) {
+      using B = typename decltype(btag)::type;
+      if (!qlinear) {
+        layer l = make_layer(tmpl("kiln::matmul_integer", {cpp_name<A>(), cpp_name<B>()}), &kiln::matmul_integer<A, B>,
+                             p, {ctx.in_id(ia), ctx.in_id(iaz), ctx.in_id(ib), ctx.in_id(ibz), ctx.out_id(0)});
+        l.macs = macs;
+        ctx.emit(std::move(l));
+        return;
+      }
+      dispatch(q8_types{}, yt, ctx, [&](auto ytag) {
+        using Y = typename decltype(ytag)::type;
+        layer l = make_layer(tmpl("kiln::qlinear_matmul", {cpp_name<A>(), cpp_name<B>(), cpp_name<Y>()}),
+                             &kiln::qlinear_matmul<A, B, Y>, p,
+                             {ctx.in_id(ia), ctx.in_id(iaz), ctx.in_id(ib), ctx.in_id(ibz), rq, ctx.in_id(7),
+                              ctx.out_id(0)});
+        l.macs = macs;
+        ctx.emit(std::move(l));
+      });
+    });
+  });
+}
+
+}  // namespace
+
+void register_quant(registry& r) {
+  r.add(entry("QuantizeLinear", "float, int32 -> int8, uint8",
+              "per tensor or per axis (opset 13); round half to even, saturate (float math)", lower_quantize));
+  r.add(entry("DequantizeLinear", "int8, uint8, int32 -> float", "per tensor or per axis (opset 13)", lower_dequantize));
+  r.add(entry("DynamicQuantizeLinear", "float -> uint8", "ONNX Runtime's scale/zero point (scale 1 for an all-zero input)",
+              lower_dynamic_quantize));
+  r.add(entry("QLinearConv", "int8, uint8 (x, w, y independently)",
+              "1-D to 3-D, groups (depthwise), dilations, pads, every auto_pad; per-tensor or per-channel weight scales "
+              "and zero points; integer-only requantization bit-exact with ONNX Runtime's float32; int32 overflow "
+              "checked at codegen",
+              [](lower_context& c) { lower_qconv(c, true); }));
+  r.add(entry("ConvInteger", "int8, uint8 -> int32",
+              "1-D to 3-D, groups, dilations, pads, every auto_pad; per-channel weight zero points; int32 overflow "
+              "checked at codegen",
+              [](lower_context& c) { lower_qconv(c, false); }));
+  r.add(entry("QLinearMatMul", "int8, uint8 (a, b, y independently)",
+              "batched, broadcast batch axes; per-tensor a/y, per-tensor or per-column b scales and zero points; "
+              "integer-only requantization bit-exact with ONNX Runtime's float32; int32 overflow checked at codegen",
+              [](lower_context& c) { lower_qmatmul(c, true); }));
+  r.add(entry("MatMulInteger", "int8, uint8 -> int32",
+              "batched, broadcast batch axes; per-row a and per-column b zero points; int32 overflow checked at codegen",
+              [](lower_context& c) { lower_qmatmul(c, false); }));
+}
+
+}  // namespace kiln::cg
