@@ -19,15 +19,40 @@ needs_constant_error::needs_constant_error(const std::string& tensor_name, const
                         tensor_name, why)),
       tensor(tensor_name) {}
 
-std::int64_t tensor::count() const {
+std::int64_t checked_count(const dims_t& dims, const std::string& what) {
   std::int64_t n = 1;
-  for (auto d : dims) n *= d;
+  bool overflow = false;
+  for (auto d : dims) {
+    if (d < 0) throw error(fmt::format("tensor '{}': negative dimension {} in {}", what, d, dims_string(dims)));
+    if (!overflow && __builtin_mul_overflow(n, d, &n)) overflow = true;
+  }
+  if (overflow)  // a later zero dimension would make it empty, but such dims are hostile anyway
+    throw error(fmt::format("tensor '{}': dims {} have more elements than a 64-bit count holds", what, dims_string(dims)));
   return n;
+}
+
+std::size_t checked_bytes(std::int64_t count, dtype t, const std::string& what) {
+  std::size_t b = 0;
+  if (count < 0 || __builtin_mul_overflow(static_cast<std::uint64_t>(count), dtype_size(t), &b))
+    throw error(fmt::format("tensor '{}': {} elements of {} bytes do not fit in memory", what, count, dtype_size(t)));
+  return b;
+}
+
+void tensor::check_addressable(const std::string& context) const {
+  const auto n = count();
+  if (n > max_index_elements)
+    throw error(fmt::format("{}tensor '{}' ({}) has {} elements; kiln's 32-bit index type addresses at most {}",
+                            context.empty() ? "" : context + ": ", name, dims_string(dims), n, max_index_elements));
 }
 
 template <class F>
 static void for_each_element(const tensor& t, F&& f) {
+  if (!t.value) throw error(fmt::format("tensor '{}' is not a constant", t.name));
   const auto n = static_cast<std::size_t>(t.count());
+  const auto need = t.bytes();
+  if (t.value->size() < need)
+    throw error(fmt::format("tensor '{}': holds {} bytes but its dims {} need {}", t.name, t.value->size(),
+                            dims_string(t.dims), need));
   const auto* p = t.value->data();
   for (std::size_t i = 0; i < n; ++i) {
     switch (t.type) {
@@ -41,7 +66,7 @@ static void for_each_element(const tensor& t, F&& f) {
       case dtype::u32: f(reinterpret_cast<const std::uint32_t*>(p)[i]); break;
       case dtype::i64: f(reinterpret_cast<const std::int64_t*>(p)[i]); break;
       case dtype::u64: f(reinterpret_cast<const std::uint64_t*>(p)[i]); break;
-      case dtype::boolean: f(reinterpret_cast<const bool*>(p)[i] ? 1 : 0); break;
+      case dtype::boolean: f(p[i] != 0 ? 1 : 0); break;  // any nonzero byte is true (no bool UB)
     }
   }
 }

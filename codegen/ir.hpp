@@ -35,6 +35,15 @@ struct needs_constant_error : error {
   needs_constant_error(const std::string& tensor_name, const std::string& node, const std::string& why);
 };
 
+// Element counts and byte sizes, checked: every size computed from a model's dims goes through
+// these. A negative dimension or a product past int64 (or, for bytes, past size_t) is an error
+// naming `what` (a tensor name).
+std::int64_t checked_count(const dims_t& dims, const std::string& what);
+std::size_t checked_bytes(std::int64_t count, dtype t, const std::string& what);
+
+// Kernels index tensors with kiln::index_t (32 bits): no tensor kiln runs may hold more elements.
+inline constexpr std::int64_t max_index_elements = 2147483647;
+
 struct tensor {
   std::string name;
   dtype type = dtype::f32;
@@ -45,8 +54,10 @@ struct tensor {
   bool is_output = false;
   std::string unsupported_type;  // ONNX element type kiln cannot hold (float16, string, ...), if any
 
-  std::int64_t count() const;
-  std::size_t bytes() const { return static_cast<std::size_t>(count()) * dtype_size(type); }
+  std::int64_t count() const { return checked_count(dims, name); }  // throws error on overflow
+  std::size_t bytes() const { return checked_bytes(count(), type, name); }
+  // Throws an error naming the tensor when its element count exceeds max_index_elements.
+  void check_addressable(const std::string& context = {}) const;
   bool is_constant() const { return value.has_value(); }
   template <class T> const T* data() const { return reinterpret_cast<const T*>(value->data()); }
   // Constant elements converted to int64 / double, whatever the stored integer or float type.

@@ -14,9 +14,23 @@ void lower_context::set_output(std::size_t i, dtype t, dims_t dims) {
   for (auto d : dims)
     if (d < 0) fail(fmt::format("output '{}' would have negative dimension {}", g_.at(out_id(i)).name, d));
   auto& o = g_.at(n_.outputs[i]);
+  tensor shaped;  // checked before the graph changes: every output's size must be computable and addressable
+  shaped.name = o.name;
+  shaped.type = t;
+  shaped.dims = dims;
+  checked_or_fail(shaped);
   o.type = t;
   o.dims = std::move(dims);
   o.known = true;
+}
+
+void lower_context::checked_or_fail(const tensor& t) const {
+  try {
+    (void)t.bytes();
+    t.check_addressable();
+  } catch (const error& e) {
+    fail(e.what());
+  }
 }
 
 std::vector<std::int64_t> lower_context::const_ints(std::size_t i, const char* what) const {
@@ -37,6 +51,7 @@ tensor_id lower_context::temp(dtype t, dims_t dims) {
   tmp.type = t;
   tmp.dims = std::move(dims);
   tmp.known = true;
+  checked_or_fail(tmp);
   return g_.add_tensor(std::move(tmp));
 }
 
@@ -48,6 +63,9 @@ tensor_id lower_context::constant(const std::string& suffix, dtype t, dims_t dim
   c.dims = std::move(dims);
   c.known = true;
   c.value = std::move(bytes);
+  checked_or_fail(c);
+  if (c.value->size() != c.bytes())
+    fail(fmt::format("constant '{}' holds {} bytes, its dims {} need {}", c.name, c.value->size(), dims_string(c.dims), c.bytes()));
   return g_.add_tensor(std::move(c));
 }
 

@@ -60,6 +60,8 @@ class lower_context {
   [[noreturn]] void fail(const std::string& why) const;         // bad model: error naming the node
   [[noreturn]] void unsupported(const std::string& why) const;  // valid model kiln cannot run
   int axis(std::int64_t a, std::size_t rank) const;              // normalises a negative axis, checks range
+  // Fails naming the node when t's size overflows or exceeds the 32-bit index type (set_output, temp, constant).
+  void checked_or_fail(const tensor& t) const;
 
  private:
   graph& g_;

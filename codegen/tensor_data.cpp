@@ -56,14 +56,25 @@ static void copy_field(const Field& f, std::vector<std::uint8_t>& out) {
   for (int i = 0; i < f.size(); ++i) p[i] = static_cast<To>(f.Get(i));
 }
 
-static std::string read_external(const TP& t, const fs::path& model_dir, const std::string& what) {
+// A decimal byte count from external_data; anything else (signs, junk, overflow) is an error.
+static std::uint64_t parse_size(const std::string& v, const char* key, const std::string& what) {
+  std::uint64_t n = 0;
+  const bool digits = !v.empty() && v.size() <= 19 && v.find_first_not_of("0123456789") == std::string::npos;
+  if (digits) n = std::stoull(v);
+  if (!digits || n > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+    throw error(fmt::format("tensor '{}': external data {} '{}' is not a byte count", what, key, v));
+  return n;
+}
+
+static std::string read_external(const TP& t, const fs::path& model_dir, const std::string& what,
+                                 std::uint64_t expected_bytes, const std::string& dims) {
   std::string location;
   std::uint64_t offset = 0, length = 0;
   bool has_length = false;
   for (const auto& kv : t.external_data()) {
     if (kv.key() == "location") location = kv.value();
-    else if (kv.key() == "offset") offset = std::stoull(kv.value());
-    else if (kv.key() == "length") { length = std::stoull(kv.value()); has_length = true; }
+    else if (kv.key() == "offset") offset = parse_size(kv.value(), "offset", what);
+    else if (kv.key() == "length") { length = parse_size(kv.value(), "length", what); has_length = true; }
   }
   if (location.empty()) throw error(fmt::format("tensor '{}': external data has no location", what));
   const fs::path rel(location);
@@ -73,17 +84,27 @@ static std::string read_external(const TP& t, const fs::path& model_dir, const s
   const auto b = base.string(), f = file.string();
   if (f.compare(0, b.size(), b) != 0 || (f.size() > b.size() && f[b.size()] != '/'))
     throw error(fmt::format("tensor '{}': external data '{}' is outside the model's folder", what, location));
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec))
+    throw error(fmt::format("tensor '{}': external data file '{}' does not exist or is not a regular file", what, location));
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw error(fmt::format("tensor '{}': cannot open external data file '{}'", what, file.string()));
+  if (!in) throw error(fmt::format("tensor '{}': cannot open external data file '{}'", what, location));
   in.seekg(0, std::ios::end);
-  const auto size = static_cast<std::uint64_t>(in.tellg());
+  const auto end = in.tellg();
+  if (end < 0) throw error(fmt::format("tensor '{}': cannot read external data file '{}'", what, location));
+  const auto size = static_cast<std::uint64_t>(end);
   if (!has_length) length = size >= offset ? size - offset : 0;
   if (offset > size || length > size - offset)
     throw error(fmt::format("tensor '{}': external data file '{}' is shorter than offset {} + length {}", what,
                             location, offset, length));
+  if (expected_bytes != length)  // checked before allocating: a bogus length must not allocate gigabytes
+    throw error(fmt::format("tensor '{}': external data length {} does not match its dims {}, which need {} bytes", what,
+                            length, dims, expected_bytes));
   std::string data(static_cast<std::size_t>(length), '\0');
   in.seekg(static_cast<std::streamoff>(offset));
   in.read(data.data(), static_cast<std::streamsize>(length));
+  if (static_cast<std::uint64_t>(in.gcount()) != length)
+    throw error(fmt::format("tensor '{}': reading {} bytes of external data from '{}' failed", what, length, location));
   return data;
 }
 
@@ -92,17 +113,14 @@ decoded_tensor decode_tensor(const TP& t, const fs::path& model_dir, const std::
   const auto type = from_onnx_type(t.data_type(), &type_name);
   if (!type) throw unsupported_error({fmt::format("tensor '{}': element type {} is not supported", what, type_name)});
   decoded_tensor d{*type, {}, {}};
-  std::uint64_t count = 1;
-  for (auto dim : t.dims()) {
-    if (dim < 0) throw error(fmt::format("tensor '{}': negative dimension {}", what, dim));
-    if (dim > 0 && count > std::numeric_limits<std::uint32_t>::max() / static_cast<std::uint64_t>(dim))
-      throw error(fmt::format("tensor '{}': element count overflows", what));
-    count *= static_cast<std::uint64_t>(dim);
-    d.dims.push_back(dim);
-  }
-  const std::size_t esize = dtype_size(*type);
+  d.dims.assign(t.dims().begin(), t.dims().end());
+  const auto count = checked_count(d.dims, what);  // negative dims and int64 overflow are errors here
+  if (count > max_index_elements)
+    throw error(fmt::format("tensor '{}' ({}) has {} elements; kiln's 32-bit index type addresses at most {}", what,
+                            dims_string(d.dims), count, max_index_elements));
+  const std::size_t need = checked_bytes(count, *type, what);
   if (t.data_location() == TP::EXTERNAL) {
-    const auto raw = read_external(t, model_dir, what);
+    const auto raw = read_external(t, model_dir, what, need, dims_string(d.dims));
     d.bytes.assign(raw.begin(), raw.end());
   } else if (t.has_raw_data()) {
     d.bytes.assign(t.raw_data().begin(), t.raw_data().end());
@@ -126,9 +144,11 @@ decoded_tensor decode_tensor(const TP& t, const fs::path& model_dir, const std::
       case dtype::boolean: copy_field<bool>(t.int32_data(), d.bytes); break;
     }
   }
-  if (d.bytes.size() != count * esize)
+  if (d.bytes.size() != need)
     throw error(fmt::format("tensor '{}': holds {} bytes but its dims {} need {}", what, d.bytes.size(),
-                            dims_string(d.dims), count * esize));
+                            dims_string(d.dims), need));
+  if (*type == dtype::boolean)  // raw bytes other than 0 and 1 would be invalid bools in folded kernels
+    for (auto& b : d.bytes) b = b != 0;
   return d;
 }
 

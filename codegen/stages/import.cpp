@@ -81,6 +81,9 @@ graph import_graph(const onnx::ModelProto& model, const std::filesystem::path& d
     set_type_from_proto(t, in.type());
     if (!t.known && t.unsupported_type.empty())
       throw error(fmt::format("graph input '{}' has no static shape after shape inference", in.name()));
+    // Inputs become caller buffers indexed with 32 bits: the size must be computable and addressable.
+    // (Zero-size inputs are valid ONNX and work: ONNX's node tests have some.)
+    t.check_addressable("graph input");
     auto f = frozen.find(in.name());
     if (f != frozen.end()) {
       if (f->second.size() != t.bytes()) throw error(fmt::format("frozen value of input '{}' has the wrong size", in.name()));

@@ -3,6 +3,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <functional>
 #include <map>
 
 namespace kiln::cg {
@@ -48,11 +51,38 @@ void expand_call(const onnx::NodeProto& call, const onnx::FunctionProto& fn, int
 
 }  // namespace
 
+inline constexpr int max_inlined_nodes = 1000000;
+
 void inline_functions(onnx::ModelProto& model) {
   if (model.functions_size() == 0) return;
   function_map fns;
   for (const auto& f : model.functions()) fns[{f.domain(), f.name()}] = &f;
-  // Functions may call functions: expand until nothing is left, with a bound against recursion.
+  // Nested calls can double the graph at every level, and a function may call itself: size the
+  // fully expanded graph first (saturating), naming the call that is too big or recursive.
+  std::map<const onnx::FunctionProto*, std::int64_t> sizes;  // -1 while being sized: a recursion
+  std::function<std::int64_t(const onnx::FunctionProto&)> expanded_size = [&](const onnx::FunctionProto& f) {
+    auto [it, fresh] = sizes.try_emplace(&f, -1);
+    if (!fresh) {
+      if (it->second < 0) throw error(fmt::format("model-local function '{}' calls itself (recursion)", f.name()));
+      return it->second;
+    }
+    std::int64_t total = 0;
+    for (const auto& b : f.node()) {
+      auto callee = fns.find({b.domain(), b.op_type()});
+      total += callee == fns.end() ? 1 : expanded_size(*callee->second);
+      total = std::min<std::int64_t>(total, max_inlined_nodes + 1);
+    }
+    return sizes[&f] = total;
+  };
+  std::int64_t total = 0;
+  for (const auto& n : model.graph().node()) {
+    auto it = fns.find({n.domain(), n.op_type()});
+    total += it == fns.end() ? 1 : expanded_size(*it->second);
+    if (total > max_inlined_nodes)
+      throw error(fmt::format("node '{}' calls model-local function '{}', which expands to more than {} nodes", n.name(),
+                              n.op_type(), max_inlined_nodes));
+  }
+  // Functions may call functions: expand until nothing is left.
   for (int round = 0;; ++round) {
     if (round > 64) throw error("model-local functions nest more than 64 levels deep (recursive?)");
     google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;

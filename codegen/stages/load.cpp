@@ -16,6 +16,11 @@ onnx::ModelProto load_model(const std::filesystem::path& file) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(file, ec))
     throw error(fmt::format("'{}' is not a readable file", file.string()));
+  const auto size = std::filesystem::file_size(file, ec);
+  if (!ec && size == 0) throw error(fmt::format("'{}' is empty, not an ONNX model", file.string()));
+  if (!ec && size > static_cast<std::uintmax_t>(INT_MAX))
+    throw error(fmt::format("'{}' is {} bytes, more than protobuf reads (2 GiB): store the weights as external data",
+                            file.string(), size));
   const int fd = ::open(file.c_str(), O_RDONLY);
   if (fd < 0) throw error(fmt::format("cannot open '{}'", file.string()));
   onnx::ModelProto model;

@@ -4,6 +4,7 @@
 #include "../stages.hpp"
 
 #include <fmt/format.h>
+#include <onnx/defs/schema.h>
 #include <onnx/version_converter/convert.h>
 
 namespace kiln::cg {
@@ -19,6 +20,11 @@ static int default_domain_opset(const onnx::ModelProto& m) {
 
 void convert_opset(onnx::ModelProto& model) {
   const int v = default_domain_opset(model);
+  const auto& known = onnx::OpSchemaRegistry::DomainToVersionRange::Instance().Map();
+  const auto range = known.find(onnx::ONNX_DOMAIN);
+  if (range != known.end() && v > range->second.second)
+    throw error(fmt::format("the model imports opset {} of the ai.onnx domain, which does not exist (the newest is {})", v,
+                            range->second.second));
   if (v > newest_opset)
     throw unsupported_error({fmt::format("opset {} of the ai.onnx domain (kiln reads opsets up to {})", v, newest_opset)});
   if (v == 0 || v >= canonical_opset) return;

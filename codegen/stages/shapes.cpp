@@ -34,6 +34,8 @@ void infer_shapes(onnx::ModelProto& model, const std::map<std::string, dims_t>& 
     for (int i = 0; i < shape->dim_size(); ++i) {
       const auto& d = shape->dim(i);
       if (d.has_dim_value() && d.dim_value() >= 0) continue;
+      if (d.has_dim_value())
+        throw error(fmt::format("graph input '{}' has negative dimension {} at axis {}", in.name(), d.dim_value(), i));
       const std::string sym = d.has_dim_param() ? fmt::format("'{}'", d.dim_param()) : std::string("unknown");
       throw error(fmt::format("graph input '{}' has symbolic dimension {} at axis {}: pass --input-shape {}=DxDx...",
                               in.name(), sym, i, in.name()));

@@ -1,9 +1,16 @@
-# cmake -DKILN=.. -DMODEL=.. -DOUT=.. -DEXIT=2 -DMATCH="regex;regex" [-DARGS="..."] -P expect_error.cmake
-# The compile must fail with the given exit status, print every MATCH, and leave no output file.
+# cmake -DKILN=.. -DMODEL=.. -DOUT=.. -DEXIT=2 -DMATCH="regex;regex" [-DARGS="..."] [-DWORKDIR=..] -P expect_error.cmake
+# The compile must fail with exactly the given exit status (a crash shows up as a signal name or a
+# status above 128, and fails), print every MATCH, and leave no output or temporary file.
 file(REMOVE ${OUT})
 separate_arguments(extra UNIX_COMMAND "${ARGS}")
-execute_process(COMMAND ${KILN} compile ${MODEL} -o ${OUT} ${extra}
+if(NOT WORKDIR)
+  set(WORKDIR ${CMAKE_CURRENT_BINARY_DIR})
+endif()
+execute_process(COMMAND ${KILN} compile ${MODEL} -o ${OUT} ${extra} WORKING_DIRECTORY ${WORKDIR}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc MATCHES "^[0-9]+$" OR rc GREATER 128)
+  message(FATAL_ERROR "kiln crashed or was killed (status '${rc}'), expected exit ${EXIT}\n${out}${err}")
+endif()
 if(NOT rc STREQUAL EXIT)
   message(FATAL_ERROR "expected exit ${EXIT}, got ${rc}\n${out}${err}")
 endif()
