@@ -26,6 +26,11 @@ struct layer {
   std::vector<tensor_id> args;  // kernel pointer arguments in order; no_tensor means nullptr,
                                 // scratch_arg the layer's arena scratch
   std::size_t scratch_bytes = 0;
+  // Argument positions of inputs the output (always the last argument) may share storage with:
+  // the kernel reads element i of that input only before writing element i of the output, and
+  // never again, and the input has the output's shape and element type (not broadcast). The
+  // planner may then place the output over such an input whose storage dies at this layer.
+  std::vector<int> inplace_ok;
   std::uint64_t macs = 0;   // multiply-accumulates of one call (Conv, Gemm, MatMul, ConvTranspose), for `kiln report`
   std::function<void(void* const* ptrs)> run;  // evaluate on host buffers, one per arg
   std::string origin;     // the node this layer came from, for comments and messages

@@ -87,6 +87,15 @@ footprint_report make_report(const compile_result& r, const std::string& model_n
   });
   for (const auto& b : rep.buffers) rep.no_reuse_bytes += align_up(b.bytes);
 
+  // An in-place pair shares its bytes at the one step where the output overwrites the input (the
+  // input's last, the output's first): count them once there.
+  std::map<std::size_t, std::size_t> shared_at;  // step → bytes counted twice by the buffers
+  for (const auto& [out, in] : plan.inplace) {
+    const auto lo = life.find(out), li = life.find(in);
+    if (lo == life.end() || li == life.end() || lo->second.first != li->second.second)
+      throw std::logic_error("report: in-place pair '" + g.at(out).name + "' over '" + g.at(in).name + "' does not meet at one step");
+    shared_at[lo->second.first] += g.at(in).bytes();
+  }
   std::set<tensor_id> counted_constants;
   for (std::size_t step = 0; step < l.layers.size(); ++step) {
     const auto& ly = l.layers[step];
@@ -113,6 +122,7 @@ footprint_report make_report(const compile_result& r, const std::string& model_n
     }
     for (const auto& b : rep.buffers)
       if (b.first <= step && step <= b.last) rl.live_bytes += b.bytes;
+    if (auto sh = shared_at.find(step); sh != shared_at.end()) rl.live_bytes -= sh->second;
     if (rl.live_bytes > rep.arena_lower_bound_bytes) {
       rep.arena_lower_bound_bytes = rl.live_bytes;
       rep.peak_step = step;

@@ -36,7 +36,7 @@ struct report_layer {
   std::size_t weight_bytes_read = 0;    // every constant this layer reads, shared ones included
   std::size_t scratch_bytes = 0;
   std::optional<std::size_t> scratch_offset;
-  std::size_t live_bytes = 0;           // arena bytes live at this step
+  std::size_t live_bytes = 0;           // arena bytes live at this step (an in-place pair counted once)
 };
 
 struct report_buffer {  // one arena buffer of the plan
@@ -52,7 +52,8 @@ struct footprint_report {
   std::vector<report_layer> layers;
   std::vector<report_buffer> buffers;  // in plan order: by offset, then first step, then name
   std::size_t arena_bytes = 0;              // the plan's arena (what the header asks for)
-  std::size_t arena_lower_bound_bytes = 0;  // max over steps of live bytes: no plan can do better
+  std::size_t arena_lower_bound_bytes = 0;  // max over steps of live bytes: no plan with the same
+                                            // lifetimes and in-place pairs can do better
   std::size_t peak_step = 0;                // a step where that maximum is reached
   std::size_t no_reuse_bytes = 0;           // every arena buffer in its own aligned slot
   std::size_t weight_bytes = 0;

@@ -38,6 +38,9 @@ struct buffer_plan {
   std::map<tensor_id, std::size_t> offsets;  // arena offset of each planned tensor
   std::map<std::size_t, std::size_t> scratch_offsets;  // layer index → scratch offset
   std::size_t arena_bytes = 0;
+  // In-place pairs: output storage → the input storage it overwrites at the layer that writes it
+  // (the input's last use). Both have the same offset; see stages/plan.cpp.
+  std::map<tensor_id, tensor_id> inplace;
 };
 buffer_plan plan_memory(const graph& g, const lowered& l);                         // stages/plan.cpp
 

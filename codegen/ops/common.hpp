@@ -73,7 +73,9 @@ template <class T> std::vector<std::uint8_t> to_bytes(const std::vector<T>& v) {
 // Element-wise layer helper: emits kiln::unary<Op, T, U> over the node's input 0 → output 0.
 template <class Op, class T, class U = T>
 void emit_unary(lower_context& ctx, const std::string& op_name, const unary_params& p, tensor_id x, tensor_id y) {
-  ctx.emit(make_layer(tmpl("kiln::unary", {op_name, cpp_name<T>(), cpp_name<U>()}), &kiln::unary<Op, T, U>, p, {x, y}));
+  layer l = make_layer(tmpl("kiln::unary", {op_name, cpp_name<T>(), cpp_name<U>()}), &kiln::unary<Op, T, U>, p, {x, y});
+  if (std::is_same_v<T, U>) l.inplace_ok = {0};  // y[i] = op(x[i]): x[i] is read once, just before y[i] is written
+  ctx.emit(std::move(l));
 }
 
 }  // namespace kiln::cg

@@ -67,8 +67,15 @@ void lower_binary(lower_context& ctx, const char* functor, tensor_id a_id, tenso
   dispatch(Types{}, a.type, ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
     using U = std::conditional_t<Compare, bool, T>;
-    ctx.emit(make_layer(tmpl("kiln::binary", {functor, cpp_name<T>(), cpp_name<U>()}), &kiln::binary<Op, T, U>, p,
-                        {a_id, b_id, y_id}));
+    layer l = make_layer(tmpl("kiln::binary", {functor, cpp_name<T>(), cpp_name<U>()}), &kiln::binary<Op, T, U>, p,
+                         {a_id, b_id, y_id});
+    // An operand with all the output's elements is not broadcast (its offset in every path of
+    // kiln::binary is i), so y[i] may overwrite it; a broadcast operand is read again later.
+    if (std::is_same_v<T, U>) {
+      if (p.a_count == p.count) l.inplace_ok.push_back(0);
+      if (p.b_count == p.count) l.inplace_ok.push_back(1);
+    }
+    ctx.emit(std::move(l));
   });
 }
 

@@ -224,8 +224,10 @@ void lower_batch_norm(lower_context& ctx) {
     }
     const auto sid = ctx.constant("scale", x.type, {x.dims[1]}, to_bytes(s));
     const auto tid = ctx.constant("shift", x.type, {x.dims[1]}, to_bytes(t));
-    ctx.emit(make_layer(tmpl("kiln::channel_affine", {cpp_name<T>()}), &kiln::channel_affine<T>, p,
-                        {ctx.in_id(0), sid, tid, ctx.out_id(0)}));
+    layer l = make_layer(tmpl("kiln::channel_affine", {cpp_name<T>()}), &kiln::channel_affine<T>, p,
+                         {ctx.in_id(0), sid, tid, ctx.out_id(0)});
+    l.inplace_ok = {0};  // y[j] = x[j] * s + t, each x[j] read once just before y[j] is written
+    ctx.emit(std::move(l));
   });
 }
 

@@ -1,6 +1,8 @@
 // Lowerings of data-movement operators. Most become one strided copy (an output walk with one
 // input stride per axis): Transpose, Slice, Expand, Tile, DepthToSpace, SpaceToDepth. Concat and
 // Split are block copies; Pad, Gather, GatherElements, Resize and Trilu have their own kernels.
+// Whatever does not move data is a view (ctx.alias): an identity Transpose or Slice (emit_strided),
+// a one-input Concat, a Pad whose pads are all zero.
 #include "common.hpp"
 
 #include "../params_reflect.hpp"
@@ -307,6 +309,12 @@ void lower_pad(lower_context& ctx) {
   }
   p.count = to_index(ctx, product(out));
   ctx.set_output(0, x.type, out);
+  // No padding in any mode (PyTorch's AveragePool export puts one before every pool): the output
+  // is the input, so it becomes a view and the constant_value is never read.
+  if (p.count > 0 && std::all_of(pads.begin(), pads.end(), [](std::int64_t v) { return v == 0; })) {
+    ctx.alias(0, 0);
+    return;
+  }
   dispatch(all_types{}, x.type, ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
     ctx.emit(make_layer(tmpl("kiln::pad", {cpp_name<T>()}), &kiln::pad<T>, p, {ctx.in_id(0), value, ctx.out_id(0)}));

@@ -3,7 +3,24 @@
 // Algorithm (after TFLite Micro's greedy planner): each buffer lives from the layer that first
 // touches it to the layer that last reads it. Buffers are placed largest first; each goes at the
 // lowest aligned offset where it overlaps no already-placed buffer whose lifetime intersects its
-// own. A layer's inputs and outputs are live at the same step, so they never share bytes.
+// own. A layer's inputs and outputs are live at the same step, so they never share bytes, with
+// one exception:
+//
+// In-place. A layer may list in `inplace_ok` input positions whose elements its kernel reads only
+// just before writing the same element of the output (its last argument), and never again:
+// elementwise maps, non-broadcast operands of binary ops, channel_affine. Its output then takes
+// over such an input's storage when, in program order,
+//   - the input's storage is an arena buffer (not a graph input, output or constant) of exactly the
+//     output's size, and this layer is its last use (counting every view of it);
+//   - the output's storage is an arena buffer this layer touches first (not a graph output, not
+//     already in-place on itself);
+//   - no other argument of the layer reads that storage (e.g. as a broadcast operand).
+// The first matching position wins. Input and output then form one buffer, living from the input's
+// first use to the output's last, placed as above; chains (Gemm → BatchNormalization → Relu)
+// collapse into one buffer. plan.inplace records each output → input pair. Greedy placement is not
+// monotone (longer merged lifetimes can fragment the arena: fc_autoencoder's 32-byte bottleneck
+// chain would land above two 512-byte chains), so the buffers are also placed without any pair and
+// that plan wins when its arena is strictly smaller.
 // Graph inputs, outputs and constants live outside the arena (caller's buffers, flash).
 #include "../stages.hpp"
 
@@ -25,6 +42,7 @@ std::size_t align_up(std::size_t v) { return (v + arena_alignment - 1) / arena_a
 }  // namespace
 
 buffer_plan plan_memory(const graph& g, const lowered& l) {
+  buffer_plan plan;
   std::map<tensor_id, buffer> by_tensor;
   std::vector<buffer> buffers;
   auto storage_of = [&](tensor_id t) {
@@ -42,29 +60,80 @@ buffer_plan plan_memory(const graph& g, const lowered& l) {
     }
     if (l.layers[step].scratch_bytes > 0) buffers.push_back({scratch_arg, step, l.layers[step].scratch_bytes, step, step});
   }
-  for (auto& [id, b] : by_tensor) buffers.push_back(b);
-  // Largest first; ties by first use then id, so plans are deterministic.
-  std::stable_sort(buffers.begin(), buffers.end(), [](const buffer& a, const buffer& b) {
-    if (a.bytes != b.bytes) return a.bytes > b.bytes;
-    if (a.first != b.first) return a.first < b.first;
-    return a.id < b.id;
-  });
-  buffer_plan plan;
-  std::vector<std::pair<const buffer*, std::size_t>> placed;
-  for (const auto& b : buffers) {
-    std::vector<std::pair<std::size_t, std::size_t>> busy;  // [begin, end) of conflicting buffers
-    for (const auto& [o, off] : placed)
-      if (o->first <= b.last && b.first <= o->last) busy.emplace_back(off, off + o->bytes);
-    std::sort(busy.begin(), busy.end());
-    std::size_t offset = 0;
-    for (const auto& [begin, end] : busy) {
-      if (offset + b.bytes <= begin) break;
-      offset = std::max(offset, align_up(end));
+  // In-place: merge each output into the input it may overwrite (union-find on storage ids).
+  std::map<tensor_id, tensor_id> group;  // member → representative, for merged storages only
+  auto rep_of = [&](tensor_id t) {
+    for (auto it = group.find(t); it != group.end(); it = group.find(t)) t = it->second;
+    return t;
+  };
+  for (std::size_t step = 0; step < l.layers.size(); ++step) {
+    const auto& ly = l.layers[step];
+    if (ly.inplace_ok.empty() || ly.args.empty()) continue;
+    const tensor_id out_arg = ly.args.back();
+    if (out_arg < 0) continue;
+    const auto out = by_tensor.find(storage_of(out_arg));
+    if (out == by_tensor.end() || out->second.first != step) continue;
+    for (int pos : ly.inplace_ok) {
+      if (pos < 0 || static_cast<std::size_t>(pos) + 1 >= ly.args.size() || ly.args[pos] < 0) continue;
+      const auto in = by_tensor.find(storage_of(ly.args[pos]));
+      if (in == by_tensor.end() || in->first == out->first || in->second.last != step || in->second.first >= step ||
+          in->second.bytes != out->second.bytes)
+        continue;
+      bool only_inplace_reads = true;  // the storage appears only at positions the kernel allows
+      for (std::size_t k = 0; k + 1 < ly.args.size(); ++k)
+        if (ly.args[k] >= 0 && storage_of(ly.args[k]) == in->first &&
+            std::find(ly.inplace_ok.begin(), ly.inplace_ok.end(), static_cast<int>(k)) == ly.inplace_ok.end())
+          only_inplace_reads = false;
+      if (!only_inplace_reads) continue;
+      group[out->first] = rep_of(in->first);
+      plan.inplace[out->first] = in->first;
+      break;
     }
-    placed.emplace_back(&b, offset);
-    plan.arena_bytes = std::max(plan.arena_bytes, align_up(offset + b.bytes));
-    if (b.id == scratch_arg) plan.scratch_offsets[b.layer] = offset;
-    else plan.offsets[b.id] = offset;
+  }
+  // Places the buffers, each in-place output sharing its group representative's bytes.
+  auto place = [&](const std::map<tensor_id, tensor_id>& grp, buffer_plan& out) {
+    auto root = [&](tensor_id t) {
+      for (auto it = grp.find(t); it != grp.end(); it = grp.find(t)) t = it->second;
+      return t;
+    };
+    std::vector<buffer> todo = buffers;  // the scratch buffers
+    for (auto& [id, b] : by_tensor)
+      if (!grp.count(id)) todo.push_back(b);
+    for (auto& [id, b] : by_tensor) {  // stretch each representative over its members' lifetimes
+      if (!grp.count(id)) continue;
+      const auto r = root(id);
+      for (auto& rb : todo)
+        if (rb.id == r) rb.last = std::max(rb.last, b.last);
+    }
+    // Largest first; ties by first use then id, so plans are deterministic.
+    std::stable_sort(todo.begin(), todo.end(), [](const buffer& a, const buffer& b) {
+      if (a.bytes != b.bytes) return a.bytes > b.bytes;
+      if (a.first != b.first) return a.first < b.first;
+      return a.id < b.id;
+    });
+    std::vector<std::pair<const buffer*, std::size_t>> placed;
+    for (const auto& b : todo) {
+      std::vector<std::pair<std::size_t, std::size_t>> busy;  // [begin, end) of conflicting buffers
+      for (const auto& [o, off] : placed)
+        if (o->first <= b.last && b.first <= o->last) busy.emplace_back(off, off + o->bytes);
+      std::sort(busy.begin(), busy.end());
+      std::size_t offset = 0;
+      for (const auto& [begin, end] : busy) {
+        if (offset + b.bytes <= begin) break;
+        offset = std::max(offset, align_up(end));
+      }
+      placed.emplace_back(&b, offset);
+      out.arena_bytes = std::max(out.arena_bytes, align_up(offset + b.bytes));
+      if (b.id == scratch_arg) out.scratch_offsets[b.layer] = offset;
+      else out.offsets[b.id] = offset;
+    }
+    for (const auto& [member, r] : grp) out.offsets[member] = out.offsets.at(root(member));
+  };
+  place(group, plan);
+  if (!group.empty()) {  // greedy placement is not monotone: never do worse than without in-place
+    buffer_plan separate;
+    place({}, separate);
+    if (separate.arena_bytes < plan.arena_bytes) return separate;
   }
   return plan;
 }
