@@ -53,6 +53,19 @@ void dispatch(type_list<Ts...>, dtype t, const lower_context& ctx, F&& f) {
 // A registry entry for an ai.onnx operator; `types` and `notes` feed docs/supported-ops.md.
 op_entry entry(const char* name, const char* types, const char* notes, std::function<void(lower_context&)> lower);
 
+// MatMul's numpy semantics, shared by float and integer matrix products: 1-D operands gain and
+// lose a unit axis, batch axes broadcast.
+struct matmul_geometry {
+  std::int64_t m, n, k;
+  dims_t a_batch, b_batch, batch;  // batch: the broadcast batch shape
+  std::int64_t batch_count;
+  dims_t out;
+};
+matmul_geometry matmul_shape(const lower_context& ctx, const dims_t& a, const dims_t& b);
+// Fills a kernel's batch walk: per-operand strides in elements, 0 along broadcast axes.
+void fill_matmul_batch(const lower_context& ctx, const matmul_geometry& g, index_t& rank, index_t& count,
+                       index_t (&dims)[max_rank], index_t (&strides)[2][max_rank]);
+
 // "kiln::unary<kiln::op::relu, float>" from pieces.
 std::string tmpl(const std::string& name, std::initializer_list<std::string> args);
 

@@ -92,37 +92,15 @@ void lower_gemm(lower_context& ctx) {
 void lower_matmul(lower_context& ctx) {
   const auto& a = ctx.in(0);
   const auto& b = ctx.in(1);
-  if (a.dims.empty() || b.dims.empty()) ctx.fail("MatMul inputs must have rank 1 or more");
-  dims_t ad = a.dims, bd = b.dims;
-  const bool a_vec = ad.size() == 1, b_vec = bd.size() == 1;
-  if (a_vec) ad.insert(ad.begin(), 1);
-  if (b_vec) bd.push_back(1);
-  const auto m = ad[ad.size() - 2], k = ad.back(), kb = bd[bd.size() - 2], n = bd.back();
-  if (k != kb) ctx.fail(fmt::format("inner dimensions differ: {} and {}", dims_string(a.dims), dims_string(b.dims)));
-  const dims_t a_batch(ad.begin(), ad.end() - 2), b_batch(bd.begin(), bd.end() - 2);
-  const dims_t batch = broadcast_shape(ctx, a_batch, b_batch);
-  dims_t out = batch;
-  if (!a_vec) out.push_back(m);
-  if (!b_vec) out.push_back(n);
-  ctx.set_output(0, a.type, out);
+  const auto geo = matmul_shape(ctx, a.dims, b.dims);
+  ctx.set_output(0, a.type, geo.out);
   matmul_params p{};
-  p.m = to_index(ctx, m);
-  p.n = to_index(ctx, n);
-  p.k = to_index(ctx, k);
-  if (batch.size() > static_cast<std::size_t>(max_rank)) ctx.unsupported("batch rank too high");
-  p.batch_rank = static_cast<index_t>(batch.size());
-  std::int64_t count = 1;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    p.batch_dims[i] = to_index(ctx, batch[i]);
-    count *= batch[i];
-  }
-  p.batch_count = to_index(ctx, count);
-  broadcast_strides(a_batch, batch, p.batch_strides[0]);
-  broadcast_strides(b_batch, batch, p.batch_strides[1]);
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    p.batch_strides[0][i] = to_index(ctx, static_cast<std::int64_t>(p.batch_strides[0][i]) * m * k);
-    p.batch_strides[1][i] = to_index(ctx, static_cast<std::int64_t>(p.batch_strides[1][i]) * k * n);
-  }
+  p.m = to_index(ctx, geo.m);
+  p.n = to_index(ctx, geo.n);
+  p.k = to_index(ctx, geo.k);
+  fill_matmul_batch(ctx, geo, p.batch_rank, p.batch_count, p.batch_dims, p.batch_strides);
+  const auto count = geo.batch_count;
+  const auto m = geo.m, n = geo.n, k = geo.k;
   dispatch(numeric_types{}, a.type, ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
     layer l = make_layer(tmpl("kiln::matmul", {cpp_name<T>()}), &kiln::matmul<T>, p, {ctx.in_id(0), ctx.in_id(1), ctx.out_id(0)});

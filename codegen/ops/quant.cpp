@@ -264,40 +264,17 @@ void lower_qmatmul(lower_context& ctx, bool qlinear) {
   const std::size_t ia = 0, iaz = 2, ib = qlinear ? 3 : 1, ibz = qlinear ? 5 : 3;
   const auto& a = ctx.in(ia);
   const auto& b = ctx.in(ib);
-  if (a.dims.empty() || b.dims.empty()) ctx.fail("inputs must have rank 1 or more");
   if (ctx.has_input(iaz) && ctx.in(iaz).type != a.type) ctx.fail("a zero point and a types differ");
   if (ctx.has_input(ibz) && ctx.in(ibz).type != b.type) ctx.fail("b zero point and b types differ");
-  dims_t ad = a.dims, bd = b.dims;
-  const bool a_vec = ad.size() == 1, b_vec = bd.size() == 1;
-  if (a_vec) ad.insert(ad.begin(), 1);
-  if (b_vec) bd.push_back(1);
-  const auto m = ad[ad.size() - 2], k = ad.back(), kb = bd[bd.size() - 2], n = bd.back();
-  if (k != kb) ctx.fail(fmt::format("inner dimensions differ: {} and {}", dims_string(a.dims), dims_string(b.dims)));
-  const dims_t a_batch(ad.begin(), ad.end() - 2), b_batch(bd.begin(), bd.end() - 2);
-  const dims_t batch = broadcast_shape(ctx, a_batch, b_batch);
-  dims_t out = batch;
-  if (!a_vec) out.push_back(m);
-  if (!b_vec) out.push_back(n);
+  const auto geo = matmul_shape(ctx, a.dims, b.dims);
+  const auto m = geo.m, n = geo.n, k = geo.k, count = geo.batch_count;
   const dtype yt = qlinear ? ctx.in(7).type : dtype::i32;
-  ctx.set_output(0, yt, out);
+  ctx.set_output(0, yt, geo.out);
   qmatmul_params p{};
-  p.m = to_index(ctx, m);
-  p.n = to_index(ctx, n);
-  p.k = to_index(ctx, k);
-  if (batch.size() > static_cast<std::size_t>(max_rank)) ctx.unsupported("batch rank too high");
-  p.batch_rank = static_cast<index_t>(batch.size());
-  std::int64_t count = 1;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    p.batch_dims[i] = to_index(ctx, batch[i]);
-    count *= batch[i];
-  }
-  p.batch_count = to_index(ctx, count);
-  broadcast_strides(a_batch, batch, p.batch_strides[0]);
-  broadcast_strides(b_batch, batch, p.batch_strides[1]);
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    p.batch_strides[0][i] = to_index(ctx, static_cast<std::int64_t>(p.batch_strides[0][i]) * m * k);
-    p.batch_strides[1][i] = to_index(ctx, static_cast<std::int64_t>(p.batch_strides[1][i]) * k * n);
-  }
+  p.m = to_index(ctx, geo.m);
+  p.n = to_index(ctx, geo.n);
+  p.k = to_index(ctx, geo.k);
+  fill_matmul_batch(ctx, geo, p.batch_rank, p.batch_count, p.batch_dims, p.batch_strides);
   p.a_zp_count = to_index(ctx, zp_count(ctx, iaz, m, "a"));
   p.b_zp_count = to_index(ctx, zp_count(ctx, ibz, n, "b"));
   p.rq_count = 1;
