@@ -17,38 +17,18 @@ dims_t spatial(const dims_t& d) { return dims_t(d.begin() + 2, d.end()); }
 void lower_conv(lower_context& ctx) {
   const auto& x = ctx.in(0);
   const auto& w = ctx.in(1);
-  if (x.dims.size() < 3) ctx.fail(fmt::format("input '{}' has rank {}, expected at least 3", x.name, x.dims.size()));
-  if (w.dims.size() != x.dims.size()) ctx.fail(fmt::format("weight '{}' has rank {}, input has {}", w.name, w.dims.size(), x.dims.size()));
-  const std::int64_t group = ctx.n().get_int("group", 1);
-  const std::int64_t c = x.dims[1], m = w.dims[0];
-  if (group <= 0 || c % group != 0 || m % group != 0 || w.dims[1] * group != c)
-    ctx.fail(fmt::format("{} input channels, {} output channels and weight {} do not fit group {}", c, m, dims_string(w.dims), group));
-  const auto kernel = ctx.n().get_ints("kernel_shape", spatial(w.dims));
-  if (kernel != spatial(w.dims)) ctx.fail("kernel_shape differs from the weight's shape");
-  const auto geo = window_for(ctx, spatial(x.dims), kernel, false);
-  dims_t out{x.dims[0], m};
-  out.insert(out.end(), geo.out.begin(), geo.out.end());
-  ctx.set_output(0, x.type, out);
+  const auto shape = conv_shape_for(ctx, x, w, x.type);
+  const std::int64_t m = shape.out_channels;
   if (ctx.has_input(2) && ctx.in(2).count() != m) ctx.fail(fmt::format("bias has {} elements, expected {}", ctx.in(2).count(), m));
-
   conv_params p{};
-  p.batch = to_index(ctx, x.dims[0]);
-  p.in_channels = to_index(ctx, c);
-  p.out_channels = to_index(ctx, m);
-  p.group = to_index(ctx, group);
-  to3(spatial(x.dims), p.in, 1, ctx);
-  to3(geo.out, p.out, 1, ctx);
-  to3(kernel, p.kernel, 1, ctx);
-  to3(geo.stride, p.stride, 1, ctx);
-  to3(geo.dilation, p.dilation, 1, ctx);
-  to3(geo.pad_begin, p.pad, 0, ctx);
+  fill_conv_geometry(ctx, shape, p);
   p.act = fused_activation(ctx.n());
   dispatch(float_types{}, x.type, ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
     layer l = make_layer(tmpl("kiln::conv", {cpp_name<T>()}), &kiln::conv<T>, p,
                          {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0)});
     l.macs = static_cast<std::uint64_t>(w.count() / m);  // (C/group) * kernel taps per output element
-    for (auto d : out) l.macs *= static_cast<std::uint64_t>(d);
+    l.macs *= static_cast<std::uint64_t>(ctx.g().at(ctx.out_id(0)).count());
     ctx.emit(std::move(l));
   });
 }

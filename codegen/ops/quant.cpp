@@ -19,7 +19,6 @@ namespace {
 
 using q8_types = type_list<std::int8_t, std::uint8_t>;
 
-dims_t spatial(const dims_t& d) { return dims_t(d.begin() + 2, d.end()); }
 
 void require_f32(const lower_context& ctx, std::size_t i, const char* what) {
   if (ctx.in(i).type != dtype::f32) ctx.unsupported(fmt::format("{} of type {}", what, dtype_name(ctx.in(i).type)));
@@ -164,29 +163,8 @@ void check_accumulator(const lower_context& ctx, std::int64_t k, dtype xt, std::
 
 // Convolution geometry shared by QLinearConv and ConvInteger; sets output 0 (type `yt`).
 qconv_params conv_geometry(lower_context& ctx, const tensor& x, const tensor& w, dtype yt) {
-  if (x.dims.size() < 3) ctx.fail(fmt::format("input '{}' has rank {}, expected at least 3", x.name, x.dims.size()));
-  if (w.dims.size() != x.dims.size()) ctx.fail(fmt::format("weight '{}' has rank {}, input has {}", w.name, w.dims.size(), x.dims.size()));
-  const std::int64_t group = ctx.n().get_int("group", 1);
-  const std::int64_t c = x.dims[1], m = w.dims[0];
-  if (group <= 0 || c % group != 0 || m % group != 0 || w.dims[1] * group != c)
-    ctx.fail(fmt::format("{} input channels, {} output channels and weight {} do not fit group {}", c, m, dims_string(w.dims), group));
-  const auto kernel = ctx.n().get_ints("kernel_shape", spatial(w.dims));
-  if (kernel != spatial(w.dims)) ctx.fail("kernel_shape differs from the weight's shape");
-  const auto geo = window_for(ctx, spatial(x.dims), kernel, false);
-  dims_t out{x.dims[0], m};
-  out.insert(out.end(), geo.out.begin(), geo.out.end());
-  ctx.set_output(0, yt, out);
   qconv_params p{};
-  p.batch = to_index(ctx, x.dims[0]);
-  p.in_channels = to_index(ctx, c);
-  p.out_channels = to_index(ctx, m);
-  p.group = to_index(ctx, group);
-  to3(spatial(x.dims), p.in, 1, ctx);
-  to3(geo.out, p.out, 1, ctx);
-  to3(kernel, p.kernel, 1, ctx);
-  to3(geo.stride, p.stride, 1, ctx);
-  to3(geo.dilation, p.dilation, 1, ctx);
-  to3(geo.pad_begin, p.pad, 0, ctx);
+  fill_conv_geometry(ctx, conv_shape_for(ctx, x, w, yt), p);
   p.w_zp_count = 1;
   p.rq_count = 1;
   return p;

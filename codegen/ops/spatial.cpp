@@ -43,6 +43,30 @@ window_geometry window_for(const lower_context& ctx, const dims_t& in, const std
   return w;
 }
 
+conv_shape conv_shape_for(lower_context& ctx, const tensor& x, const tensor& w, dtype out_type) {
+  if (x.dims.size() < 3) ctx.fail(fmt::format("input '{}' has rank {}, expected at least 3", x.name, x.dims.size()));
+  if (w.dims.size() != x.dims.size())
+    ctx.fail(fmt::format("weight '{}' has rank {}, input has {}", w.name, w.dims.size(), x.dims.size()));
+  conv_shape s;
+  s.batch = x.dims[0];
+  s.in_channels = x.dims[1];
+  s.out_channels = w.dims[0];
+  s.group = ctx.n().get_int("group", 1);
+  const auto c = s.in_channels, m = s.out_channels, g = s.group;
+  if (g <= 0 || c % g != 0 || m % g != 0 || w.dims[1] * g != c)
+    ctx.fail(fmt::format("{} input channels, {} output channels and weight {} do not fit group {}", c, m,
+                         dims_string(w.dims), g));
+  s.in.assign(x.dims.begin() + 2, x.dims.end());
+  const dims_t w_kernel(w.dims.begin() + 2, w.dims.end());
+  s.kernel = ctx.n().get_ints("kernel_shape", w_kernel);
+  if (s.kernel != w_kernel) ctx.fail("kernel_shape differs from the weight's shape");
+  s.window = window_for(ctx, s.in, s.kernel, false);
+  dims_t out{s.batch, m};
+  out.insert(out.end(), s.window.out.begin(), s.window.out.end());
+  ctx.set_output(0, out_type, out);
+  return s;
+}
+
 void to3(const std::vector<std::int64_t>& v, index_t* out, index_t fill, const lower_context& ctx) {
   if (v.size() > 3) ctx.unsupported(fmt::format("{} spatial axes (kiln handles up to 3)", v.size()));
   const std::size_t off = 3 - v.size();
