@@ -96,23 +96,23 @@ buffer_plan plan_memory(const graph& g, const lowered& l) {
       for (auto it = grp.find(t); it != grp.end(); it = grp.find(t)) t = it->second;
       return t;
     };
-    std::vector<buffer> todo = buffers;  // the scratch buffers
+    std::vector<buffer> pending = buffers;  // the scratch buffers
     for (auto& [id, b] : by_tensor)
-      if (!grp.count(id)) todo.push_back(b);
+      if (!grp.count(id)) pending.push_back(b);
     for (auto& [id, b] : by_tensor) {  // stretch each representative over its members' lifetimes
       if (!grp.count(id)) continue;
       const auto r = root(id);
-      for (auto& rb : todo)
+      for (auto& rb : pending)
         if (rb.id == r) rb.last = std::max(rb.last, b.last);
     }
     // Largest first; ties by first use then id, so plans are deterministic.
-    std::stable_sort(todo.begin(), todo.end(), [](const buffer& a, const buffer& b) {
+    std::stable_sort(pending.begin(), pending.end(), [](const buffer& a, const buffer& b) {
       if (a.bytes != b.bytes) return a.bytes > b.bytes;
       if (a.first != b.first) return a.first < b.first;
       return a.id < b.id;
     });
     std::vector<std::pair<const buffer*, std::size_t>> placed;
-    for (const auto& b : todo) {
+    for (const auto& b : pending) {
       std::vector<std::pair<std::size_t, std::size_t>> busy;  // [begin, end) of conflicting buffers
       for (const auto& [o, off] : placed)
         if (o->first <= b.last && b.first <= o->last) busy.emplace_back(off, off + o->bytes);

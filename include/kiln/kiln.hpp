@@ -5,6 +5,7 @@
 #include "core/requantize.hpp"
 #include "core/shape.hpp"
 #include "core/types.hpp"
+#include "core/window.hpp"
 #include "ops/affine.hpp"
 #include "ops/conv.hpp"
 #include "ops/conv_transpose.hpp"

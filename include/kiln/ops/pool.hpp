@@ -2,6 +2,7 @@
 #pragma once
 
 #include "../core/shape.hpp"
+#include "../core/window.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -51,28 +52,17 @@ inline void pool_with_indices(const pool_params& p, const T* x, T* y, std::int64
             }
             padded *= n;
           }
-          for (index_t kd = 0; kd < p.kernel[0]; ++kd) {
-            const index_t id = od * p.stride[0] - p.pad[0] + kd * p.dilation[0];
-            if (id < 0 || id >= p.in[0]) continue;
-            for (index_t kh = 0; kh < p.kernel[1]; ++kh) {
-              const index_t ih = oh * p.stride[1] - p.pad[1] + kh * p.dilation[1];
-              if (ih < 0 || ih >= p.in[1]) continue;
-              for (index_t kw = 0; kw < p.kernel[2]; ++kw) {
-                const index_t iw = ow * p.stride[2] - p.pad[2] + kw * p.dilation[2];
-                if (iw < 0 || iw >= p.in[2]) continue;
-                const index_t at = (id * p.in[1] + ih) * p.in[2] + iw;
-                const T v = xp[at];
-                ++counted;
-                if (p.kind == pool_kind::max) {
-                  if (!any || v > best) { best = v; best_at = at; any = true; }
-                } else if (p.kind == pool_kind::average) {
-                  acc += static_cast<double>(v);
-                } else {
-                  acc += std::pow(std::fabs(static_cast<double>(v)), static_cast<double>(p.p));
-                }
-              }
+          for_each_window_tap(p, od, oh, ow, [&](index_t at, index_t) {
+            const T v = xp[at];
+            ++counted;
+            if (p.kind == pool_kind::max) {
+              if (!any || v > best) { best = v; best_at = at; any = true; }
+            } else if (p.kind == pool_kind::average) {
+              acc += static_cast<double>(v);
+            } else {
+              acc += std::pow(std::fabs(static_cast<double>(v)), static_cast<double>(p.p));
             }
-          }
+          });
           T* out = y + nc * out_plane + (od * p.out[1] + oh) * p.out[2] + ow;
           if (p.kind == pool_kind::max) {
             *out = best;

@@ -6,6 +6,7 @@
 
 #include "../core/requantize.hpp"
 #include "../core/shape.hpp"
+#include "../core/window.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -137,23 +138,11 @@ inline void int_conv(const qconv_params& p, const X* x, const X* x_zp, const W* 
         for (index_t oh = 0; oh < p.out[1]; ++oh)
           for (index_t ow = 0; ow < p.out[2]; ++ow, ++out_index) {
             std::int32_t acc = b0;
-            for (index_t kd = 0; kd < p.kernel[0]; ++kd) {
-              const index_t id = od * p.stride[0] - p.pad[0] + kd * p.dilation[0];
-              if (id < 0 || id >= p.in[0]) continue;
-              for (index_t kh = 0; kh < p.kernel[1]; ++kh) {
-                const index_t ih = oh * p.stride[1] - p.pad[1] + kh * p.dilation[1];
-                if (ih < 0 || ih >= p.in[1]) continue;
-                for (index_t kw = 0; kw < p.kernel[2]; ++kw) {
-                  const index_t iw = ow * p.stride[2] - p.pad[2] + kw * p.dilation[2];
-                  if (iw < 0 || iw >= p.in[2]) continue;
-                  const index_t xo = (id * p.in[1] + ih) * p.in[2] + iw;
-                  const index_t wo = (kd * p.kernel[1] + kh) * p.kernel[2] + kw;
-                  for (index_t c = 0; c < cin_g; ++c)
-                    acc += (static_cast<std::int32_t>(xg[c * in_plane + xo]) - xz) *
-                           (static_cast<std::int32_t>(wm[c * taps + wo]) - wz);
-                }
-              }
-            }
+            for_each_window_tap(p, od, oh, ow, [&](index_t xo, index_t wo) {
+              for (index_t c = 0; c < cin_g; ++c)
+                acc += (static_cast<std::int32_t>(xg[c * in_plane + xo]) - xz) *
+                       (static_cast<std::int32_t>(wm[c * taps + wo]) - wz);
+            });
             store(out_index, m, acc);
           }
     }
