@@ -1,0 +1,1 @@
+BcJx$ã¦ž•„;šV^r®ohXŽj~„ˆ¨UkŽ:§oŒWt—¥•€¤Ž\|m»ÖŸhÈ—Yu ƒŒÒ›lpf¯v”@€g ¦hˆœÐ‚:d¤tVz[`¤y UYl4SjXb¯«Ô–}nB›d\³¼ˆi5—Z™ªVwœQK½Xuh
