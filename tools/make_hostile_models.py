@@ -107,7 +107,39 @@ def main():
     m.ir_version = 8
     write_bytes("function_recursion.onnx", m.SerializeToString(deterministic=True))
 
+    # A model-local function importing an opset version past int32 (inlining merges its imports).
+    fn = h.make_function("com.wide", "Wide", ["X"], ["Y"], [h.make_node("Relu", ["X"], ["Y"])],
+                         opset_imports=[h.make_opsetid("", 2 ** 40)])
+    g = h.make_graph([h.make_node("Wide", ["x"], ["y"], name="wide", domain="com.wide")], "function_bad_opset",
+                     [vi("x", TP.FLOAT, [2])], [vi("y", TP.FLOAT, [2])])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 13), h.make_opsetid("com.wide", 1)], functions=[fn],
+                     producer_name="make_hostile_models")
+    m.ir_version = 8
+    write_bytes("function_bad_opset.onnx", m.SerializeToString(deterministic=True))
+
+    # 100 functions, each calling the next: sizing the expansion recursively must stop at 64 levels.
+    chain = [h.make_function("com.chain", f"C{k}", ["X"], ["Y"],
+                             [h.make_node(f"C{k + 1}", ["X"], ["Y"], domain="com.chain")],
+                             opset_imports=[h.make_opsetid("", 13), h.make_opsetid("com.chain", 1)])
+             for k in range(99)]
+    chain.append(h.make_function("com.chain", "C99", ["X"], ["Y"], [h.make_node("Relu", ["X"], ["Y"])],
+                                 opset_imports=[h.make_opsetid("", 13)]))
+    g = h.make_graph([h.make_node("C0", ["x"], ["y"], name="deep", domain="com.chain")], "function_deep_nesting",
+                     [vi("x", TP.FLOAT, [2])], [vi("y", TP.FLOAT, [2])])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 13), h.make_opsetid("com.chain", 1)], functions=chain,
+                     producer_name="make_hostile_models")
+    m.ir_version = 8
+    write_bytes("function_deep_nesting.onnx", m.SerializeToString(deterministic=True))
+
     # ---- shapes ----
+    # Empty (a zero dim), so the element count is fine, but the other dim overflows shape arithmetic.
+    model("empty_huge_dim", [h.make_node("Relu", ["x"], ["y"], name="r")], [vi("x", TP.FLOAT, [0, 2 ** 62])],
+          [out("y", TP.FLOAT, 2)])
+    # 2^29 floats (2 GiB) from a 100-byte model: constant folding must refuse, not allocate it.
+    model("fold_huge", [h.make_node("ConstantOfShape", ["shape"], ["c"], name="fill"),
+                        h.make_node("Add", ["c", "x"], ["y"], name="add")],
+          [vi("x", TP.FLOAT, [1])], [out("y", TP.FLOAT, 1)],
+          [h.make_tensor("shape", TP.INT64, [1], [2 ** 29])])
     model("add_mismatch", [h.make_node("Add", ["a", "b"], ["y"], name="bad_add")],
           [vi("a", TP.FLOAT, [2, 3]), vi("b", TP.FLOAT, [4, 5])], [out("y", TP.FLOAT, 2)])
     w = h.make_tensor("w", TP.FLOAT, [4, 2, 3, 3], np.zeros(72, np.float32).tolist())

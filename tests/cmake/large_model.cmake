@@ -1,0 +1,38 @@
+# cmake -DKILN=.. -DPYTHON=.. -DTOOLS=.. -DCXX=.. -DINCLUDE=.. -DDRIVER=.. -DWORK=.. -P large_model.cmake
+# A model with ~113 MB of weights (tools/make_large_model.py), past protobuf's 64 MB default:
+# `kiln compile --weights-blob` must take it with a peak RSS under 3x the model file, and the
+# header plus its .incbin blob must build and give numpy's output.
+file(MAKE_DIRECTORY ${WORK})
+function(run)
+  execute_process(COMMAND ${ARGN} WORKING_DIRECTORY ${WORK} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc STREQUAL "0")
+    message(FATAL_ERROR "failed (${rc}): ${ARGN}\n${out}${err}")
+  endif()
+  set(out "${out}${err}" PARENT_SCOPE)
+endfunction()
+
+run(${PYTHON} ${TOOLS}/make_large_model.py ${WORK})
+file(SIZE ${WORK}/model.onnx model_bytes)
+string(TIMESTAMP t0 "%s")
+run(/usr/bin/time -v ${KILN} compile ${WORK}/model.onnx -o ${WORK}/large_model.hpp --namespace large_model --weights-blob)
+string(TIMESTAMP t1 "%s")
+if(NOT out MATCHES "Maximum resident set size \\(kbytes\\): ([0-9]+)")
+  message(FATAL_ERROR "no peak RSS in /usr/bin/time's output:\n${out}")
+endif()
+math(EXPR rss_bytes "${CMAKE_MATCH_1} * 1024")
+math(EXPR seconds "${t1} - ${t0}")
+message(STATUS "model ${model_bytes} bytes; kiln compile: peak RSS ${rss_bytes} bytes, ${seconds} s")
+math(EXPR limit "${model_bytes} * 3")
+if(rss_bytes GREATER limit)
+  message(FATAL_ERROR "kiln compile's peak RSS ${rss_bytes} is over 3x the model (${model_bytes} bytes)")
+endif()
+file(SIZE ${WORK}/large_model.weights.bin blob_bytes)
+file(SIZE ${WORK}/large_model.hpp header_bytes)
+message(STATUS "blob ${blob_bytes} bytes, header ${header_bytes} bytes")
+if(header_bytes GREATER 100000)
+  message(FATAL_ERROR "with --weights-blob the header should hold no weights, but it has ${header_bytes} bytes")
+endif()
+run(${CXX} -std=c++17 -O2 -Wall -Wextra -Wpedantic -Werror -I${INCLUDE} -include ${WORK}/large_model.hpp
+    -DKILN_NS=large_model ${DRIVER} -o ${WORK}/driver)
+run(${WORK}/driver ${WORK}/input.bin ${WORK}/expected.bin)
+message(STATUS "${out}")
