@@ -33,6 +33,7 @@ struct variant {
   std::vector<std::size_t> sets;          // data sets this build serves
   std::vector<std::size_t> fed_inputs;    // model input positions still fed at run time
   std::vector<dtype> output_types;
+  std::vector<double> output_steps;  // quantization step of each output; 0 when not quantized
 };
 
 struct model_case {
@@ -216,6 +217,55 @@ compare_result compare(dtype t, const std::vector<std::uint8_t>& got, const std:
   return {};
 }
 
+// An output's quantization step: 1 for int8/uint8, the scale of a per-tensor DequantizeLinear
+// that produces a float output (through the copy kiln adds for some outputs), else 0.
+double quantization_step(const graph& g, tensor_id out) {
+  const auto& t = g.at(out);
+  if (t.type == dtype::i8 || t.type == dtype::u8) return 1;
+  if (t.type != dtype::f32) return 0;
+  const std::string source = t.name + "__source";
+  for (const auto& n : g.nodes) {
+    if (n.op_type != "DequantizeLinear" || n.outputs.empty() || n.outputs[0] == no_tensor || n.inputs.size() < 2) continue;
+    const auto& o = g.at(n.outputs[0]);
+    if (n.outputs[0] != out && o.name != source) continue;
+    const auto& s = g.at(n.inputs[1]);
+    if (!s.is_constant() || s.count() != 1) return 0;
+    return s.as_doubles()[0];
+  }
+  return 0;
+}
+
+// Equal elements and the largest difference in quantization steps (`step` apart per step).
+struct step_diff {
+  std::size_t equal = 0, count = 0;
+  long long max_steps = 0;
+};
+step_diff compare_steps(dtype t, const std::vector<std::uint8_t>& got, const std::vector<std::uint8_t>& want, double step) {
+  step_diff d;
+  auto value = [t](const std::vector<std::uint8_t>& b, std::size_t i) -> double {
+    switch (t) {
+      case dtype::i8: return static_cast<std::int8_t>(b[i]);
+      case dtype::u8: return b[i];
+      default: {
+        float f;
+        std::memcpy(&f, b.data() + i * 4, 4);
+        return f;
+      }
+    }
+  };
+  d.count = want.size() / dtype_size(t);
+  for (std::size_t i = 0; i < d.count; ++i) {
+    const double g = value(got, i), w = value(want, i);
+    if (g == w) {
+      ++d.equal;
+      continue;
+    }
+    const double steps = std::isfinite(g) && std::isfinite(w) ? std::llround(std::fabs(g - w) / step) : 1e18;
+    d.max_steps = std::max<long long>(d.max_steps, std::max<long long>(1, static_cast<long long>(std::min(steps, 1e18))));
+  }
+  return d;
+}
+
 void prepare(model_case& c, std::size_t index, const fs::path& work) {
   const auto model_file = c.dir / "model.onnx";
   for (const auto& sd : numbered(c.dir, "test_data_set_", "")) {
@@ -258,7 +308,10 @@ void prepare(model_case& c, std::size_t index, const fs::path& work) {
     v.ns = co.ns;
     for (std::size_t i = 0; i < input_names.size(); ++i)
       if (!co.frozen_inputs.count(input_names[i])) v.fed_inputs.push_back(i);
-    for (auto o : r.g.outputs) v.output_types.push_back(r.g.at(o).type);
+    for (auto o : r.g.outputs) {
+      v.output_types.push_back(r.g.at(o).type);
+      v.output_steps.push_back(quantization_step(r.g, o));
+    }
     write_all(work / (v.ns + ".hpp"), r.header.data(), r.header.size());
     const bool shared = co.frozen_inputs.empty();
     if (shared)
@@ -309,9 +362,19 @@ void run_case(model_case& c, const fs::path& work, const std::string& driver, st
           verdict = fmt::format("{} bytes but reference has {}", got.size(), want.bytes.size());
         } else {
           const auto r = compare(want.type, got, want.bytes, o.rtol, o.atol);
-          ok = ok && r.ok;
-          verdict = fmt::format("max abs {:.3g}, max rel {:.3g}{}", r.max_abs, r.max_rel,
-                                r.ok ? "" : fmt::format(", {} mismatches, first at {}", r.mismatches, r.first_bad));
+          const double step = v.output_steps[i];
+          bool good = r.ok;
+          std::string steps;
+          if (step > 0) {
+            const auto d = compare_steps(want.type, got, want.bytes, step);
+            if (o.max_lsb >= 0) good = d.max_steps <= o.max_lsb;
+            steps = fmt::format(", equal {}/{} ({:.2f}%), max {} LSB", d.equal, d.count,
+                                d.count ? 100.0 * static_cast<double>(d.equal) / static_cast<double>(d.count) : 100.0,
+                                d.max_steps);
+          }
+          ok = ok && good;
+          verdict = fmt::format("max abs {:.3g}, max rel {:.3g}{}{}", r.max_abs, r.max_rel, steps,
+                                good ? "" : fmt::format(", {} mismatches, first at {}", r.mismatches, r.first_bad));
         }
         report += fmt::format("\n  data set {} output {}: {}", si, i, verdict);
       }

@@ -10,6 +10,9 @@ struct check_options {
   std::vector<std::string> dirs;
   double rtol = 1e-3;
   double atol = 1e-5;
+  // Quantized outputs (int8/uint8, or float from a per-tensor DequantizeLinear): the most
+  // quantization steps an element may differ by; negative: use rtol/atol like any float.
+  int max_lsb = -1;
   std::string cxx;
   std::string cxxflags;
   std::string include_dir;

@@ -4,9 +4,13 @@
 
 namespace kiln::cg {
 
+// Every offending node, up to a point: a function bomb can make 65536 of them, and megabytes of
+// identical lines explain nothing more than the first ones and a count.
 static std::string join_lines(const std::vector<std::string>& lines) {
+  constexpr std::size_t max_lines = 200;
   std::string s;
-  for (const auto& l : lines) s += "\n  " + l;
+  for (std::size_t i = 0; i < lines.size() && i < max_lines; ++i) s += "\n  " + lines[i];
+  if (lines.size() > max_lines) s += fmt::format("\n  ... and {} more", lines.size() - max_lines);
   return s;
 }
 
@@ -28,6 +32,12 @@ std::int64_t checked_count(const dims_t& dims, const std::string& what) {
   }
   if (overflow)  // a later zero dimension would make it empty, but such dims are hostile anyway
     throw error(fmt::format("tensor '{}': dims {} have more elements than a 64-bit count holds", what, dims_string(dims)));
+  // An empty tensor's other dims are not bounded by its count; bounding each one keeps the shape
+  // arithmetic of every lowering (dim times dim, in int64) from overflowing on dims like 0x2^62.
+  for (auto d : dims)
+    if (d > max_index_elements)
+      throw error(fmt::format("tensor '{}': dimension {} in {} is more than kiln's 32-bit index type addresses ({})", what,
+                              d, dims_string(dims), max_index_elements));
   return n;
 }
 

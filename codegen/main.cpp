@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <new>
 
 using namespace kiln::cg;
 
@@ -19,6 +20,9 @@ int report_errors(const std::function<int()>& body) {
   } catch (const unsupported_error& e) {
     std::fprintf(stderr, "kiln: error: %s\n", e.what());
     return 2;
+  } catch (const std::bad_alloc&) {  // what() would only say "std::bad_alloc"
+    std::fprintf(stderr, "kiln: error: out of memory\n");
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "kiln: error: %s\n", e.what());
     return 1;
@@ -49,12 +53,18 @@ int main(int argc, char** argv) {
   compile_cmd->add_option("-o,--output", output, "the header to write")->required();
   compile_cmd->add_option("--namespace", co.ns, "C++ namespace of the generated code")->default_val("model");
   compile_cmd->add_option("--input-shape", shapes, "NAME=1x3x96x96: fix an input's shape (repeatable)");
+  bool weights_blob = false;
+  compile_cmd->add_flag("--weights-blob", weights_blob,
+                        "write the weights to OUTPUT's stem + .weights.bin, linked in with .incbin (large models)");
 
   check_options ko;
   auto* check_cmd = app.add_subcommand("check", "compile models in the ONNX backend-test layout and compare outputs");
   check_cmd->add_option("dirs", ko.dirs, "folders with model.onnx and test_data_set_N/")->required();
   check_cmd->add_option("--rtol", ko.rtol, "relative tolerance for floats")->default_val(1e-3);
   check_cmd->add_option("--atol", ko.atol, "absolute tolerance for floats")->default_val(1e-5);
+  check_cmd->add_option("--max-lsb", ko.max_lsb,
+                        "quantized outputs: pass when no element differs by more than this many quantization steps "
+                        "(0: bit-exact); their share of equal elements is reported either way");
   check_cmd->add_option("--cxx", ko.cxx, "host C++ compiler (default: $CXX or c++)");
   check_cmd->add_option("--cxxflags", ko.cxxflags, "flags for the host compiler");
   check_cmd->add_option("--include", ko.include_dir, "kiln's include folder (default: found next to kiln)");
@@ -78,10 +88,18 @@ int main(int argc, char** argv) {
   if (*compile_cmd) {
     return report_errors([&] {
       co.input_shapes = parse_input_shapes(shapes);
+      const auto blob_file = std::filesystem::absolute(output).lexically_normal().replace_extension(".weights.bin");
+      if (weights_blob) co.weights_blob = blob_file;
       auto r = compile(co);
+      if (weights_blob) write_file_atomically(blob_file, r.blob);  // first: the header names it
       write_file_atomically(output, r.header);
       std::printf("kiln: wrote %s: %zu layers, arena %zu bytes, weights %zu bytes\n", output.c_str(), r.l.layers.size(),
                   r.plan.arena_bytes, r.weight_bytes);
+      if (!r.float_fallback.empty()) {
+        std::printf("kiln: %zu layers of this quantized model run in float (no integer kernel for them):\n",
+                    r.float_fallback.size());
+        for (const auto& f : r.float_fallback) std::printf("  %s\n", f.c_str());
+      }
       return 0;
     });
   }

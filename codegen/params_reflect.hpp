@@ -68,4 +68,15 @@ KILN_PARAMS(kiln::qconv_params, p.batch, p.in_channels, p.out_channels, p.group,
             p.dilation, p.pad, p.w_zp_count, p.rq_count);
 KILN_PARAMS(kiln::qmatmul_params, p.m, p.n, p.k, p.batch_rank, p.batch_count, p.batch_dims, p.batch_strides,
             p.a_zp_count, p.b_zp_count, p.rq_count);
+KILN_PARAMS(kiln::qlinear_binary_params, p.rank, p.count, p.dims, p.strides, p.ratio_a, p.ratio_b, p.fixed, p.ratio,
+            p.a_zp, p.b_zp, p.c_zp, p.swap);
+KILN_PARAMS(kiln::qlinear_gap_params, p.batch, p.channels, p.image, p.channels_last, p.bias, p.rq_mantissa,
+            p.rq_exponent, p.y_zp);
+KILN_PARAMS(kiln::qlinear_avgpool_params, p.batch, p.channels, p.in, p.out, p.kernel, p.stride, p.pad,
+            p.count_include_pad, p.channels_last, p.y_scale, p.y_zp);
+KILN_PARAMS(kiln::qlinear_lookup_params, p.count);
+KILN_PARAMS(kiln::qlinear_concat_params, p.outer, p.block, p.dst_stride, p.dst_offset);
+KILN_PARAMS(kiln::qlinear_softmax_params, p.outer, p.axis, p.inner, p.y_scale_inv, p.y_zp);
+KILN_PARAMS(kiln::qgemm_params, p.m, p.n, p.k, p.trans_a, p.trans_b, p.c_stride_m, p.c_stride_n, p.b_zp_count,
+            p.scale_count);
 }  // namespace kiln::cg

@@ -9,24 +9,35 @@
 
 namespace kiln::cg {
 
-compile_result compile(const compile_options& o) {
-  auto model = load_model(o.model);
+compile_result compile(const compile_options& o) { return compile_model(load_model(o.model), o); }
+
+compile_result compile_model(onnx::ModelProto model, const compile_options& o) {
   check_model(model);
   inline_functions(model);
   convert_opset(model);
   infer_shapes(model, o.input_shapes);
   compile_result r;
   r.g = import_graph(model, o.model.parent_path(), o.frozen_inputs);
+  // The weights now live in the graph: dropping the protobuf copy keeps peak memory near one copy
+  // of the weights (plus the blob or header text) on large models.
+  onnx::ModelProto().Swap(&model);
   const auto& reg = registry::builtin();
   lower_graph(r.g, reg, false);  // first pass: shapes everywhere, constants folded away (no output copies)
+  if (has_quantize_nodes(r.g)) {
+    lower_qdq(r.g, reg);
+    lower_graph(r.g, reg, false);  // shapes of the integer operators; folds constants the rewrite exposed
+  }
   fuse(r.g);
   r.l = lower_graph(r.g, reg);
+  r.float_fallback = float_fallback_ops(r.g);
+  order_layers(r.g, r.l);  // a topological order with a lower arena peak, when there is one
   r.plan = plan_memory(r.g, r.l);
   for (auto id : used_constants(r.g, r.l)) r.weight_bytes += r.g.at(id).bytes();
   emit_options eo;
   eo.ns = o.ns;
   eo.source_name = o.model.filename().string();
-  r.header = emit_header(r.g, r.l, r.plan, eo);
+  eo.weights_blob = o.weights_blob.string();
+  r.header = emit_header(r.g, r.l, r.plan, eo, o.weights_blob.empty() ? nullptr : &r.blob);
   return r;
 }
 

@@ -15,17 +15,24 @@ struct compile_options {
   std::string ns = "model";
   std::map<std::string, dims_t> input_shapes;                       // --input-shape overrides
   std::map<std::string, std::vector<std::uint8_t>> frozen_inputs;   // graph inputs made constants
+  // --weights-blob: the weights go to compile_result::blob, and the header pulls this file in with
+  // .incbin instead of holding constexpr arrays. Empty: constexpr arrays.
+  std::filesystem::path weights_blob;
 };
 
 struct compile_result {
   std::string header;
+  std::string blob;  // the weights, when compile_options::weights_blob is set
   graph g;
   lowered l;
   buffer_plan plan;
   std::size_t weight_bytes = 0;
+  std::vector<std::string> float_fallback;  // quantized model: layers that still run in float
 };
 
 compile_result compile(const compile_options& o);
+// The same on a model already parsed (parse_model); o.model only names it and its folder.
+compile_result compile_model(onnx::ModelProto model, const compile_options& o);
 
 // Writes `text` to `file` through a temporary in the same folder and a rename, so a failed or
 // interrupted run never leaves a half-written file behind.

@@ -104,6 +104,7 @@ const registry& registry::builtin() {
     register_reduce(reg);
     register_norm(reg);
     register_quant(reg);
+    register_qlinear(reg);  // after register_quant: reuses its QLinearConv
     return reg;
   }();
   return r;

@@ -100,5 +100,6 @@ void register_tensor_ops(registry& r);     // ops/tensor_ops.cpp
 void register_reduce(registry& r);         // ops/reduce.cpp
 void register_norm(registry& r);           // ops/norm.cpp (with ConvTranspose)
 void register_quant(registry& r);          // ops/quant.cpp (QuantizeLinear, QLinearConv, ...)
+void register_qlinear(registry& r);        // ops/qlinear.cpp (com.microsoft QLinearAdd, QGemm, ...)
 
 }  // namespace kiln::cg

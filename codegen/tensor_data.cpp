@@ -66,8 +66,9 @@ static std::uint64_t parse_size(const std::string& v, const char* key, const std
   return n;
 }
 
-static std::string read_external(const TP& t, const fs::path& model_dir, const std::string& what,
-                                 std::uint64_t expected_bytes, const std::string& dims) {
+// Read straight into the tensor's bytes: large models hold one copy of each weight, not two.
+static std::vector<std::uint8_t> read_external(const TP& t, const fs::path& model_dir, const std::string& what,
+                                               std::uint64_t expected_bytes, const std::string& dims) {
   std::string location;
   std::uint64_t offset = 0, length = 0;
   bool has_length = false;
@@ -100,9 +101,9 @@ static std::string read_external(const TP& t, const fs::path& model_dir, const s
   if (expected_bytes != length)  // checked before allocating: a bogus length must not allocate gigabytes
     throw error(fmt::format("tensor '{}': external data length {} does not match its dims {}, which need {} bytes", what,
                             length, dims, expected_bytes));
-  std::string data(static_cast<std::size_t>(length), '\0');
+  std::vector<std::uint8_t> data(static_cast<std::size_t>(length));
   in.seekg(static_cast<std::streamoff>(offset));
-  in.read(data.data(), static_cast<std::streamsize>(length));
+  in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(length));
   if (static_cast<std::uint64_t>(in.gcount()) != length)
     throw error(fmt::format("tensor '{}': reading {} bytes of external data from '{}' failed", what, length, location));
   return data;
@@ -120,8 +121,7 @@ decoded_tensor decode_tensor(const TP& t, const fs::path& model_dir, const std::
                             dims_string(d.dims), count, max_index_elements));
   const std::size_t need = checked_bytes(count, *type, what);
   if (t.data_location() == TP::EXTERNAL) {
-    const auto raw = read_external(t, model_dir, what, need, dims_string(d.dims));
-    d.bytes.assign(raw.begin(), raw.end());
+    d.bytes = read_external(t, model_dir, what, need, dims_string(d.dims));
   } else if (t.has_raw_data()) {
     d.bytes.assign(t.raw_data().begin(), t.raw_data().end());
   } else {

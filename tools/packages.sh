@@ -1,4 +1,6 @@
 # The Debian packages kiln needs, sourced by demo.sh and run_tests.sh.
 KILN_BUILD_PACKAGES=(cmake make g++ libonnx-dev libprotobuf-dev protobuf-compiler libfmt-dev libcli11-dev)
-KILN_TEST_PACKAGES=(doctest-dev clang python3 python3-onnx python3-numpy
+# libclang-rt-14-dev: libFuzzer and clang's sanitizer runtimes (the fuzz step); time: /usr/bin/time -v
+# for the large-model test's peak RSS.
+KILN_TEST_PACKAGES=(doctest-dev clang libclang-rt-14-dev time python3 python3-onnx python3-numpy
                     gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-dev qemu-system-arm)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every kiln test: host build (units, model zoo, ONNX node-test conformance, examples, error
 # behaviour) with CTest, then the Cortex-M firmware built with arm-none-eabi-gcc and run under
-# qemu-system-arm. Ends with one line "N passed, M failed".
+# qemu-system-arm, then the host suite again with kiln built under ASan+UBSan (clang), then
+# libFuzzer on the codegen for a bounded time. Ends with one line "N passed, M failed".
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/tools/packages.sh"
@@ -34,5 +35,33 @@ if cmake -S "$root/examples/cortex_m" -B "$fw" -DCMAKE_TOOLCHAIN_FILE="$root/cma
 else
   echo "Cortex-M build failed"; failed=$((failed + 1))
 fi
+
+# One more build, with clang, AddressSanitizer and UndefinedBehaviorSanitizer (every report fatal)
+# and libFuzzer's coverage instrumentation; one build serves both steps below, which saves a whole
+# codegen build on CI's two cores.
+# 1. The host suite again against it. The large-model test is left out: ASan's shadow memory and
+#    quarantine inflate the peak RSS it bounds, and its code paths (load, blob emission, .incbin)
+#    run in other tests (weights_blob_links_once, the zoo).
+# 2. libFuzzer over load → check → shapes → import → lower → plan → emit, seeded with the zoo and
+#    tests/hostile, for a bounded time: one pass or fail. A finding is saved in $san as
+#    crash-*/timeout-*/oom-*; reproduce with `$san/tests/fuzz/kiln_fuzz_frontend FILE`.
+san=${KILN_SANITIZE_BUILD_DIR:-$build-sanitize}
+if cmake -S "$root" -B "$san" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+     -DKILN_SANITIZE=address,undefined -DKILN_FUZZ=ON >/dev/null &&
+   cmake --build "$san" -j"$jobs"; then
+  ctest --test-dir "$san" -j"$jobs" --output-on-failure -LE large 2>&1 | tee "$build/ctest-sanitize.log"
+  tally "$build/ctest-sanitize.log"
+  mkdir -p "$san/fuzz_corpus"
+  if "$san/tests/fuzz/kiln_fuzz_frontend" "$san/fuzz_corpus" "$san/tests/fuzz/fuzz_seeds" \
+       -max_total_time="${KILN_FUZZ_SECONDS:-60}" -timeout=30 -rss_limit_mb=3072 -artifact_prefix="$san/" \
+       -print_final_stats=1 2>"$build/fuzz.log"; then
+    passed=$((passed + 1)); grep -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)" "$build/fuzz.log"
+  else
+    tail -60 "$build/fuzz.log"; echo "fuzzing found a bug: see $build/fuzz.log"; failed=$((failed + 1))
+  fi
+else
+  echo "sanitizer/fuzz build failed"; failed=$((failed + 2))
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -86,8 +86,10 @@ void lower_dynamic_quantize(lower_context& ctx) {
                       &kiln::dynamic_quantize_linear<float, std::uint8_t>, p, {ctx.in_id(0), ctx.out_id(0), s, z}));
 }
 
-// The requantization table of a QLinear op: `count` (mantissa, exponent) pairs of
-// float32(a_scale * b_scale[i] / y_scale), folded here when the scales are constants.
+// The requantization scales of a QLinear op: `count` float32(a_scale * b_scale[i] / y_scale),
+// combined in ONNX Runtime's order, folded here when the scales are constants. Kernels read their
+// exact significand and exponent (kiln/core/requantize.hpp): 4 bytes per channel, like the
+// model's own weight scales.
 tensor_id requant_table(lower_context& ctx, std::size_t a_scale, std::size_t b_scale, std::size_t y_scale,
                         std::int64_t count) {
   for (auto i : {a_scale, b_scale, y_scale}) require_f32(ctx, i, "scale");
@@ -97,18 +99,15 @@ tensor_id requant_table(lower_context& ctx, std::size_t a_scale, std::size_t b_s
   if (ctx.is_constant(a_scale) && ctx.is_constant(b_scale) && ctx.is_constant(y_scale)) {
     const float a = static_cast<float>(ctx.const_doubles(a_scale, "scale")[0]);
     const float y = static_cast<float>(ctx.const_doubles(y_scale, "scale")[0]);
-    const auto b = ctx.const_doubles(b_scale, "scale");
-    std::vector<std::int32_t> rq;
-    for (double bv : b) {
+    std::vector<float> scales;
+    for (double bv : ctx.const_doubles(b_scale, "scale")) {
       const float s = a * static_cast<float>(bv) / y;  // float32, in ONNX Runtime's order
       if (!std::isfinite(s)) ctx.fail(fmt::format("combined scale {} * {} / {} is not finite", a, bv, y));
-      const requant_params r = requant_from_float(s);
-      rq.push_back(r.mantissa);
-      rq.push_back(r.exponent);
+      scales.push_back(s);
     }
-    return ctx.constant("requant", dtype::i32, {count, 2}, to_bytes(rq));
+    return ctx.constant("requant", dtype::f32, {count}, to_bytes(scales));
   }
-  const tensor_id t = ctx.temp(dtype::i32, {count, 2});
+  const tensor_id t = ctx.temp(dtype::f32, {count});
   const requant_scales_params p{to_index(ctx, count)};
   ctx.emit(make_layer("kiln::requant_scales<float>", &kiln::requant_scales<float>, p,
                       {ctx.in_id(a_scale), ctx.in_id(b_scale), ctx.in_id(y_scale), t}));

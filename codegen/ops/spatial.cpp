@@ -21,6 +21,10 @@ window_geometry window_for(const lower_context& ctx, const dims_t& in, const std
   for (std::size_t i = 0; i < r; ++i) {
     if (w.stride[i] <= 0 || w.dilation[i] <= 0 || kernel[i] <= 0)
       ctx.fail("strides, dilations and kernel sizes must be positive");
+    // Bounded to 32 bits first, so the int64 arithmetic below cannot overflow (span < 2^62).
+    for (auto v : {w.stride[i], w.dilation[i], kernel[i], w.pad_begin[i], w.pad_end[i]})
+      if (v > max_index_elements || v < -max_index_elements)
+        ctx.fail(fmt::format("stride, dilation, pad or kernel size {} does not fit 32 bits", v));
     const std::int64_t span = (kernel[i] - 1) * w.dilation[i] + 1;
     std::int64_t o;
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
@@ -53,7 +57,7 @@ conv_shape conv_shape_for(lower_context& ctx, const tensor& x, const tensor& w, 
   s.out_channels = w.dims[0];
   s.group = ctx.n().get_int("group", 1);
   const auto c = s.in_channels, m = s.out_channels, g = s.group;
-  if (g <= 0 || c % g != 0 || m % g != 0 || w.dims[1] * g != c)
+  if (g <= 0 || g > max_index_elements || c % g != 0 || m % g != 0 || w.dims[1] * g != c)  // no overflow: g < 2^31
     ctx.fail(fmt::format("{} input channels, {} output channels and weight {} do not fit group {}", c, m,
                          dims_string(w.dims), g));
   s.in.assign(x.dims.begin() + 2, x.dims.end());

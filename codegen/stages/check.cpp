@@ -75,10 +75,15 @@ void check_structure(const onnx::GraphProto& g) {
 // The checker multiplies dims in int64 without overflow checks (UB) and trusts opset versions;
 // these are checked first, naming the tensor or domain.
 void precheck(const onnx::ModelProto& model) {
-  for (const auto& o : model.opset_import())
-    if (o.version() < 1 || o.version() > INT_MAX)
-      throw error(fmt::format("the model imports version {} of domain '{}', which is not a valid opset version",
-                              o.version(), o.domain().empty() ? "ai.onnx" : o.domain()));
+  // Model-local functions' imports count too: inlining merges them into the model's.
+  auto opsets_ok = [](const auto& imports, const std::string& who) {
+    for (const auto& o : imports)
+      if (o.version() < 1 || o.version() > INT_MAX)
+        throw error(fmt::format("{} imports version {} of domain '{}', which is not a valid opset version", who,
+                                o.version(), o.domain().empty() ? "ai.onnx" : o.domain()));
+  };
+  opsets_ok(model.opset_import(), "the model");
+  for (const auto& f : model.functions()) opsets_ok(f.opset_import(), fmt::format("model-local function '{}'", f.name()));
   auto dims_ok = [](const onnx::TensorProto& t, const std::string& what) {
     (void)checked_count(dims_t(t.dims().begin(), t.dims().end()), what);
   };

@@ -71,6 +71,46 @@ std::string c_string(const std::string& s) {
   return r + "\"";
 }
 
+// A C identifier from the namespace ("a::b" → "a__b"), for the blob's linker symbol and macro.
+std::string c_identifier(const std::string& ns) {
+  std::string s;
+  for (char c : ns) s += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return s;
+}
+
+// The blob is linked in by the assembler, so it works the same with GCC and Clang, on a PC and
+// with arm-none-eabi (ELF), with no build step beyond compiling the header. The section is a
+// COMDAT group, so a header included by several translation units still links one copy. The path
+// is the blob's absolute path at codegen time; a build that moves the blob defines the macro.
+// (`%` rather than `@` in section flags: `@` starts a comment in ARM assembly.)
+std::string blob_preamble(const std::string& ns, const std::string& path, std::size_t bytes) {
+  if (path.find_first_of("\\\"\n\r") != std::string::npos)
+    throw error(fmt::format("the weights blob path '{}' cannot be named in an .incbin directive (it holds a quote, "
+                            "backslash or line break)", path));
+  const std::string id = c_identifier(ns), sym = "kiln_weights_" + id, macro = "KILN_WEIGHTS_FILE_" + id;
+  return fmt::format(
+      "// The weights: {0} bytes in the blob below, put in .rodata (flash) by the assembler's .incbin.\n"
+      "#ifndef {1}\n#define {1} \"{2}\"\n#endif\n"
+      "extern \"C\" const unsigned char {3}[];\n"
+      "__asm__(\".pushsection .rodata.{3},\\\"aG\\\",%progbits,{3},comdat\\n\"\n"
+      "        \".balign 16\\n.globl {3}\\n.type {3}, %object\\n{3}:\\n\"\n"
+      "        \".incbin \\\"\" {1} \"\\\"\\n\"\n"
+      "        \".size {3}, . - {3}\\n.popsection\\n\");\n\n",
+      bytes, macro, path, sym);
+}
+
+// One weight inside the blob: an accessor, since a pointer computed from a symbol cannot be
+// constexpr and an inline variable would need a static initializer.
+void emit_blob_accessor(std::string& out, std::string& blob, const std::string& ns, const std::string& name,
+                        const tensor& t) {
+  blob.resize((blob.size() + 15) / 16 * 16, '\0');  // 16-byte aligned, like the constexpr arrays
+  const auto offset = blob.size();
+  blob.append(reinterpret_cast<const char*>(t.value->data()), t.bytes());
+  out += fmt::format("// '{}' {} {}\ninline const {}* {}() noexcept {{ return reinterpret_cast<const {}*>(kiln_weights_{} + {}); }}\n",
+                     t.name, dtype_name(t.type), dims_string(t.dims), cpp_type(t.type), name, cpp_type(t.type),
+                     c_identifier(ns), offset);
+}
+
 std::string dims_list(const dims_t& d) {
   std::string s;
   for (std::size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
@@ -87,7 +127,8 @@ std::set<tensor_id> used_constants(const graph& g, const lowered& l) {
   return used;
 }
 
-std::string emit_header(const graph& g, const lowered& l, const buffer_plan& plan, const emit_options& o) {
+std::string emit_header(const graph& g, const lowered& l, const buffer_plan& plan, const emit_options& o,
+                        std::string* blob) {
   name_table names;
   std::map<tensor_id, std::string> var;  // how the run body spells each tensor
   std::string out;
@@ -102,13 +143,24 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
   // ---- weights
   std::size_t weight_bytes = 0;
   std::string weights;
+  if (blob) {  // sized once: growing by doubling would briefly hold up to three blobs' worth
+    std::size_t total = 0;
+    for (auto id : used_constants(g, l)) total = (total + 15) / 16 * 16 + g.at(id).bytes();
+    blob->reserve(total);
+  }
   for (auto id : used_constants(g, l)) {
     const auto& t = g.at(id);
     const std::string n = names.unique("w_" + t.name);
-    var[id] = "weights::" + n;
-    emit_array(weights, n, t);
+    if (blob) {
+      var[id] = "weights::" + n + "()";
+      emit_blob_accessor(weights, *blob, o.ns, n, t);
+    } else {
+      var[id] = "weights::" + n;
+      emit_array(weights, n, t);
+    }
     weight_bytes += t.bytes();
   }
+  if (blob && !weights.empty()) weights = blob_preamble(o.ns, o.weights_blob, blob->size()) + weights;
 
   out += "// Bytes the caller provides as the arena (aligned to kiln::arena_alignment).\n";
   out += fmt::format("inline constexpr std::size_t arena_bytes = {};\n", plan.arena_bytes);

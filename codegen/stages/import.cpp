@@ -56,16 +56,17 @@ void set_type_from_proto(tensor& t, const onnx::TypeProto& type) {
 
 }  // namespace
 
-graph import_graph(const onnx::ModelProto& model, const std::filesystem::path& dir,
+graph import_graph(onnx::ModelProto& model, const std::filesystem::path& dir,
                    const std::map<std::string, std::vector<std::uint8_t>>& frozen) {
   const auto& pg = model.graph();
   graph g;
   g.name = pg.name();
   for (const auto& o : model.opset_import()) g.opsets[o.domain() == "ai.onnx" ? "" : o.domain()] = static_cast<int>(o.version());
 
-  for (const auto& init : pg.initializer()) {
+  for (auto& init : *model.mutable_graph()->mutable_initializer()) {
     if (g.find(init.name()) != no_tensor) throw error(fmt::format("initializer '{}' is defined twice", init.name()));
     auto d = decode_tensor(init, dir, init.name());
+    delete init.release_raw_data();  // frees the payload now (clearing would keep its capacity)
     tensor t;
     t.name = init.name();
     t.type = d.type;

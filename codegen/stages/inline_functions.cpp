@@ -51,25 +51,36 @@ void expand_call(const onnx::NodeProto& call, const onnx::FunctionProto& fn, int
 
 }  // namespace
 
-inline constexpr int max_inlined_nodes = 1000000;
+// Far above any model kiln targets (its zoo has at most a few hundred nodes; exported
+// transformers a few thousand), and low enough that a function bomb fails in well under a second
+// instead of feeding hundreds of thousands of nodes to the checker, shape inference and planner.
+inline constexpr int max_inlined_nodes = 100000;
+inline constexpr int max_nesting = 64;  // levels of calls inside calls
 
 void inline_functions(onnx::ModelProto& model) {
   if (model.functions_size() == 0) return;
   function_map fns;
-  for (const auto& f : model.functions()) fns[{f.domain(), f.name()}] = &f;
+  // A second definition would silently replace the first, and with it which calls expand.
+  for (const auto& f : model.functions())
+    if (!fns.emplace(std::make_pair(f.domain(), f.name()), &f).second)
+      throw error(fmt::format("model-local function '{}' (domain '{}') is defined twice", f.name(), f.domain()));
   // Nested calls can double the graph at every level, and a function may call itself: size the
   // fully expanded graph first (saturating), naming the call that is too big or recursive.
+  // The recursion is as deep as calls nest, so nesting is capped here too (a chain of 100000
+  // functions, each calling the next, would otherwise overflow the stack).
   std::map<const onnx::FunctionProto*, std::int64_t> sizes;  // -1 while being sized: a recursion
-  std::function<std::int64_t(const onnx::FunctionProto&)> expanded_size = [&](const onnx::FunctionProto& f) {
+  std::function<std::int64_t(const onnx::FunctionProto&, int)> expanded_size = [&](const onnx::FunctionProto& f,
+                                                                                 int depth) {
     auto [it, fresh] = sizes.try_emplace(&f, -1);
     if (!fresh) {
       if (it->second < 0) throw error(fmt::format("model-local function '{}' calls itself (recursion)", f.name()));
       return it->second;
     }
+    if (depth > max_nesting) throw error(fmt::format("model-local functions nest more than {} levels deep", max_nesting));
     std::int64_t total = 0;
     for (const auto& b : f.node()) {
       auto callee = fns.find({b.domain(), b.op_type()});
-      total += callee == fns.end() ? 1 : expanded_size(*callee->second);
+      total += callee == fns.end() ? 1 : expanded_size(*callee->second, depth + 1);
       total = std::min<std::int64_t>(total, max_inlined_nodes + 1);
     }
     return sizes[&f] = total;
@@ -77,14 +88,14 @@ void inline_functions(onnx::ModelProto& model) {
   std::int64_t total = 0;
   for (const auto& n : model.graph().node()) {
     auto it = fns.find({n.domain(), n.op_type()});
-    total += it == fns.end() ? 1 : expanded_size(*it->second);
+    total += it == fns.end() ? 1 : expanded_size(*it->second, 1);
     if (total > max_inlined_nodes)
       throw error(fmt::format("node '{}' calls model-local function '{}', which expands to more than {} nodes", n.name(),
                               n.op_type(), max_inlined_nodes));
   }
   // Functions may call functions: expand until nothing is left.
   for (int round = 0;; ++round) {
-    if (round > 64) throw error("model-local functions nest more than 64 levels deep (recursive?)");
+    if (round > max_nesting) throw error(fmt::format("model-local functions nest more than {} levels deep", max_nesting));
     google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
     bool expanded = false;
     int serial = 0;

@@ -18,19 +18,36 @@ std::string describe(const graph& g, const node& n, const std::string& why) {
   return fmt::format("{} (domain {}, opset {}) node '{}': {}", n.op_type, domain, n.opset, n.name, why);
 }
 
+// DequantizeLinear of constant integers (quantized weights and biases) is not folded: the QDQ
+// stage needs the integers, and the header must store weights as int8, never as float.
+bool dequantizes_constant_integers(const graph& g, const node& n) {
+  if (n.op_type != "DequantizeLinear" || !n.domain.empty() || n.inputs.empty()) return false;
+  const auto& x = g.at(n.inputs[0]);
+  return x.is_constant() && x.type != dtype::f32;
+}
+
 tensor_id root_of(const std::map<tensor_id, tensor_id>& aliases, tensor_id t) {
   for (auto it = aliases.find(t); it != aliases.end(); it = aliases.find(t)) t = it->second;
   return t;
 }
 
 // Runs a folded node's layers on host buffers; its outputs become constants.
+// Folding allocates on the host: without a cap, a few hundred bytes of model (a ConstantOfShape of
+// 2^30 elements) would make kiln allocate gigabytes. No model kiln targets folds anything close.
+inline constexpr std::size_t max_folded_bytes = std::size_t{512} << 20;
+
 void evaluate(graph& g, const node& n, const std::vector<layer>& layers, const std::map<tensor_id, tensor_id>& aliases) {
   std::map<tensor_id, std::vector<std::uint8_t>> buffers;
   auto storage = [&](tensor_id id) -> void* {
     auto& t = g.at(id);
     if (t.is_constant()) return t.value->data();
     auto& b = buffers[id];
-    if (b.empty()) b.resize(std::max<std::size_t>(t.bytes(), 1));
+    if (b.empty()) {
+      if (t.bytes() > max_folded_bytes)
+        throw error(fmt::format("{}: folding it at codegen time would make tensor '{}' ({}) of {} bytes; kiln folds at "
+                                "most {} bytes", n.label(), t.name, dims_string(t.dims), t.bytes(), max_folded_bytes));
+      b.resize(std::max<std::size_t>(t.bytes(), 1));
+    }
     return b.data();
   };
   for (const auto& l : layers) {
@@ -123,8 +140,9 @@ lowered lower_graph(graph& g, const registry& reg, bool output_copies) {
       if (o != no_tensor && !g.at(o).known) ctx.fail(fmt::format("lowering left output '{}' without a shape", g.at(o).name));
     bool outputs_constant = true;
     for (auto o : n.outputs) outputs_constant = outputs_constant && (o == no_tensor || g.at(o).is_constant());
-    if (all_constant && !outputs_constant) evaluate(g, n, layers, aliases);
-    if (all_constant || outputs_constant) continue;  // folded away
+    const bool fold = all_constant && !dequantizes_constant_integers(g, n);
+    if (fold && !outputs_constant) evaluate(g, n, layers, aliases);
+    if (fold || outputs_constant) continue;  // folded away
     for (auto& l : layers) out.layers.push_back(std::move(l));
     for (auto& a : aliases) out.aliases.insert(a);
     kept.push_back(n);

@@ -21,6 +21,14 @@
 // monotone (longer merged lifetimes can fragment the arena: fc_autoencoder's 32-byte bottleneck
 // chain would land above two 512-byte chains), so the buffers are also placed without any pair and
 // that plan wins when its arena is strictly smaller.
+//
+// Placement order. Largest first is what TFLite Micro does, and it fragments on some chains:
+// mobilenet_v1_025_ort_qdq's 36864-byte buffer at step 3 goes to offset 0 first, and the two
+// 18432-byte buffers before it then stack above a 27648-byte one (64512 bytes, bound 55296).
+// Placing in order of first use (linear scan) reaches the bound there. So the buffers are placed
+// in four orders (largest first; first use; longest lifetime first; largest bytes × lifetime
+// first), each with and without the in-place pairs, and the smallest arena wins; on a tie the
+// earlier one (largest first with in-place), so plans that were already best do not change.
 // Graph inputs, outputs and constants live outside the arena (caller's buffers, flash).
 #include "../stages.hpp"
 
@@ -91,7 +99,8 @@ buffer_plan plan_memory(const graph& g, const lowered& l) {
     }
   }
   // Places the buffers, each in-place output sharing its group representative's bytes.
-  auto place = [&](const std::map<tensor_id, tensor_id>& grp, buffer_plan& out) {
+  enum placement_order { by_size, by_first_use, by_lifetime, by_area };
+  auto place = [&](const std::map<tensor_id, tensor_id>& grp, placement_order order, buffer_plan& out) {
     auto root = [&](tensor_id t) {
       for (auto it = grp.find(t); it != grp.end(); it = grp.find(t)) t = it->second;
       return t;
@@ -105,11 +114,22 @@ buffer_plan plan_memory(const graph& g, const lowered& l) {
       for (auto& rb : pending)
         if (rb.id == r) rb.last = std::max(rb.last, b.last);
     }
-    // Largest first; ties by first use then id, so plans are deterministic.
-    std::stable_sort(pending.begin(), pending.end(), [](const buffer& a, const buffer& b) {
+    // The placement order (see the top of the file); ties by first use, then id, then layer, so
+    // plans are deterministic.
+    auto key = [&](const buffer& b) -> std::size_t {
+      switch (order) {
+        case by_size: return b.bytes;
+        case by_first_use: return l.layers.size() - b.first;
+        case by_lifetime: return b.last - b.first;
+        default: return b.bytes * (b.last - b.first + 1);
+      }
+    };
+    std::stable_sort(pending.begin(), pending.end(), [&](const buffer& a, const buffer& b) {
+      if (key(a) != key(b)) return key(a) > key(b);
       if (a.bytes != b.bytes) return a.bytes > b.bytes;
       if (a.first != b.first) return a.first < b.first;
-      return a.id < b.id;
+      if (a.id != b.id) return a.id < b.id;
+      return a.layer < b.layer;
     });
     std::vector<std::pair<const buffer*, std::size_t>> placed;
     for (const auto& b : pending) {
@@ -129,12 +149,17 @@ buffer_plan plan_memory(const graph& g, const lowered& l) {
     }
     for (const auto& [member, r] : grp) out.offsets[member] = out.offsets.at(root(member));
   };
-  place(group, plan);
-  if (!group.empty()) {  // greedy placement is not monotone: never do worse than without in-place
-    buffer_plan separate;
-    place({}, separate);
-    if (separate.arena_bytes < plan.arena_bytes) return separate;
-  }
+  // Every placement order, with the in-place pairs and then without; the first smallest arena wins.
+  place(group, by_size, plan);
+  const auto pairs = plan.inplace;
+  for (auto order : {by_size, by_first_use, by_lifetime, by_area})
+    for (bool inplace : {true, false}) {
+      if ((order == by_size && inplace) || (!inplace && group.empty())) continue;
+      buffer_plan other;
+      if (inplace) other.inplace = pairs;
+      place(inplace ? group : std::map<tensor_id, tensor_id>{}, order, other);
+      if (other.arena_bytes < plan.arena_bytes) plan = std::move(other);
+    }
   return plan;
 }
 

@@ -14,6 +14,7 @@
 #include "ops/math_ops.hpp"
 #include "ops/norm.hpp"
 #include "ops/pool.hpp"
+#include "ops/qlinear.hpp"
 #include "ops/quant.hpp"
 #include "ops/reduce.hpp"
 #include "ops/softmax.hpp"

@@ -152,7 +152,7 @@ TEST_CASE("qlinear_conv and qlinear_matmul requantize per channel with zero poin
   const std::uint8_t xzp = 7;
   const std::int8_t w[8] = {1, -2, 3, -4, 5, 6, -7, 8}, wzp[2] = {0, 1};
   const float xs = 0.02f, ws[2] = {0.1f, 0.03f}, ys = 0.05f;
-  std::int32_t rq[4];
+  float rq[2];
   kiln::requant_scales<float>({2}, &xs, ws, &ys, rq);
   const std::int32_t bias[2] = {10, -20};
   const std::int8_t yzp = -3;

@@ -4,7 +4,8 @@
 //   zoo_data.hpp   the data set's inputs and reference outputs (pb2header.cmake)
 // both found through the target's include directories. The model runs through the type-erased
 // ZOO_NS::info, so nothing here depends on a model's input/output names or count.
-// Tolerance (same as the host check): |got - ref| <= 1e-4 + 1e-3 * |ref|.
+// Tolerance (same as the host check): |got - ref| <= 1e-4 + 1e-3 * |ref|; with ZOO_EXACT (the
+// quantized models) none: integer kernels must reproduce ONNX Runtime's results bit for bit.
 // Exit status: 0 all outputs match, 1 mismatch, 2 data set and model disagree on the tensors.
 #include "zoo_data.hpp"
 #include "zoo_model.hpp"
@@ -21,8 +22,13 @@ namespace {
 
 namespace model = ZOO_NS;
 
+#ifdef ZOO_EXACT
+constexpr float kAtol = 0.0f;
+constexpr float kRtol = 0.0f;
+#else
 constexpr float kAtol = 1e-4f;
 constexpr float kRtol = 1e-3f;
+#endif
 
 // The data set must describe the model's tensors: checked at compile time where possible.
 constexpr bool same_tensors(const kiln::tensor_info* info, const zoo_data::tensor* data, std::size_t n) {

@@ -84,16 +84,12 @@ struct requant_scales_params {
   index_t count;  // scales of b (per tensor: 1, per channel/column: that many)
 };
 
-// Run-time scales: rq[2i], rq[2i+1] = requant_params of float32(a_scale * b_scale[i] / y_scale),
-// combined in float32 in ONNX Runtime's order. Constant scales are combined at codegen time instead.
+// Run-time scales: scale[i] = float32(a_scale * b_scale[i] / y_scale), combined in float32 in ONNX
+// Runtime's order. Constant scales are combined at codegen time instead.
 template <class T>
 inline void requant_scales(const requant_scales_params& p, const T* a_scale, const T* b_scale, const T* y_scale,
-                           std::int32_t* rq) noexcept {
-  for (index_t i = 0; i < p.count; ++i) {
-    const requant_params r = requant_from_float(static_cast<float>(a_scale[0] * b_scale[i] / y_scale[0]));
-    rq[2 * i] = r.mantissa;
-    rq[2 * i + 1] = r.exponent;
-  }
+                           float* scale) noexcept {
+  for (index_t i = 0; i < p.count; ++i) scale[i] = static_cast<float>(a_scale[0] * b_scale[i] / y_scale[0]);
 }
 
 // Integer convolution geometry (as conv_params) plus how many weight zero points and
@@ -157,16 +153,16 @@ inline void conv_integer(const qconv_params& p, const X* x, const X* x_zp, const
                    [y](index_t i, index_t, std::int32_t acc) { y[i] = acc; });
 }
 
-// QLinearConv: y = saturate(requantize(bias + sum (x - x_zp) * (w - w_zp), rq[m]) + y_zp).
-// rq holds rq_count (mantissa, exponent) pairs (see requant_params); bias may be null.
+// QLinearConv: y = saturate(requantize(bias + sum (x - x_zp) * (w - w_zp), scale[m]) + y_zp).
+// scale holds rq_count combined float32 scales, read as bits (requant_from_float: integer
+// operations only, so no FPU is needed); bias may be null.
 template <class X, class W, class Y>
 inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const W* w, const W* w_zp,
-                         const std::int32_t* rq, const std::int32_t* bias, const Y* y_zp, Y* y) noexcept {
+                         const float* scale, const std::int32_t* bias, const Y* y_zp, Y* y) noexcept {
   const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
   const std::int32_t lo = std::numeric_limits<Y>::min(), hi = std::numeric_limits<Y>::max();
   detail::int_conv(p, x, x_zp, w, w_zp, bias, [&](index_t i, index_t m, std::int32_t acc) {
-    const index_t c = p.rq_count > 1 ? m : 0;
-    y[i] = static_cast<Y>(requantize_saturate(acc, requant_params{rq[2 * c], rq[2 * c + 1]}, yz, lo, hi));
+    y[i] = static_cast<Y>(requantize_saturate(acc, requant_from_float(scale[p.rq_count > 1 ? m : 0]), yz, lo, hi));
   });
 }
 
@@ -211,15 +207,14 @@ inline void matmul_integer(const qmatmul_params& p, const A* a, const A* a_zp, c
   detail::int_matmul(p, a, a_zp, b, b_zp, [y](index_t i, index_t, std::int32_t acc) { y[i] = acc; });
 }
 
-// QLinearMatMul: y = saturate(requantize((a - a_zp) x (b - b_zp), rq[j]) + y_zp).
+// QLinearMatMul: y = saturate(requantize((a - a_zp) x (b - b_zp), scale[j]) + y_zp).
 template <class A, class B, class Y>
 inline void qlinear_matmul(const qmatmul_params& p, const A* a, const A* a_zp, const B* b, const B* b_zp,
-                           const std::int32_t* rq, const Y* y_zp, Y* y) noexcept {
+                           const float* scale, const Y* y_zp, Y* y) noexcept {
   const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
   const std::int32_t lo = std::numeric_limits<Y>::min(), hi = std::numeric_limits<Y>::max();
   detail::int_matmul(p, a, a_zp, b, b_zp, [&](index_t i, index_t j, std::int32_t acc) {
-    const index_t c = p.rq_count > 1 ? j : 0;
-    y[i] = static_cast<Y>(requantize_saturate(acc, requant_params{rq[2 * c], rq[2 * c + 1]}, yz, lo, hi));
+    y[i] = static_cast<Y>(requantize_saturate(acc, requant_from_float(scale[p.rq_count > 1 ? j : 0]), yz, lo, hi));
   });
 }
 

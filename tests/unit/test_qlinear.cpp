@@ -1,0 +1,226 @@
+// The com.microsoft QOperator kernels (kiln/ops/qlinear.hpp) on rounding corner cases: .5 ties,
+// saturation, and the places where ONNX Runtime's float32 order differs from exact arithmetic.
+// The straightforward references use doubles where every value involved is exact (power-of-two
+// scales), so round half to even of the exact value is the expected answer.
+#include <doctest/doctest.h>
+
+#include <kiln/kiln.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace {
+
+kiln::qlinear_binary_params same_shape(kiln::index_t n, float sa, int za, float sb, int zb, float sc, int zc) {
+  kiln::qlinear_binary_params p{};
+  p.rank = 1;
+  p.count = n;
+  p.dims[0] = n;
+  p.strides[0][0] = p.strides[1][0] = 1;
+  p.ratio_a = sa / sc;
+  p.ratio_b = sb / sc;
+  p.fixed = static_cast<float>(zc) - std::fma(p.ratio_a, static_cast<float>(za), p.ratio_b * static_cast<float>(zb));
+  p.ratio = sa * sb / sc;
+  p.a_zp = za;
+  p.b_zp = zb;
+  p.c_zp = zc;
+  return p;
+}
+
+template <class T> std::int32_t sat(double v) {
+  const double lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
+  return static_cast<std::int32_t>(v < lo ? lo : v > hi ? hi : v);
+}
+
+}  // namespace
+
+TEST_CASE("qlinear_add: ties round half to even, saturation, every uint8 pair against exact arithmetic") {
+  // Power-of-two scales: (a/4 + b/2) / (1/2) = a/2 + b is exact in float32, so every odd a - a_zp
+  // is a .5 tie, and the range exceeds uint8's.
+  std::vector<std::uint8_t> a, b;
+  for (int i = 0; i < 256; ++i)
+    for (int j = 0; j < 256; j += 3) {
+      a.push_back(static_cast<std::uint8_t>(i));
+      b.push_back(static_cast<std::uint8_t>(j));
+    }
+  const auto n = static_cast<kiln::index_t>(a.size());
+  const auto p = same_shape(n, 0.25f, 128, 0.5f, 120, 0.5f, 128);
+  std::vector<std::uint8_t> y(a.size());
+  kiln::qlinear_add<std::uint8_t>(p, a.data(), b.data(), y.data());
+  int ties = 0, saturated = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double v = (0.25 * (a[i] - 128) + 0.5 * (b[i] - 120)) / 0.5;
+    if (v - std::floor(v) == 0.5) ++ties;
+    const std::int32_t want = sat<std::uint8_t>(std::nearbyint(v) + 128);
+    if (want == 0 || want == 255) ++saturated;
+    REQUIRE(static_cast<int>(y[i]) == want);
+  }
+  CHECK(ties > 1000);
+  CHECK(saturated > 1000);
+}
+
+TEST_CASE("qlinear_add: int8 with a broadcast scalar") {
+  kiln::qlinear_binary_params p = same_shape(4, 0.5f, 0, 0.5f, 1, 1.0f, -3);
+  p.strides[1][0] = 0;  // b is one element
+  const std::int8_t a[] = {1, 3, -1, 127};
+  const std::int8_t b[] = {2};
+  std::int8_t y[4];
+  kiln::qlinear_add<std::int8_t>(p, a, b, y);
+  // (a + 1) / 2: 1 -> 1, 2 -> 2, 0 -> 0, 64 -> 64; + (-3)
+  CHECK(y[0] == -2);  // 0.5 + 0.5 = 1 -> 1 - 3
+  CHECK(y[1] == -1);  // 1.5 + 0.5 = 2
+  CHECK(y[2] == -3);  // -0.5 + 0.5 = 0
+  CHECK(y[3] == 61);  // 63.5 + 0.5 = 64
+}
+
+TEST_CASE("qlinear_mul: ratio 1/2 ties, saturation, and ONNX Runtime's float add of the zero point") {
+  std::vector<std::uint8_t> a, b;
+  for (int i = 0; i < 256; i += 5)
+    for (int j = 0; j < 256; j += 7) {
+      a.push_back(static_cast<std::uint8_t>(i));
+      b.push_back(static_cast<std::uint8_t>(j));
+    }
+  const auto p = same_shape(static_cast<kiln::index_t>(a.size()), 0.5f, 128, 0.25f, 126, 0.25f, 128);
+  REQUIRE(p.ratio == 0.5f);
+  std::vector<std::uint8_t> y(a.size());
+  kiln::qlinear_mul<std::uint8_t>(p, a.data(), b.data(), y.data());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    const double v = 0.5 * (a[i] - 128) * (b[i] - 126);
+    REQUIRE(static_cast<int>(y[i]) == sat<std::uint8_t>(std::nearbyint(v) + 128));
+  }
+  // MLAS adds the zero point in float32 before rounding: 0.5 + 2^-24 is above the tie, but
+  // 128 + 0.5 + 2^-24 rounds to the float 128.5, a tie that rounds to 128, not 129.
+  auto q = same_shape(1, 1.f, 0, 1.f, 0, 1.f, 128);
+  q.ratio = 0.5f + std::ldexp(1.0f, -24);
+  const std::uint8_t one = 1;
+  std::uint8_t out = 0;
+  kiln::qlinear_mul<std::uint8_t>(q, &one, &one, &out);
+  CHECK(static_cast<int>(out) == 128);
+}
+
+TEST_CASE("qlinear_global_average_pool: 1/2 scale ties, NCHW and channels_last agree") {
+  // x_scale / (y_scale * image) = 1 / (0.5 * 4) = 1/2
+  const float scale = 1.0f / (0.5f * 4.0f);
+  const auto rq = kiln::requant_from_float(scale);
+  kiln::qlinear_gap_params p{1, 3, 4, false, -128 * 4, rq.mantissa, rq.exponent, 128};
+  const std::uint8_t x[] = {129, 128, 128, 128,   // sum - 512 = 1 -> 0.5 -> 0
+                            130, 129, 128, 128,   // 3 -> 1.5 -> 2
+                            255, 255, 255, 255};  // 508 -> 254 -> saturates
+  std::uint8_t y[3];
+  kiln::qlinear_global_average_pool<std::uint8_t>(p, x, y);
+  CHECK(y[0] == 128);
+  CHECK(y[1] == 130);
+  CHECK(y[2] == 255);
+  // The same data channels-last: x[pixel][channel].
+  std::uint8_t xt[12];
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < 4; ++i) xt[i * 3 + c] = x[c * 4 + i];
+  p.channels_last = true;
+  std::uint8_t yt[3];
+  kiln::qlinear_global_average_pool<std::uint8_t>(p, xt, yt);
+  CHECK(yt[0] == y[0]);
+  CHECK(yt[1] == y[1]);
+  CHECK(yt[2] == y[2]);
+}
+
+TEST_CASE("qlinear_average_pool: count_include_pad and clipped windows against a direct average") {
+  // 1x1x3x3, kernel 2x2, stride 1, pad 1 on every side: output 4x4.
+  kiln::qlinear_avgpool_params p{};
+  p.batch = p.channels = 1;
+  p.in[0] = 1, p.in[1] = 3, p.in[2] = 3;
+  p.out[0] = 1, p.out[1] = 4, p.out[2] = 4;
+  p.kernel[0] = 1, p.kernel[1] = 2, p.kernel[2] = 2;
+  p.stride[0] = p.stride[1] = p.stride[2] = 1;
+  p.pad[1] = p.pad[2] = 1;
+  p.y_scale = 0.25f;
+  p.y_zp = 0;
+  float table[256];
+  for (int i = 0; i < 256; ++i) table[i] = 0.25f * static_cast<float>(static_cast<std::int8_t>(i));
+  const std::int8_t x[] = {1, 2, 3, -4, 5, 6, 7, 127, -128};
+  for (bool include : {false, true}) {
+    p.count_include_pad = include;
+    std::int8_t y[16];
+    kiln::qlinear_average_pool<std::int8_t>(p, x, table, y);
+    for (int oh = 0; oh < 4; ++oh)
+      for (int ow = 0; ow < 4; ++ow) {
+        double sum = 0;
+        int n = 0;
+        for (int h = oh - 1; h <= oh; ++h)
+          for (int w = ow - 1; w <= ow; ++w)
+            if (h >= 0 && h < 3 && w >= 0 && w < 3) {
+              sum += 0.25 * x[h * 3 + w];
+              ++n;
+            }
+        const double avg = sum / (include ? 4 : n);  // exact: quarters over 1, 2 or 4
+        CHECK(static_cast<int>(y[oh * 4 + ow]) == sat<std::int8_t>(std::nearbyint(avg / 0.25)));
+      }
+  }
+}
+
+TEST_CASE("qlinear_softmax: int8 outputs saturate at 127 as in ONNX Runtime 1.30") {
+  // Two equal maxima and a tiny third: each gets about 128/256 of floor(1/y_scale) = 256.
+  kiln::qlinear_softmax_params p{1, 2, 1, 256.0f, -128};
+  float table[256];
+  for (int i = 0; i < 256; ++i) table[i] = 0.0f;
+  table[127] = 1.0f;  // the row maximum always reads entry 127 (int8)
+  const std::int8_t x[] = {5, 5};
+  std::int8_t y[2];
+  kiln::qlinear_softmax<std::int8_t>(p, x, table, y);
+  CHECK(y[0] == 0);  // 128 - 128
+  CHECK(y[1] == 0);
+  const std::int8_t one[] = {9};
+  p.axis = 1;
+  std::int8_t y1[1];
+  kiln::qlinear_softmax<std::int8_t>(p, one, table, y1);
+  CHECK(y1[0] == 127);  // 256 - 128 = 128, saturated
+}
+
+TEST_CASE("qgemm: integer accumulation with transposes, per-column zero points and a broadcast bias") {
+  std::mt19937 gen(7);
+  std::uniform_int_distribution<int> u8(0, 255), s8(-128, 127);
+  const int m = 3, n = 4, k = 5;
+  std::vector<std::uint8_t> a(m * k);
+  std::vector<std::int8_t> b(n * k);  // transposed: [n][k]
+  for (auto& v : a) v = static_cast<std::uint8_t>(u8(gen));
+  for (auto& v : b) v = static_cast<std::int8_t>(s8(gen));
+  const std::uint8_t a_zp = 131;
+  const std::int8_t b_zp[] = {1, -2, 3, 0};
+  const std::int32_t c[] = {10, -20, 30};  // (M, 1)
+  kiln::qgemm_params p{m, n, k, false, true, 1, 0, 4, 1};
+  const float scale = 0.5f;
+  const std::vector<float> scales = {scale};
+  std::vector<float> y(m * n);
+  kiln::qgemm_float<std::uint8_t, std::int8_t>(p, a.data(), &a_zp, b.data(), b_zp, c, scales.data(), y.data());
+  const auto rq = kiln::requant_from_float(scale);
+  const std::int32_t rqv[] = {rq.mantissa, rq.exponent};
+  const std::uint8_t y_zp = 128;
+  std::vector<std::uint8_t> yq(m * n);
+  kiln::qgemm<std::uint8_t, std::int8_t, std::uint8_t>(p, a.data(), &a_zp, b.data(), b_zp, c, rqv, &y_zp, yq.data());
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < n; ++j) {
+      std::int64_t acc = c[i];
+      for (int kk = 0; kk < k; ++kk) acc += (a[i * k + kk] - a_zp) * (b[j * k + kk] - b_zp[j]);
+      CHECK(y[i * n + j] == static_cast<float>(acc) * 0.5f);
+      CHECK(static_cast<int>(yq[i * n + j]) == sat<std::uint8_t>(std::nearbyint(acc * 0.5) + 128));
+    }
+}
+
+TEST_CASE("qlinear_lookup and qlinear_concat_part index tables by the raw byte") {
+  std::uint8_t table[256];
+  for (int i = 0; i < 256; ++i) table[i] = static_cast<std::uint8_t>(255 - i);
+  const std::int8_t x[] = {-128, -1, 0, 127};
+  std::int8_t y[4];
+  kiln::qlinear_lookup<std::int8_t>(kiln::qlinear_lookup_params{4}, x, table, y);
+  CHECK(y[0] == static_cast<std::int8_t>(127));  // byte 0x80 -> 255 - 128 = 127
+  CHECK(y[1] == static_cast<std::int8_t>(0));     // byte 0xff -> 0
+  CHECK(y[2] == static_cast<std::int8_t>(-1));    // byte 0 -> 255
+  CHECK(y[3] == static_cast<std::int8_t>(-128));  // byte 0x7f -> 128
+  std::int8_t out[8] = {};
+  kiln::qlinear_concat_part<std::int8_t>(kiln::qlinear_concat_params{2, 2, 4, 1}, x, table, out);
+  CHECK(out[1] == 127);
+  CHECK(out[2] == 0);
+  CHECK(out[5] == -1);
+  CHECK(out[6] == -128);
+}
