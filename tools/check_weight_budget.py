@@ -5,9 +5,9 @@ Usage: tools/check_weight_budget.py KILN MODEL_DIR [MODEL_DIR ...]
 
 For each model, computed from the ONNX file alone (not from kiln):
   budget = 1 byte per element of every Conv/ConvTranspose/Gemm/MatMul weight (traced back through
-           Identity/QuantizeLinear/DequantizeLinear to its initializer) + 4 bytes per bias element
-           (int32 in quantized form) + every distinct (De)QuantizeLinear scale (4 B) and zero
-           point (its element size).
+           Identity/QuantizeLinear/DequantizeLinear to its initializer) or QLinearConv/QGemm/
+           QLinearMatMul weight + 4 bytes per bias element (int32 in quantized form) + every
+           distinct scale (4 B) and zero point (its element size) of the quantization operators.
 kiln's header states weight_bytes; the check fails when it exceeds the budget by more than 5 %, or
 when any weight tensor is stored as a float array as large as the model's largest weight (the
 weights must stay int8 in flash, never float).
@@ -23,6 +23,9 @@ from onnx import numpy_helper
 
 WEIGHTED = {"Conv", "ConvTranspose", "Gemm", "MatMul"}
 QUANT = {"QuantizeLinear", "DequantizeLinear"}
+# QOperator ops: weight input -> 1 byte per element, int32 bias input -> 4.
+QOPERATOR = {"QLinearConv": {3: 1, 8: 4}, "QLinearMatMul": {3: 1}, "QGemm": {3: 1, 6: 4},
+             "ConvInteger": {1: 1}, "MatMulInteger": {1: 1}}
 
 
 def budget(model):
@@ -35,20 +38,28 @@ def budget(model):
         return t
 
     params, largest = 0, 0
+    weights = set()
     for n in model.graph.node:
-        if n.op_type not in WEIGHTED:
+        if n.op_type in WEIGHTED:
+            slots = {1: 1, 2: 4}  # input -> bytes per element
+        elif n.op_type in QOPERATOR:
+            slots = QOPERATOR[n.op_type]
+        else:
             continue
-        for k, t in enumerate(n.input[1:3]):
-            s = source(t)
-            if s in inits:
-                params += inits[s].size * (1 if k == 0 else 4)
-                if k == 0:
+        for k, per in slots.items():
+            if k >= len(n.input):
+                continue
+            s = source(n.input[k])
+            if s in inits and s not in weights:
+                weights.add(s)
+                params += inits[s].size * per
+                if per == 1:
                     largest = max(largest, inits[s].size)
-    seen, qparams = set(), 0
+    seen, qparams = set(weights), 0
     for n in model.graph.node:
-        if n.op_type not in QUANT:
+        if n.op_type not in QUANT and n.op_type not in QOPERATOR and not n.op_type.startswith("QLinear"):
             continue
-        for t in n.input[1:3]:
+        for t in (n.input[1:3] if n.op_type in QUANT else n.input):
             while t in producer and producer[t].op_type == "Identity":
                 t = producer[t].input[0]
             if t in inits and t not in seen:

@@ -594,12 +594,12 @@ KIND = {"ds_cnn": "normal", "mobilenet_v1_025": "uniform", "resnet8": "uniform",
 def model_names():
     names = []
     for a in ARCHS:
-        names += [a + "_qdq"] + ([a + "_pruned_qdq"] if a in PRUNED else []) + [a + "_ort_qdq"]
+        names += [a + "_qdq"] + ([a + "_pruned_qdq"] if a in PRUNED else []) + [a + "_ort_qdq", a + "_qop"]
     return names
 
 
 def split_name(name):
-    for suffix, flavour in (("_pruned_qdq", "pruned"), ("_ort_qdq", "ort"), ("_qdq", "qat")):
+    for suffix, flavour in (("_pruned_qdq", "pruned"), ("_ort_qdq", "ort"), ("_qdq", "qat"), ("_qop", "qop")):
         if name.endswith(suffix):
             return name[:-len(suffix)], flavour
     raise ValueError(name)
@@ -659,7 +659,13 @@ def make_model(name):
     float_model, data_sets = builder(seed)  # same weights and test inputs as tests/models/<arch>
     calib = calibration_inputs(arch, data_sets[0][0].shape, seed)
     torch_model = None
-    if flavour == "ort":
+    if flavour == "qop":
+        # The QOperator form: what ONNX Runtime's own graph optimizer (extended level: QDQ groups
+        # fused into QLinearConv, QGemm, QLinearAdd, ..., no NHWC layout change) makes of the
+        # <arch>_ort_qdq model, which must have been generated first.
+        source = os.path.join(OUT_ROOT, arch + "_ort_qdq", "model.onnx")
+        subprocess.run(["node", "-e", ORT_OPTIMIZE_JS, zoo.ORT_DIR, source, model_path, "extended"], check=True)
+    elif flavour == "ort":
         m = ort_quantize_static(os.path.join(REPO, "tests", "models", arch, "model.onnx"),
                                 [[calib[i:i + 1]] for i in range(len(calib))], input_names)
         onnx.save(m, model_path)
@@ -674,7 +680,8 @@ def make_model(name):
         torch_model = fold_bn_for_export(build_qat(arch, float_model, torch.from_numpy(calib), train))
         export_qat(torch_model, data_sets[0], model_path, input_names, output_names)
     m = onnx.load(model_path)
-    onnx.checker.check_model(m, full_check=True)
+    if flavour != "qop":  # the checker does not know ONNX Runtime's com.microsoft schemas
+        onnx.checker.check_model(m, full_check=True)
     assert [i.name for i in m.graph.input] == input_names
     assert [o.name for o in m.graph.output] == output_names
     outs = write_data_sets(out_dir, model_path, input_names, output_names, data_sets)
@@ -701,7 +708,7 @@ ORT_OPTIMIZE_JS = r"""
 const path = require('path');
 const ort = require(path.join(process.argv[1], 'node_modules', 'onnxruntime-node'));
 ort.InferenceSession.create(process.argv[2], {executionProviders: ['cpu'], intraOpNumThreads: 1,
-  interOpNumThreads: 1, graphOptimizationLevel: 'all', logSeverityLevel: 3,
+  interOpNumThreads: 1, graphOptimizationLevel: process.argv[4] || 'all', logSeverityLevel: 3,
   optimizedModelFilePath: process.argv[3]})
   .then(() => {}, (e) => { console.error(e); process.exit(1); });
 """

@@ -134,8 +134,10 @@ TEST_CASE("arena plans never overlap live buffers, except allowed in-place pairs
         // The only exception: output and input of one in-place layer, live together at that step only.
         const bool inplace = (lt.second == lu.first && allowed_inplace(r, u, t, lu.first)) ||
                              (lu.second == lt.first && allowed_inplace(r, t, u, lt.first));
-        CAPTURE(r.g.at(t).name);
-        CAPTURE(r.g.at(u).name);
+        // Copies: CAPTURE is a lambda, and clang 14 cannot capture structured bindings (C++20).
+        const std::string t_name = r.g.at(t).name, u_name = r.g.at(u).name;
+        CAPTURE(t_name);
+        CAPTURE(u_name);
         CHECK(inplace);
       }
     }
