@@ -85,7 +85,8 @@ TEST_CASE("requantize matches float32 round_half_even(float(acc) * scale)") {
     for (int e = 1; e <= 30; ++e) {
       const float s = std::ldexp(1.f, -e);
       for (std::int32_t base = -2000; base <= 2000; ++base) {
-        const std::int64_t tie = (static_cast<std::int64_t>(base) << e) + (std::int64_t(1) << (e - 1));
+        // base * 2^e, not base << e: shifting a negative value left is undefined before C++20 (UBSan).
+        const std::int64_t tie = static_cast<std::int64_t>(base) * (std::int64_t(1) << e) + (std::int64_t(1) << (e - 1));
         for (std::int64_t d = -2; d <= 2; ++d) {
           const std::int64_t acc = tie + d;
           if (acc < std::numeric_limits<std::int32_t>::min() || acc > std::numeric_limits<std::int32_t>::max()) continue;
