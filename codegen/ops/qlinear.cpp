@@ -68,6 +68,9 @@ std::uint8_t quantize_byte(float v, float scale, std::int32_t zp, dtype t) {
   return static_cast<std::uint8_t>(static_cast<std::int32_t>(r) & 0xff);
 }
 
+// The table transform of a pure requantization (QLinearConcat's inputs, Requantize).
+void identity_transform(const float* in, float* out) { std::copy(in, in + 256, out); }
+
 // ONNX Runtime's QlinearBuildLookupTable: dequantize each of the 256 bytes (x_scale * (x - x_zp) in
 // float32), transform the 256 floats, requantize with MlasQuantizeLinear.
 template <class F>
@@ -289,7 +292,7 @@ void lower_qlinear_concat(lower_context& ctx) {
     const float xs = const_scale(ctx, i + 1, "X_scale");
     if (!ctx.has_input(i + 2)) ctx.fail(fmt::format("input {} (X_zero_point) is required", i + 2));
     const std::int32_t xzp = const_zp(ctx, i + 2, t, "X_zero_point");
-    const auto table = lookup_table(xs, xzp, ys, yzp, t, [](const float* in, float* o) { std::copy(in, in + 256, o); });
+    const auto table = lookup_table(xs, xzp, ys, yzp, t, identity_transform);
     const tensor_id tid = ctx.constant(fmt::format("table{}", (i - 2) / 3), dtype::u8, {256}, table);
     qlinear_concat_params p{};
     p.outer = to_index(ctx, outer);
@@ -521,7 +524,7 @@ void register_qlinear(registry& r) {
   auto rq = entry("Requantize", "int8, uint8",
                   "kiln-internal (from DequantizeLinear → QuantizeLinear pairs of QDQ models): the same "
                   "float32 dequantize and quantize, folded into a byte table at codegen",
-                  [](lower_context& c) { lower_qlinear_lookup(c, [](const float* in, float* o) { std::copy(in, in + 256, o); }); });
+                  [](lower_context& c) { lower_qlinear_lookup(c, identity_transform); });
   rq.domain = "kiln.internal";
   r.add(std::move(rq));
   r.add(ms_entry("QLinearLeakyRelu", "int8, uint8", "constant scales and zero points; byte table built at codegen",

@@ -152,7 +152,9 @@ class qdq_rewriter {
     return std::make_pair(r, *info);
   }
 
-  tensor_id add_constant(const std::string& name, dtype t, dims_t dims, std::vector<std::uint8_t> bytes) {
+  // A new tensor under a name not yet taken; a constant when `bytes` is given.
+  tensor_id add_tensor_like(const std::string& name, dtype t, dims_t dims,
+                            std::optional<std::vector<std::uint8_t>> bytes = std::nullopt) {
     tensor c;
     c.name = name;
     while (g_.find(c.name) != no_tensor) c.name += "_";
@@ -162,15 +164,8 @@ class qdq_rewriter {
     c.value = std::move(bytes);
     return g_.add_tensor(std::move(c));
   }
-
-  tensor_id add_tensor_like(const std::string& name, dtype t, const dims_t& dims) {
-    tensor c;
-    c.name = name;
-    while (g_.find(c.name) != no_tensor) c.name += "_";
-    c.type = t;
-    c.dims = dims;
-    c.known = true;
-    return g_.add_tensor(std::move(c));
+  tensor_id add_constant(const std::string& name, dtype t, dims_t dims, std::vector<std::uint8_t> bytes) {
+    return add_tensor_like(name, t, std::move(dims), std::move(bytes));
   }
 
   // Per-tensor scale and zero point as rank-0 tensors (the QLinear operators' contract), the
