@@ -104,6 +104,8 @@ struct graph {
   std::vector<tensor_id> outputs;
   std::map<std::string, int> opsets;  // domain -> version
   std::map<std::string, tensor_id> by_name;
+  // kiln compile --kernels fast: Conv/Gemm/QLinearConv lower to the packed kernels (kiln/packed).
+  bool packed_kernels = false;
 
   tensor& at(tensor_id id) { return tensors.at(static_cast<std::size_t>(id)); }
   const tensor& at(tensor_id id) const { return tensors.at(static_cast<std::size_t>(id)); }

@@ -21,6 +21,7 @@ compile_result compile_model(onnx::ModelProto model, const compile_options& o) {
   // The weights now live in the graph: dropping the protobuf copy keeps peak memory near one copy
   // of the weights (plus the blob or header text) on large models.
   onnx::ModelProto().Swap(&model);
+  r.g.packed_kernels = o.kernels == "fast";
   const auto& reg = registry::builtin();
   lower_graph(r.g, reg, false);  // first pass: shapes everywhere, constants folded away (no output copies)
   if (has_quantize_nodes(r.g)) {

@@ -18,6 +18,10 @@ struct compile_options {
   // --weights-blob: the weights go to compile_result::blob, and the header pulls this file in with
   // .incbin instead of holding constexpr arrays. Empty: constexpr arrays.
   std::filesystem::path weights_blob;
+  // --kernels: "reference" calls the plain kernels on ONNX-layout weights; "fast" pre-packs the
+  // weights of Conv/Gemm/MatMul layers for the packed kernels (include/kiln/packed/), which run
+  // on the architecture chosen at compile time (include/kiln/arch/dispatch.hpp).
+  std::string kernels = "reference";
 };
 
 struct compile_result {

@@ -23,6 +23,29 @@ void lower_conv(lower_context& ctx) {
   conv_params p{};
   fill_conv_geometry(ctx, shape, p);
   p.act = fused_activation(ctx.n());
+  const index_t cin_g = p.in_channels / p.group, mg = p.out_channels / p.group;
+  if (ctx.g().packed_kernels && x.type == dtype::f32 && kiln::packed::depthwise_applies(p)) {
+    layer l = make_layer("kiln::packed::depthwise", &kiln::packed::depthwise, p,
+                         {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0), scratch_arg});
+    l.scratch_bytes = kiln::packed::depthwise_scratch_bytes(p);
+    l.macs = static_cast<std::uint64_t>(p.kernel[1] * p.kernel[2]) * static_cast<std::uint64_t>(ctx.g().at(ctx.out_id(0)).count());
+    ctx.emit(std::move(l));
+    return;
+  }
+  if (ctx.g().packed_kernels && x.type == dtype::f32 && ctx.is_constant(1) && !(cin_g == 1 && mg == 1)) {
+    const index_t k = cin_g * p.kernel[0] * p.kernel[1] * p.kernel[2];
+    const auto wv = ctx.const_doubles(1, "weight");
+    std::vector<float> wf(wv.begin(), wv.end());
+    std::vector<float> packed(kiln::packed::conv_weight_count(p.out_channels, p.group, k, 1));
+    kiln::packed::pack_conv_weights(wf.data(), p.out_channels, p.group, k, 1, packed.data(), [](float v) { return v; });
+    const auto wid = ctx.constant("packed", dtype::f32, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
+    layer l = make_layer("kiln::packed::conv", &kiln::packed::conv, p,
+                         {ctx.in_id(0), wid, ctx.in_id(2), ctx.out_id(0), scratch_arg});
+    l.scratch_bytes = kiln::packed::conv_scratch_bytes(k);
+    l.macs = static_cast<std::uint64_t>(k) * static_cast<std::uint64_t>(ctx.g().at(ctx.out_id(0)).count());
+    ctx.emit(std::move(l));
+    return;
+  }
   dispatch(float_types{}, x.type, ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
     layer l = make_layer(tmpl("kiln::conv", {cpp_name<T>()}), &kiln::conv<T>, p,
@@ -60,6 +83,17 @@ void lower_gemm(lower_context& ctx) {
     p.c_stride_n = s[1];
   }
   p.act = fused_activation(ctx.n());
+  if (ctx.g().packed_kernels && a.type == dtype::f32 && ctx.is_constant(1)) {
+    const auto bv = ctx.const_doubles(1, "B");
+    std::vector<float> bf(bv.begin(), bv.end());
+    std::vector<float> packed(kiln::packed::dense_weight_count(p.n, p.k));
+    kiln::packed::pack_dense_weights(bf.data(), p.n, p.k, p.trans_b ? 1 : p.n, p.trans_b ? p.k : 1, packed.data());
+    const auto bid = ctx.constant("packed", dtype::f32, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
+    layer l = make_layer("kiln::packed::dense", &kiln::packed::dense, p, {ctx.in_id(0), bid, ctx.in_id(2), ctx.out_id(0)});
+    l.macs = static_cast<std::uint64_t>(m) * static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(k);
+    ctx.emit(std::move(l));
+    return;
+  }
   dispatch(float_types{}, a.type, ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
     layer l = make_layer(tmpl("kiln::gemm", {cpp_name<T>()}), &kiln::gemm<T>, p,

@@ -183,6 +183,62 @@ std::int64_t zp_count(lower_context& ctx, std::size_t i, std::int64_t per_channe
   return n;
 }
 
+// QLinearConv on the packed kernels (kiln compile --kernels fast); false leaves the node to the
+// reference kernel. Depthwise runs direct; any other conv needs constant weights, zero points and
+// bias so the weights can be packed and the zero-point terms folded (packed::prepare_qconv).
+template <class X, class W, class Y>
+bool lower_packed_qconv(lower_context& ctx, const qconv_params& p, tensor_id rq) {
+  const index_t cin_g = p.in_channels / p.group;
+  const index_t taps = p.kernel[0] * p.kernel[1] * p.kernel[2], k = cin_g * taps;
+  if (kiln::packed::depthwise_applies(p)) {
+    layer l = make_layer(tmpl("kiln::packed::qlinear_depthwise", {cpp_name<X>(), cpp_name<W>(), cpp_name<Y>()}),
+                         &kiln::packed::qlinear_depthwise<X, W, Y>, p,
+                         {ctx.in_id(0), ctx.in_id(2), ctx.in_id(3), ctx.in_id(5), rq, ctx.in_id(8), ctx.in_id(7),
+                          ctx.out_id(0), scratch_arg});
+    l.scratch_bytes = kiln::packed::depthwise_scratch_bytes(p);
+    l.macs = conv_macs(ctx.in(3), p);
+    ctx.emit(std::move(l));
+    return true;
+  }
+  for (std::size_t i : {2, 3, 5, 8})
+    if (ctx.has_input(i) && !ctx.is_constant(i)) return false;
+  if (k > 16384) return false;  // keeps sum x'w' (|x'w'| <= 255 * 128 per term) inside int32
+  std::vector<W> w;
+  for (auto v : ctx.const_ints(3, "weight")) w.push_back(static_cast<W>(v));
+  std::vector<W> w_zp;
+  if (ctx.has_input(5))
+    for (auto v : ctx.const_ints(5, "weight zero point")) w_zp.push_back(static_cast<W>(v));
+  std::vector<std::int32_t> bias;
+  if (ctx.has_input(8))
+    for (auto v : ctx.const_ints(8, "bias")) bias.push_back(static_cast<std::int32_t>(v));
+  const std::int32_t x_zp = ctx.has_input(2) ? static_cast<std::int32_t>(ctx.const_ints(2, "zero point")[0]) : 0;
+  // The folded bias must fit int32 too: bound it in 64 bits before folding in 32.
+  const std::int64_t zx = x_zp + (std::is_signed_v<X> ? 128 : 0), shift = std::is_signed_v<W> ? 0 : 128;
+  for (index_t m = 0; m < p.out_channels; ++m) {
+    std::int64_t sum = 0;
+    for (index_t i = 0; i < k; ++i) sum += static_cast<std::int64_t>(w[static_cast<std::size_t>(m * k + i)]) - shift;
+    const std::int64_t wz = (w_zp.empty() ? 0 : w_zp[p.w_zp_count > 1 ? static_cast<std::size_t>(m) : 0]) - shift;
+    const std::int64_t folded = (bias.empty() ? 0 : bias[static_cast<std::size_t>(m)]) - zx * sum + k * zx * wz;
+    if (folded > std::numeric_limits<std::int32_t>::max() / 2 || folded < std::numeric_limits<std::int32_t>::min() / 2)
+      return false;
+  }
+  std::vector<std::int8_t> packed(kiln::packed::conv_weight_count(p.out_channels, p.group, k, 4));
+  std::vector<std::int32_t> zp_out(static_cast<std::size_t>(p.w_zp_count)), bias_out(static_cast<std::size_t>(p.out_channels));
+  const bool any_zp = kiln::packed::prepare_qconv(w.data(), w_zp.empty() ? nullptr : w_zp.data(), p.w_zp_count,
+                                                  bias.empty() ? nullptr : bias.data(), x_zp, std::is_signed_v<X>,
+                                                  p.out_channels, p.group, k, packed.data(), zp_out.data(), bias_out.data());
+  const auto wid = ctx.constant("packed", dtype::i8, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
+  const auto zid = any_zp ? ctx.constant("packed_zp", dtype::i32, {p.w_zp_count}, to_bytes(zp_out)) : no_tensor;
+  const auto bid = ctx.constant("packed_bias", dtype::i32, {p.out_channels}, to_bytes(bias_out));
+  layer l = make_layer(tmpl("kiln::packed::qlinear_conv", {cpp_name<X>(), cpp_name<Y>()}),
+                       &kiln::packed::qlinear_conv<X, Y>, p,
+                       {ctx.in_id(0), ctx.in_id(2), wid, zid, rq, bid, ctx.in_id(7), ctx.out_id(0), scratch_arg});
+  l.scratch_bytes = kiln::packed::qconv_scratch_bytes(k);
+  l.macs = conv_macs(ctx.in(3), p);
+  ctx.emit(std::move(l));
+  return true;
+}
+
 // QLinearConv (qlinear) or ConvInteger: inputs (x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B)
 // or (x, w, x_zp, w_zp).
 void lower_qconv(lower_context& ctx, bool qlinear) {
@@ -224,6 +280,7 @@ void lower_qconv(lower_context& ctx, bool qlinear) {
       }
       dispatch(q8_types{}, yt, ctx, [&](auto ytag) {
         using Y = typename decltype(ytag)::type;
+        if (ctx.g().packed_kernels && lower_packed_qconv<X, W, Y>(ctx, p, rq)) return;
         layer l = make_layer(tmpl("kiln::qlinear_conv", {cpp_name<X>(), cpp_name<W>(), cpp_name<Y>()}),
                              &kiln::qlinear_conv<X, W, Y>, p,
                              {ctx.in_id(ix), ctx.in_id(ixz), ctx.in_id(iw), ctx.in_id(iwz), rq, ctx.in_id(8),

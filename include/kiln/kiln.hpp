@@ -19,3 +19,6 @@
 #include "ops/reduce.hpp"
 #include "ops/softmax.hpp"
 #include "ops/tensor.hpp"
+#include "packed/conv.hpp"
+#include "packed/depthwise.hpp"
+#include "packed/dense.hpp"

@@ -1,0 +1,58 @@
+// Cortex-M with the DSP extension (M4, M7, M33, M55): int8 tiles on the dual 16-bit MAC
+// __smlad. A quad of four int8 weights is split by __sxtb16 into two halfword pairs (bytes 0,2
+// and, after a rotate, 1,3); the quad of four uint8 activations likewise by __uxtb16; two __smlad
+// then add all four products. Float tiles are the portable ones (the FPU has no SIMD).
+#pragma once
+
+#include "../generic/tiles.hpp"
+
+#include <arm_acle.h>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+
+namespace kiln::arch::cortex_m {
+
+using generic::f32_nb;
+using generic::f32_tile;
+using generic::requantize_saturate;  // FPv4 has no round-to-integer instruction: integers are faster
+inline constexpr index_t s8_nb = 2;  // 2 columns x 4 rows: 8 accumulators fit the register file
+
+namespace detail {
+inline std::uint32_t load_quad(const void* p) noexcept {
+  std::uint32_t v;
+  std::memcpy(&v, p, 4);  // one LDR: unaligned word loads are allowed on M4 and later
+  return v;
+}
+inline std::uint32_t ror8(std::uint32_t v) noexcept { return (v >> 8) | (v << 24); }  // GCC 12 has no __ror
+template <class T> inline std::uint32_t even_halves(std::uint32_t q) noexcept {
+  if constexpr (std::is_signed_v<T>) return static_cast<std::uint32_t>(__sxtb16(q));
+  else return static_cast<std::uint32_t>(__uxtb16(q));
+}
+}  // namespace detail
+
+template <index_t MR, index_t NB, class A, class B>
+inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
+                      std::int32_t* c) noexcept {
+  std::int32_t acc[MR][NB] = {};
+  for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb) {
+    std::uint32_t b02[NB], b13[NB];
+    for (index_t j = 0; j < NB; ++j) {
+      const std::uint32_t w = detail::load_quad(b + 4 * j);
+      b02[j] = detail::even_halves<B>(w);
+      b13[j] = detail::even_halves<B>(detail::ror8(w));
+    }
+    for (index_t r = 0; r < MR; ++r) {
+      const std::uint32_t w = detail::load_quad(a + r * a_rs);
+      const std::uint32_t a02 = detail::even_halves<A>(w), a13 = detail::even_halves<A>(detail::ror8(w));
+      for (index_t j = 0; j < NB; ++j) {
+        acc[r][j] = __smlad(static_cast<std::int32_t>(a02), static_cast<std::int32_t>(b02[j]), acc[r][j]);
+        acc[r][j] = __smlad(static_cast<std::int32_t>(a13), static_cast<std::int32_t>(b13[j]), acc[r][j]);
+      }
+    }
+  }
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
+}
+
+}  // namespace kiln::arch::cortex_m

@@ -1,0 +1,41 @@
+// The one place that picks the architecture kernels. Everything above it (include/kiln/packed)
+// calls kiln::arch::active::{f32_tile, int8_tile, requantize_saturate} with tile widths
+// active::{f32_nb, s8_nb}.
+//
+//   Cortex-M with DSP (__ARM_FEATURE_DSP, M-profile)        → arch/cortex_m   (ACLE __smlad)
+//   x86 with AVX2 or AVX-512, or ARM NEON, and xsimd found  → arch/xsimd      (xsimd, VNNI)
+//   anything else, or KILN_ARCH_GENERIC defined              → arch/generic   (plain C++)
+//
+// Every choice computes the same integers; float results differ only in summation rounding.
+// Tile widths divide packed::panel_cols, so packed weights and scratch sizes do not depend on it.
+#pragma once
+
+#include "generic/tiles.hpp"
+
+#if !defined(KILN_ARCH_GENERIC) && defined(__ARM_ARCH_PROFILE) && (__ARM_ARCH_PROFILE == 'M') && \
+    defined(__ARM_FEATURE_DSP)
+#include "cortex_m/tiles.hpp"
+namespace kiln::arch {
+namespace active = cortex_m;
+inline constexpr const char* active_name = "cortex_m_dsp";
+}  // namespace kiln::arch
+#elif !defined(KILN_ARCH_GENERIC) && (defined(__AVX2__) || defined(__AVX512F__) || defined(__ARM_NEON)) && \
+    defined(__has_include)
+#if __has_include(<xsimd/xsimd.hpp>)
+#include "xsimd/tiles.hpp"
+namespace kiln::arch {
+namespace active = simd;
+inline constexpr const char* active_name = "xsimd";
+}  // namespace kiln::arch
+#else
+namespace kiln::arch {
+namespace active = generic;
+inline constexpr const char* active_name = "generic";
+}  // namespace kiln::arch
+#endif
+#else
+namespace kiln::arch {
+namespace active = generic;
+inline constexpr const char* active_name = "generic";
+}  // namespace kiln::arch
+#endif

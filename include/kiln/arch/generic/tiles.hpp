@@ -1,0 +1,58 @@
+// Portable C++ register tiles: the reference every SIMD and DSP tile is tested against, and the
+// tiles of every target without one (Cortex-M0/M3, plain x86-64, KILN_ARCH_GENERIC).
+//
+// A tile computes an MR x NB block of a matrix product, c = a * b, over k steps:
+//   float:  c[r][j] = sum_kk a[kk*a_ks + r*a_rs] * b[kk*ldb + j]
+//   int8:   c[r][j] = sum_kk A(r, kk) * B(kk, j) in int32, k in quads of 4 (K rounded up to a
+//           multiple of 4 with zero weights): A(r, kk) = a[(kk/4)*a_ks + r*a_rs + kk%4],
+//           B(kk, j) = b[(kk/4)*ldb + 4*j + kk%4]. Quads are what VNNI (vpdpbusd), SDOT and the
+//           Cortex-M DSP (two __smlad per quad) consume in one step.
+// c is a dense MR x NB array; the caller adds bias, activation or requantization and stores.
+#pragma once
+
+#include "../../core/requantize.hpp"
+#include "../../core/shape.hpp"
+
+#include <cstdint>
+
+namespace kiln::arch::generic {
+
+inline constexpr index_t f32_nb = 8;  // columns per float tile
+inline constexpr index_t s8_nb = 8;   // columns per int8 tile
+
+template <index_t MR, index_t NB>
+inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const float* b, index_t ldb,
+                     float* c) noexcept {
+  float acc[MR][NB] = {};
+  for (index_t kk = 0; kk < k; ++kk, a += a_ks, b += ldb)
+    for (index_t r = 0; r < MR; ++r) {
+      const float av = a[r * a_rs];
+      for (index_t j = 0; j < NB; ++j) acc[r][j] += av * b[j];
+    }
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
+}
+
+template <index_t MR, index_t NB, class A, class B>
+inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
+                      std::int32_t* c) noexcept {
+  std::int32_t acc[MR][NB] = {};
+  for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb)
+    for (index_t r = 0; r < MR; ++r)
+      for (index_t j = 0; j < NB; ++j)
+        for (index_t i = 0; i < 4; ++i)
+          acc[r][j] += static_cast<std::int32_t>(a[r * a_rs + i]) * static_cast<std::int32_t>(b[4 * j + i]);
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
+}
+
+// ONNX Runtime's requantization, saturate(round_half_even(float32(acc) * scale) + zero_point),
+// in integers only (core/requantize.hpp): exact without an FPU. `scale` is rq as a float, for
+// targets that round in float instead.
+inline std::int32_t requantize_saturate(std::int32_t acc, float scale, const requant_params& rq,
+                                        std::int32_t zero_point, std::int32_t lo, std::int32_t hi) noexcept {
+  static_cast<void>(scale);
+  return kiln::requantize_saturate(acc, rq, zero_point, lo, hi);
+}
+
+}  // namespace kiln::arch::generic

@@ -1,0 +1,99 @@
+// Host SIMD tiles: float through xsimd (AVX2, AVX-512, NEON: whichever the compiler targets),
+// int8 through VNNI (vpdpbusd: four uint8 x int8 products per 32-bit lane, exact int32 sums)
+// where the CPU has it, else the portable tile.
+#pragma once
+
+#include "../generic/tiles.hpp"
+
+#include <xsimd/xsimd.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#include <immintrin.h>
+#endif
+
+namespace kiln::arch::simd {
+
+using f32_batch = xsimd::batch<float>;
+// Two vectors per row and MR = 4 rows: 8 accumulators keep both FMA ports busy through the FMA
+// latency, leaving registers for the two column loads and the broadcast.
+inline constexpr index_t f32_nb = 2 * static_cast<index_t>(f32_batch::size);
+
+template <index_t MR, index_t NB>
+inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const float* b, index_t ldb,
+                     float* c) noexcept {
+  constexpr index_t lanes = static_cast<index_t>(f32_batch::size);
+  if constexpr (NB % lanes != 0) {
+    generic::f32_tile<MR, NB>(k, a, a_rs, a_ks, b, ldb, c);
+  } else {
+    constexpr index_t V = NB / lanes;
+    f32_batch acc[MR][V];
+    for (index_t r = 0; r < MR; ++r)
+      for (index_t v = 0; v < V; ++v) acc[r][v] = f32_batch(0.f);
+    for (index_t kk = 0; kk < k; ++kk, a += a_ks, b += ldb) {
+      f32_batch bv[V];
+      for (index_t v = 0; v < V; ++v) bv[v] = f32_batch::load_unaligned(b + v * lanes);
+      for (index_t r = 0; r < MR; ++r) {
+        const f32_batch av(a[r * a_rs]);
+        for (index_t v = 0; v < V; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
+      }
+    }
+    for (index_t r = 0; r < MR; ++r)
+      for (index_t v = 0; v < V; ++v) acc[r][v].store_unaligned(c + r * NB + v * lanes);
+  }
+}
+
+#if defined(__SSE4_1__) || defined(__aarch64__)
+// The float32 product rounded by one instruction (roundss / frintn, half to even in the default
+// rounding mode): the very operations ONNX Runtime performs, so the same integers as the
+// integer-only emulation, an order of magnitude faster. Results beyond +-2^40 clamp there too.
+inline std::int32_t requantize_saturate(std::int32_t acc, float scale, const requant_params&, std::int32_t zero_point,
+                                        std::int32_t lo, std::int32_t hi) noexcept {
+  constexpr float limit = 1099511627776.f;  // 2^40
+  float r = std::nearbyint(static_cast<float>(acc) * scale);
+  r = r < -limit ? -limit : r > limit ? limit : r;
+  const std::int64_t v = static_cast<std::int64_t>(r) + zero_point;
+  return v < lo ? lo : v > hi ? hi : static_cast<std::int32_t>(v);
+}
+#else
+using generic::requantize_saturate;
+#endif
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+inline constexpr index_t s8_nb = 32;  // two 16-lane vectors of column quads per row
+
+template <index_t MR, index_t NB, class A, class B>
+inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
+                      std::int32_t* c) noexcept {
+  // vpdpbusd multiplies unsigned bytes by signed bytes: the vector side must be uint8 and the
+  // broadcast side int8 (the layout packed weights and activation panels are given in).
+  if constexpr (!std::is_same_v<A, std::int8_t> || !std::is_same_v<B, std::uint8_t> || NB % 16 != 0) {
+    generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, b, ldb, c);
+  } else {
+    constexpr index_t V = NB / 16;
+    __m512i acc[MR][V];
+    for (index_t r = 0; r < MR; ++r)
+      for (index_t v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_si512();
+    for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb) {
+      __m512i bv[V];
+      for (index_t v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(b + 64 * v);
+      for (index_t r = 0; r < MR; ++r) {
+        std::int32_t quad;
+        std::memcpy(&quad, a + r * a_rs, 4);
+        const __m512i av = _mm512_set1_epi32(quad);
+        for (index_t v = 0; v < V; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], bv[v], av);
+      }
+    }
+    for (index_t r = 0; r < MR; ++r)
+      for (index_t v = 0; v < V; ++v) _mm512_storeu_si512(c + r * NB + 16 * v, acc[r][v]);
+  }
+}
+#else
+using generic::int8_tile;
+using generic::s8_nb;
+#endif
+
+}  // namespace kiln::arch::simd

@@ -1,0 +1,138 @@
+// Packed convolutions: one activation panel (packed/panel.hpp) at a time, multiplied by weight
+// panels packed at codegen time (packed/layout.hpp) with the architecture's register tile
+// (arch/dispatch.hpp), then bias, activation or requantization on the way out. Grouped
+// convolutions run group by group; depthwise int8 has its own direct kernel below.
+#pragma once
+
+#include "../arch/dispatch.hpp"
+#include "../core/activation.hpp"
+#include "../core/requantize.hpp"
+#include "../ops/conv.hpp"
+#include "../ops/quant.hpp"
+#include "panel.hpp"
+
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+namespace kiln::packed {
+
+// Scratch of conv: one float panel.
+constexpr std::size_t conv_scratch_bytes(index_t k) noexcept {
+  return static_cast<std::size_t>(k) * panel_cols * sizeof(float);
+}
+// Scratch of qlinear_conv: one uint8 panel of quads.
+constexpr std::size_t qconv_scratch_bytes(index_t k) noexcept {
+  return static_cast<std::size_t>(round_up(k, 4)) * panel_cols;
+}
+
+// y = act(bias + conv(x, w)); w packed by pack_conv_weights (quad 1), panel: conv_scratch_bytes.
+inline void conv(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
+                 void* scratch) noexcept {
+  float* const panel = static_cast<float*>(scratch);
+  constexpr index_t NB = arch::active::f32_nb, MR = conv_mr;
+  static_assert(panel_cols % NB == 0, "tile width must divide the panel");
+  const index_t in_plane = p.in[0] * p.in[1] * p.in[2], out_plane = p.out[0] * p.out[1] * p.out[2];
+  const index_t cin_g = p.in_channels / p.group, mg = p.out_channels / p.group;
+  const index_t k = cin_g * p.kernel[0] * p.kernel[1] * p.kernel[2];
+  const index_t mblocks = ceil_div(mg, MR);
+  for (index_t n = 0; n < p.batch; ++n)
+    for (index_t g = 0; g < p.group; ++g) {
+      const float* xg = x + (n * p.in_channels + g * cin_g) * in_plane;
+      const float* wg = w + g * mblocks * k * MR;
+      for (index_t p0 = 0; p0 < out_plane; p0 += panel_cols) {
+        const index_t cols = out_plane - p0 < panel_cols ? out_plane - p0 : panel_cols;
+        detail::pack_panel<1>(p, xg, cin_g, p0, cols, 0.f, panel, [](float v) { return v; });
+        for (index_t kk = 0; kk < k; ++kk)  // the last tile of a short panel reads defined zeros
+          for (index_t j = cols; j < round_up(cols, NB); ++j) panel[kk * panel_cols + j] = 0.f;
+        for (index_t mb = 0; mb < mblocks; ++mb) {
+          const float* a = wg + mb * k * MR;
+          const index_t rows = mg - mb * MR < MR ? mg - mb * MR : MR;
+          for (index_t j0 = 0; j0 < cols; j0 += NB) {
+            float c[MR * NB];
+            arch::active::f32_tile<MR, NB>(k, a, 1, MR, panel + j0, panel_cols, c);
+            const index_t width = cols - j0 < NB ? cols - j0 : NB;
+            for (index_t r = 0; r < rows; ++r) {
+              const index_t m = g * mg + mb * MR + r;
+              const float b = bias ? bias[m] : 0.f;
+              float* yr = y + (n * p.out_channels + m) * out_plane + p0 + j0;
+              for (index_t j = 0; j < width; ++j) yr[j] = activate(p.act, c[r * NB + j] + b);
+            }
+          }
+        }
+      }
+    }
+}
+
+// QLinearConv on packed int8 weights. The activation panel holds x' = x + 128 for int8 x (x for
+// uint8), so the tile multiplies uint8 activations by int8 weights as VNNI and the DSP want; the
+// offsets come back out in the epilogue:
+//   sum (x - xz)(w - wz) = sum x'w' - zx' sum w' - wz' sum x' + K zx' wz'   (zx' = xz + 128 or xz)
+// where w' are the packed weights (uint8 weights shifted to int8, wz' likewise). Codegen folds
+// bias - zx' sum w' + K zx' wz' into `bias` (per output channel); w_zp holds wz' when any is
+// non-zero (null otherwise), and only then are the panel's column sums needed. All exact in int32.
+template <class X, class Y>
+inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const std::int8_t* w,
+                         const std::int32_t* w_zp, const float* scale, const std::int32_t* bias, const Y* y_zp, Y* y,
+                         void* scratch) noexcept {
+  std::uint8_t* const panel = static_cast<std::uint8_t*>(scratch);
+  constexpr index_t NB = arch::active::s8_nb, MR = conv_mr, row = panel_cols * 4;
+  static_assert(panel_cols % NB == 0, "tile width must divide the panel");
+  constexpr std::int32_t offset = std::is_signed_v<X> ? 128 : 0;
+  const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
+  const std::int32_t lo = std::numeric_limits<Y>::min(), hi = std::numeric_limits<Y>::max();
+  const X pad = x_zp ? x_zp[0] : X(0);
+  const index_t in_plane = p.in[0] * p.in[1] * p.in[2], out_plane = p.out[0] * p.out[1] * p.out[2];
+  const index_t cin_g = p.in_channels / p.group, mg = p.out_channels / p.group;
+  const index_t k = cin_g * p.kernel[0] * p.kernel[1] * p.kernel[2], k4 = ceil_div(k, 4);
+  const index_t mblocks = ceil_div(mg, MR);
+  for (index_t n = 0; n < p.batch; ++n)
+    for (index_t g = 0; g < p.group; ++g) {
+      const X* xg = x + (n * p.in_channels + g * cin_g) * in_plane;
+      const std::int8_t* wg = w + g * mblocks * k4 * 4 * MR;
+      for (index_t p0 = 0; p0 < out_plane; p0 += panel_cols) {
+        const index_t cols = out_plane - p0 < panel_cols ? out_plane - p0 : panel_cols;
+        const index_t padded_cols = round_up(cols, NB);
+        for (index_t kk = k; kk < k4 * 4; ++kk)  // the zero-weight tail of the last quad
+          for (index_t j = 0; j < padded_cols; ++j) panel[(kk >> 2) * row + 4 * j + (kk & 3)] = 0;
+        for (index_t kk = 0; kk < k4 * 4; ++kk)
+          for (index_t j = cols; j < padded_cols; ++j) panel[(kk >> 2) * row + 4 * j + (kk & 3)] = 0;
+        detail::pack_panel<4>(p, xg, cin_g, p0, cols, pad, panel, [](X v) {
+          return static_cast<std::uint8_t>(static_cast<std::int32_t>(v) + offset);
+        });
+        std::int32_t colsum[panel_cols] = {};
+        if (w_zp)
+          for (index_t q = 0; q < k4; ++q)
+            for (index_t j = 0; j < cols; ++j)
+              for (index_t e = 0; e < 4; ++e) colsum[j] += panel[q * row + 4 * j + e];
+        for (index_t mb = 0; mb < mblocks; ++mb) {
+          const std::int8_t* a = wg + mb * k4 * 4 * MR;
+          const index_t rows = mg - mb * MR < MR ? mg - mb * MR : MR;
+          requant_params rq[MR];
+          float s[MR];
+          std::int32_t wz[MR];
+          for (index_t r = 0; r < rows; ++r) {
+            const index_t m = g * mg + mb * MR + r;
+            s[r] = scale[p.rq_count > 1 ? m : 0];
+            rq[r] = requant_from_float(s[r]);
+            wz[r] = w_zp ? w_zp[p.w_zp_count > 1 ? m : 0] : 0;
+          }
+          for (index_t j0 = 0; j0 < cols; j0 += NB) {
+            std::int32_t c[MR * NB];
+            arch::active::int8_tile<MR, NB>(k4, a, 4, 4 * MR, panel + 4 * j0, row, c);
+            const index_t width = cols - j0 < NB ? cols - j0 : NB;
+            for (index_t r = 0; r < rows; ++r) {
+              const index_t m = g * mg + mb * MR + r;
+              Y* yr = y + (n * p.out_channels + m) * out_plane + p0 + j0;
+              for (index_t j = 0; j < width; ++j) {
+                const std::int32_t acc = c[r * NB + j] + bias[m] - wz[r] * colsum[j0 + j];
+                yr[j] = static_cast<Y>(arch::active::requantize_saturate(acc, s[r], rq[r], yz, lo, hi));
+              }
+            }
+          }
+        }
+      }
+    }
+}
+
+}  // namespace kiln::packed

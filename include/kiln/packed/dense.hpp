@@ -1,0 +1,64 @@
+// Packed dense layers (Gemm / MatMul with constant weights): Y = act(alpha * A * B + beta * C)
+// with B packed at codegen time into column panels (packed/layout.hpp). A's rows are the tile's
+// broadcast side, read in place; four rows at a time share each weight load.
+#pragma once
+
+#include "../arch/dispatch.hpp"
+#include "../core/activation.hpp"
+#include "../ops/gemm.hpp"
+#include "layout.hpp"
+
+#include <type_traits>
+
+namespace kiln::packed {
+
+namespace detail {
+// Calls f(std::integral_constant<index_t, W>{}) for a panel width W in {16, 32, 48, 64}.
+template <class F> inline void with_panel_width(index_t width, F&& f) noexcept {
+  static_assert(dense_nr == 64 && dense_tail == 16, "widths below follow dense_nr and dense_tail");
+  switch (width) {
+    case 16: f(std::integral_constant<index_t, 16>{}); break;
+    case 32: f(std::integral_constant<index_t, 32>{}); break;
+    case 48: f(std::integral_constant<index_t, 48>{}); break;
+    default: f(std::integral_constant<index_t, 64>{}); break;
+  }
+}
+}  // namespace detail
+
+// gemm_params as for kiln::gemm; trans_b was applied when B was packed (pack_dense_weights).
+inline void dense(const gemm_params& p, const float* a, const float* b, const float* c, float* y) noexcept {
+  const index_t a_rs = p.trans_a ? 1 : p.k, a_ks = p.trans_a ? p.m : 1;
+  const float alpha = static_cast<float>(p.alpha), beta = static_cast<float>(p.beta);
+  const float* panel = b;
+  for (index_t n0 = 0; n0 < p.n; n0 += dense_nr) {
+    const index_t width = dense_panel_width(p.n, n0);
+    const index_t cols = p.n - n0 < width ? p.n - n0 : width;
+    detail::with_panel_width(width, [&](auto w) {
+      constexpr index_t W = decltype(w)::value;
+      auto finish = [&](index_t i0, index_t rows, const float* t) {
+        for (index_t r = 0; r < rows; ++r) {
+          float* yr = y + (i0 + r) * p.n + n0;
+          for (index_t j = 0; j < cols; ++j) {
+            float v = alpha * t[r * W + j];
+            if (c) v += beta * c[(i0 + r) * p.c_stride_m + (n0 + j) * p.c_stride_n];
+            yr[j] = activate(p.act, v);
+          }
+        }
+      };
+      index_t i = 0;
+      for (; i + 4 <= p.m; i += 4) {
+        float t[4 * W];
+        arch::active::f32_tile<4, W>(p.k, a + i * a_rs, a_rs, a_ks, panel, W, t);
+        finish(i, 4, t);
+      }
+      for (; i < p.m; ++i) {
+        float t[W];
+        arch::active::f32_tile<1, W>(p.k, a + i * a_rs, a_rs, a_ks, panel, W, t);
+        finish(i, 1, t);
+      }
+    });
+    panel += static_cast<std::size_t>(width) * static_cast<std::size_t>(p.k);
+  }
+}
+
+}  // namespace kiln::packed

@@ -1,0 +1,234 @@
+// The packed kernels (include/kiln/packed) on whichever architecture this build selected
+// (arch/dispatch.hpp) against the reference kernels (include/kiln/ops): float within rounding,
+// integers bit for bit. Geometries put the output count below, at, above and at multiples of
+// the tile and panel widths, and the channel count below, at and above the weight panel rows.
+#include <kiln/packed/conv.hpp>
+#include <kiln/packed/dense.hpp>
+#include <kiln/packed/depthwise.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace {
+
+using kiln::index_t;
+
+// A small deterministic generator: the same values on every platform.
+struct lcg {
+  std::uint32_t s;
+  std::uint32_t next() { return s = s * 1664525u + 1013904223u; }
+  float uniform() { return static_cast<float>(next() >> 8) / 16777216.f * 2.f - 1.f; }
+  int range(int lo, int hi) { return lo + static_cast<int>((next() >> 8) % static_cast<std::uint32_t>(hi - lo + 1)); }
+};
+
+struct geometry {
+  index_t c, m, group, h, w, kh, kw, stride, pad, dilation;
+};
+
+std::string describe(const geometry& g) {
+  return "C" + std::to_string(g.c) + " M" + std::to_string(g.m) + " G" + std::to_string(g.group) + " " +
+         std::to_string(g.h) + "x" + std::to_string(g.w) + " k" + std::to_string(g.kh) + "x" + std::to_string(g.kw) +
+         " s" + std::to_string(g.stride) + " p" + std::to_string(g.pad) + " d" + std::to_string(g.dilation);
+}
+
+template <class P> P make_geometry(const geometry& g) {
+  P p{};
+  p.batch = 1;
+  p.in_channels = g.c;
+  p.out_channels = g.m;
+  p.group = g.group;
+  const index_t in[3] = {1, g.h, g.w}, k[3] = {1, g.kh, g.kw};
+  for (int a = 0; a < 3; ++a) {
+    const index_t s = a == 0 ? 1 : g.stride, pd = a == 0 ? 0 : g.pad, d = a == 0 ? 1 : g.dilation;
+    p.in[a] = in[a];
+    p.kernel[a] = k[a];
+    p.stride[a] = s;
+    p.pad[a] = pd;
+    p.dilation[a] = d;
+    p.out[a] = (in[a] + 2 * pd - d * (k[a] - 1) - 1) / s + 1;
+  }
+  return p;
+}
+
+std::vector<geometry> geometries() {
+  std::vector<geometry> gs;
+  // Output planes of 1, 7, 8, 9, 16, 31, 32, 33, 64, 100 positions; channel counts around conv_mr.
+  for (index_t hw : {1, 7, 8, 9, 16, 31, 32, 33, 64, 100})
+    for (index_t m : {1, 3, 4, 5, 8, 13}) gs.push_back({3, m, 1, 1, hw, 1, 1, 1, 0, 1});
+  gs.push_back({16, 16, 1, 10, 10, 3, 3, 1, 1, 1});  // 3x3 same
+  gs.push_back({8, 12, 1, 11, 9, 3, 3, 2, 1, 1});    // strided
+  gs.push_back({5, 6, 1, 12, 12, 3, 3, 1, 2, 2});    // dilated
+  gs.push_back({8, 8, 2, 9, 9, 3, 3, 1, 1, 1});      // grouped
+  gs.push_back({6, 9, 3, 7, 7, 1, 1, 1, 0, 1});      // grouped 1x1
+  gs.push_back({1, 64, 1, 49, 10, 10, 4, 2, 1, 1});  // DS-CNN's stem
+  gs.push_back({16, 32, 1, 8, 8, 1, 1, 1, 0, 1});    // pointwise
+  gs.push_back({7, 5, 1, 6, 33, 2, 5, 1, 3, 1});     // wide padding, odd kernel
+  gs.push_back({4, 4, 1, 5, 5, 5, 5, 1, 0, 1});      // kernel equal to the input
+  return gs;
+}
+
+// Depthwise: strides 1 and 2, dilation, uneven padding, planes narrower and wider than a vector.
+std::vector<geometry> depthwise_geometries() {
+  return {{8, 8, 8, 9, 9, 3, 3, 1, 1, 1},   {5, 5, 5, 12, 7, 3, 3, 2, 1, 1}, {3, 3, 3, 6, 6, 5, 5, 1, 2, 1},
+          {4, 4, 4, 25, 5, 3, 3, 1, 1, 1},  {2, 2, 2, 1, 40, 1, 3, 1, 1, 1}, {6, 6, 6, 48, 48, 3, 3, 2, 1, 1},
+          {3, 3, 3, 10, 10, 3, 3, 1, 2, 2}, {2, 2, 2, 7, 9, 3, 3, 2, 0, 1},  {1, 1, 1, 33, 33, 3, 3, 1, 1, 1}};
+}
+
+}  // namespace
+
+TEST_CASE("packed float depthwise equals the reference conv") {
+  lcg rng{5};
+  for (const auto& g : depthwise_geometries()) {
+    CAPTURE(describe(g));
+    auto p = make_geometry<kiln::conv_params>(g);
+    p.act = {kiln::act_kind::relu, 0, 0};
+    REQUIRE(kiln::packed::depthwise_applies(p));
+    std::vector<float> x(static_cast<std::size_t>(g.c * g.h * g.w)), w(static_cast<std::size_t>(g.m * g.kh * g.kw)),
+        bias(static_cast<std::size_t>(g.m));
+    for (auto& v : x) v = rng.uniform();
+    for (auto& v : w) v = rng.uniform();
+    for (auto& v : bias) v = rng.uniform();
+    std::vector<float> want(static_cast<std::size_t>(g.m * p.out[1] * p.out[2])), got(want.size(), -99.f);
+    kiln::conv<float>(p, x.data(), w.data(), bias.data(), want.data());
+    std::vector<float> scratch(kiln::packed::depthwise_scratch_bytes(p) / sizeof(float));
+    kiln::packed::depthwise(p, x.data(), w.data(), bias.data(), got.data(), scratch.data());
+    for (std::size_t i = 0; i < want.size(); ++i) REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-4).scale(1));
+  }
+}
+
+TEST_CASE("packed float conv equals the reference conv") {
+  lcg rng{1};
+  for (const auto& g : geometries()) {
+    CAPTURE(describe(g));
+    const auto p = make_geometry<kiln::conv_params>(g);
+    const index_t cin_g = g.c / g.group, k = cin_g * g.kh * g.kw;
+    const index_t out_plane = p.out[1] * p.out[2];
+    std::vector<float> x(static_cast<std::size_t>(g.c * g.h * g.w)), w(static_cast<std::size_t>(g.m * k)),
+        bias(static_cast<std::size_t>(g.m));
+    for (auto& v : x) v = rng.uniform();
+    for (auto& v : w) v = rng.uniform();
+    for (auto& v : bias) v = rng.uniform();
+    for (auto act : {kiln::activation{kiln::act_kind::none, 0, 0}, kiln::activation{kiln::act_kind::relu, 0, 0}}) {
+      auto q = p;
+      q.act = act;
+      std::vector<float> want(static_cast<std::size_t>(g.m * out_plane)), got(want.size(), -99.f);
+      kiln::conv<float>(q, x.data(), w.data(), bias.data(), want.data());
+      std::vector<float> packed(kiln::packed::conv_weight_count(g.m, g.group, k, 1));
+      kiln::packed::pack_conv_weights(w.data(), g.m, g.group, k, 1, packed.data(), [](float v) { return v; });
+      std::vector<float> panel(kiln::packed::conv_scratch_bytes(k) / sizeof(float));
+      kiln::packed::conv(q, x.data(), packed.data(), bias.data(), got.data(), panel.data());
+      for (std::size_t i = 0; i < want.size(); ++i) REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-4).scale(1));
+    }
+  }
+}
+
+template <class X, class W, class Y> void check_qconv(bool per_channel, bool weight_zero_points, bool depthwise) {
+  lcg rng{7};
+  std::vector<geometry> gs = geometries();
+  if (depthwise) gs = depthwise_geometries();
+  for (const auto& g : gs) {
+    CAPTURE(describe(g));
+    auto p = make_geometry<kiln::qconv_params>(g);
+    const index_t cin_g = g.c / g.group, k = cin_g * g.kh * g.kw;
+    const index_t out_plane = p.out[1] * p.out[2];
+    p.w_zp_count = per_channel ? g.m : 1;
+    p.rq_count = per_channel ? g.m : 1;
+    auto rand_of = [&](auto tag) {
+      using T = decltype(tag);
+      return static_cast<T>(rng.range(std::numeric_limits<T>::min(), std::numeric_limits<T>::max()));
+    };
+    std::vector<X> x(static_cast<std::size_t>(g.c * g.h * g.w));
+    std::vector<W> w(static_cast<std::size_t>(g.m * k)), w_zp(static_cast<std::size_t>(p.w_zp_count));
+    std::vector<std::int32_t> bias(static_cast<std::size_t>(g.m));
+    std::vector<float> scale(static_cast<std::size_t>(p.rq_count));
+    for (auto& v : x) v = rand_of(X{});
+    for (auto& v : w) v = rand_of(W{});
+    for (auto& v : w_zp) v = weight_zero_points ? rand_of(W{}) : W(std::is_signed_v<W> ? 0 : 128);
+    for (auto& v : bias) v = rng.range(-5000, 5000);
+    for (auto& v : scale) v = 0.0005f + 0.002f * (rng.uniform() + 1.f) / static_cast<float>(k);
+    const X x_zp = rand_of(X{});
+    const Y y_zp = rand_of(Y{});
+    std::vector<Y> want(static_cast<std::size_t>(g.m * out_plane)), got(want.size());
+    kiln::qlinear_conv(p, x.data(), &x_zp, w.data(), w_zp.data(), scale.data(), bias.data(), &y_zp, want.data());
+    if (depthwise) {
+      REQUIRE(kiln::packed::depthwise_applies(p));
+      std::vector<std::int32_t> acc(kiln::packed::depthwise_scratch_bytes(p) / 4);
+      kiln::packed::qlinear_depthwise(p, x.data(), &x_zp, w.data(), w_zp.data(), scale.data(), bias.data(), &y_zp,
+                                      got.data(), acc.data());
+    } else {
+      std::vector<std::int8_t> packed(kiln::packed::conv_weight_count(g.m, g.group, k, 4));
+      std::vector<std::int32_t> zp(static_cast<std::size_t>(p.w_zp_count)), folded(static_cast<std::size_t>(g.m));
+      const bool any = kiln::packed::prepare_qconv(w.data(), w_zp.data(), p.w_zp_count, bias.data(), x_zp,
+                                                  std::is_signed_v<X>, g.m, g.group, k, packed.data(), zp.data(),
+                                                  folded.data());
+      CHECK(any == weight_zero_points);
+      std::vector<std::uint8_t> panel(kiln::packed::qconv_scratch_bytes(k));
+      kiln::packed::qlinear_conv(p, x.data(), &x_zp, packed.data(), any ? zp.data() : nullptr, scale.data(),
+                                 folded.data(), &y_zp, got.data(), panel.data());
+    }
+    for (std::size_t i = 0; i < want.size(); ++i) REQUIRE(+got[i] == +want[i]);
+  }
+}
+
+TEST_CASE("packed QLinearConv equals the reference bit for bit") {
+  SUBCASE("u8 x, s8 w, u8 y, per tensor") { check_qconv<std::uint8_t, std::int8_t, std::uint8_t>(false, false, false); }
+  SUBCASE("s8 x, s8 w, s8 y, per channel") { check_qconv<std::int8_t, std::int8_t, std::int8_t>(true, false, false); }
+  SUBCASE("u8 x, u8 w, u8 y, weight zero points") { check_qconv<std::uint8_t, std::uint8_t, std::uint8_t>(false, true, false); }
+  SUBCASE("s8 x, s8 w, u8 y, per-channel weight zero points") { check_qconv<std::int8_t, std::int8_t, std::uint8_t>(true, true, false); }
+  SUBCASE("depthwise u8") { check_qconv<std::uint8_t, std::int8_t, std::uint8_t>(true, false, true); }
+  SUBCASE("depthwise s8 with weight zero points") { check_qconv<std::int8_t, std::int8_t, std::int8_t>(true, true, true); }
+}
+
+TEST_CASE("packed dense equals the reference gemm") {
+  lcg rng{3};
+  for (index_t m : {1, 3, 4, 5, 9})
+    for (index_t n : {1, 10, 16, 17, 48, 63, 64, 65, 130})
+      for (index_t k : {1, 7, 64})
+        for (bool trans_a : {false, true})
+          for (bool trans_b : {false, true}) {
+            CAPTURE(m);
+            CAPTURE(n);
+            CAPTURE(k);
+            CAPTURE(trans_a);
+            CAPTURE(trans_b);
+            kiln::gemm_params p{m, n, k, trans_a, trans_b, 0.5, 2.0, 0, 1, {kiln::act_kind::relu, 0, 0}};
+            std::vector<float> a(static_cast<std::size_t>(m * k)), b(static_cast<std::size_t>(k * n)),
+                c(static_cast<std::size_t>(n));
+            for (auto& v : a) v = rng.uniform();
+            for (auto& v : b) v = rng.uniform();
+            for (auto& v : c) v = rng.uniform();
+            std::vector<float> want(static_cast<std::size_t>(m * n)), got(want.size());
+            kiln::gemm<float>(p, a.data(), b.data(), c.data(), want.data());
+            std::vector<float> packed(kiln::packed::dense_weight_count(n, k));
+            kiln::packed::pack_dense_weights(b.data(), n, k, trans_b ? 1 : n, trans_b ? k : 1, packed.data());
+            kiln::packed::dense(p, a.data(), packed.data(), c.data(), got.data());
+            for (std::size_t i = 0; i < want.size(); ++i) REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-4).scale(1));
+          }
+}
+
+TEST_CASE("the architecture's requantization equals the integer-only emulation") {
+  lcg rng{11};
+  auto check = [](std::int32_t acc, float scale, std::int32_t zp, std::int32_t lo, std::int32_t hi) {
+    const auto rq = kiln::requant_from_float(scale);
+    CAPTURE(acc);
+    CAPTURE(scale);
+    REQUIRE(kiln::arch::active::requantize_saturate(acc, scale, rq, zp, lo, hi) ==
+            kiln::requantize_saturate(acc, rq, zp, lo, hi));
+  };
+  // Ties: odd accumulators times 1/2, 1/4 and 3/2 land exactly on .5 values.
+  for (std::int32_t acc = -1001; acc <= 1001; acc += 2)
+    for (float s : {0.5f, 0.25f, 1.5f, -0.5f}) check(acc, s, 3, -128, 127);
+  // Random accumulators and scales over many magnitudes, int8/uint8/int32 output ranges.
+  for (int i = 0; i < 200000; ++i) {
+    const std::int32_t acc = static_cast<std::int32_t>(rng.next());
+    const float scale = std::ldexp(rng.uniform() + 1.5f, rng.range(-60, 10));
+    check(acc >> rng.range(0, 31), scale, rng.range(-128, 255), -128, 127);
+    check(acc >> rng.range(0, 31), scale, 0, std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max());
+  }
+  check(std::numeric_limits<std::int32_t>::min(), 1e30f, 0, -128, 127);  // float32 overflow saturates
+  check(7, 1e-40f, 0, -128, 127);                                        // subnormal scale
+}
