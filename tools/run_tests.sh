@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every kiln test: host build (units, model zoo, ONNX node-test conformance, examples, error
 # behaviour) with CTest, then the Cortex-M firmware built with arm-none-eabi-gcc and run under
-# qemu-system-arm, then the host suite again with kiln built under ASan+UBSan (clang), then
+# qemu-system-arm, then the kernel tests (tests/arch) built for aarch64 and run under qemu-aarch64,
+# then the host suite again with kiln built under ASan+UBSan (clang), then
 # libFuzzer on the codegen for a bounded time. Ends with one line "N passed, M failed".
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -35,6 +36,22 @@ if cmake -S "$root/examples/cortex_m" -B "$fw" -DCMAKE_TOOLCHAIN_FILE="$root/cma
 else
   echo "Cortex-M build failed"; failed=$((failed + 1))
 fi
+
+# tests/arch (header-only kernel tests, no codegen) cross-built for aarch64 with g++-aarch64-linux-gnu
+# (-march=armv8.2-a+dotprod) and run under qemu-aarch64 user mode (the toolchain file sets it as
+# CMake's cross-compiling emulator, so ctest runs it): the NEON kernels and the portable ones
+# (KILN_ARCH_GENERIC) both run on aarch64. The host build above runs the same tests natively.
+a64="$build/aarch64"
+a64_start=$SECONDS
+if cmake -S "$root/tests/arch" -B "$a64" -DCMAKE_TOOLCHAIN_FILE="$root/cmake/toolchains/aarch64-linux-gnu.cmake" \
+     -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+   cmake --build "$a64" -j"$jobs"; then
+  ctest --test-dir "$a64" -j"$jobs" --output-on-failure 2>&1 | tee "$build/ctest-aarch64.log"
+  tally "$build/ctest-aarch64.log"
+else
+  echo "aarch64 build failed"; failed=$((failed + 1))
+fi
+echo "aarch64 stage (cross build + qemu-aarch64): $((SECONDS - a64_start)) s"
 
 # One more build, with clang, AddressSanitizer and UndefinedBehaviorSanitizer (every report fatal)
 # and libFuzzer's coverage instrumentation; one build serves both steps below, which saves a whole
