@@ -3,6 +3,7 @@
 // compare every output with the reference.
 #include "check_command.hpp"
 
+#include "host_build.hpp"
 #include "pipeline.hpp"
 #include "tensor_data.hpp"
 
@@ -59,40 +60,6 @@ std::vector<fs::path> numbered(const fs::path& dir, const std::string& prefix, c
   std::vector<fs::path> out;
   for (auto& f : found) out.push_back(f.second);
   return out;
-}
-
-std::string read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void write_all(const fs::path& p, const void* data, std::size_t n) {
-  std::ofstream out(p, std::ios::binary);
-  out.write(static_cast<const char*>(data), static_cast<std::streamsize>(n));
-  if (!out) throw error(fmt::format("cannot write '{}'", p.string()));
-}
-
-std::string shell_quote(const std::string& s) {
-  std::string r = "'";
-  for (char c : s) r += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return r + "'";
-}
-
-fs::path find_include_dir(const check_options& o) {
-  std::vector<fs::path> candidates;
-  if (!o.include_dir.empty()) candidates.emplace_back(o.include_dir);
-  if (const char* env = std::getenv("KILN_INCLUDE_DIR")) candidates.emplace_back(env);
-  std::error_code ec;
-  const auto exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) candidates.push_back(exe.parent_path().parent_path() / "include");
-#ifdef KILN_SOURCE_INCLUDE_DIR
-  candidates.emplace_back(KILN_SOURCE_INCLUDE_DIR);
-#endif
-  for (const auto& c : candidates)
-    if (fs::exists(c / "kiln" / "kiln.hpp")) return c;
-  throw error("cannot find kiln's include folder: pass --include DIR or set KILN_INCLUDE_DIR");
 }
 
 // Compiles every variant of `cases` into one driver; returns the compiler's output on failure.
@@ -266,7 +233,7 @@ step_diff compare_steps(dtype t, const std::vector<std::uint8_t>& got, const std
   return d;
 }
 
-void prepare(model_case& c, std::size_t index, const fs::path& work) {
+void prepare(model_case& c, std::size_t index, const fs::path& work, const std::string& kernels) {
   const auto model_file = c.dir / "model.onnx";
   for (const auto& sd : numbered(c.dir, "test_data_set_", "")) {
     data_set s;
@@ -290,6 +257,7 @@ void prepare(model_case& c, std::size_t index, const fs::path& work) {
   for (std::size_t si = 0; si < c.sets.size(); ++si) {
     compile_options co;
     co.model = model_file;
+    co.kernels = kernels;
     for (std::size_t i = 0; i < input_names.size(); ++i) co.input_shapes[input_names[i]] = c.sets[si].inputs[i].dims;
     co.ns = fmt::format("m{}_{}", index, si);
     compile_result r;
@@ -407,7 +375,7 @@ void build_and_run(const std::vector<model_case*>& cases, const fs::path& work, 
 }  // namespace
 
 int run_check(const check_options& o) {
-  const auto include = find_include_dir(o);
+  const auto include = find_include_dir(o.include_dir);
   fs::path work;
   if (!o.work_dir.empty()) {
     work = fs::absolute(o.work_dir);
@@ -423,7 +391,7 @@ int run_check(const check_options& o) {
     auto& c = cases[i];
     c.dir = o.dirs[i];
     try {
-      prepare(c, i, work);
+      prepare(c, i, work, o.kernels);
       built.push_back(&c);
     } catch (const unsupported_error& e) {
       c.state = model_case::status::unsupported;

@@ -17,6 +17,7 @@ struct check_options {
   std::string cxxflags;
   std::string include_dir;
   std::string work_dir;
+  std::string kernels = "reference";  // compile_options::kernels
 };
 
 // Prints one line per model and output, then "N passed, M failed". Returns 0 when all pass.

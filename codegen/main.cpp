@@ -1,4 +1,5 @@
-// The kiln command line: compile | check | report | ops.
+// The kiln command line: compile | check | bench | report | ops.
+#include "bench_command.hpp"
 #include "check_command.hpp"
 #include "docs.hpp"
 #include "pipeline.hpp"
@@ -54,6 +55,10 @@ int main(int argc, char** argv) {
   compile_cmd->add_option("--namespace", co.ns, "C++ namespace of the generated code")->default_val("model");
   compile_cmd->add_option("--input-shape", shapes, "NAME=1x3x96x96: fix an input's shape (repeatable)");
   bool weights_blob = false;
+  compile_cmd->add_option("--kernels", co.kernels,
+                          "reference: plain kernels on ONNX-layout weights; fast: weights pre-packed for the "
+                          "SIMD/DSP kernels")
+      ->check(CLI::IsMember({"reference", "fast"}));
   compile_cmd->add_flag("--weights-blob", weights_blob,
                         "write the weights to OUTPUT's stem + .weights.bin, linked in with .incbin (large models)");
 
@@ -68,7 +73,18 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--cxx", ko.cxx, "host C++ compiler (default: $CXX or c++)");
   check_cmd->add_option("--cxxflags", ko.cxxflags, "flags for the host compiler");
   check_cmd->add_option("--include", ko.include_dir, "kiln's include folder (default: found next to kiln)");
+  check_cmd->add_option("--kernels", ko.kernels, "reference or fast (as kiln compile)")
+      ->check(CLI::IsMember({"reference", "fast"}));
   check_cmd->add_option("--keep", ko.work_dir, "keep generated headers and driver in this folder");
+
+  bench_options bo;
+  auto* bench_cmd = app.add_subcommand("bench", "time a model's generated code on the host (-O3 -march=native)");
+  bench_cmd->add_option("models", bo.paths, "model files, or folders holding */model.onnx")->required();
+  bench_cmd->add_option("--runs", bo.runs, "timed runs per model")->default_val(200);
+  bench_cmd->add_option("--kernels", bo.kernels, "reference or fast")->check(CLI::IsMember({"reference", "fast"}));
+  bench_cmd->add_option("--cxx", bo.cxx, "host C++ compiler (default: $CXX or c++)");
+  bench_cmd->add_option("--cxxflags", bo.cxxflags, "flags for the host compiler");
+  bench_cmd->add_option("--include", bo.include_dir, "kiln's include folder (default: found next to kiln)");
 
   compile_options ro;
   std::string report_format = "md", report_svg_file;
@@ -114,6 +130,7 @@ int main(int argc, char** argv) {
     });
   }
   if (*check_cmd) return report_errors([&] { return run_check(ko); });
+  if (*bench_cmd) return report_errors([&] { return run_bench(bo); });
   if (*ops_cmd) return report_errors([&] {
     std::fputs(supported_ops_doc(doc_format).c_str(), stdout);
     return 0;
