@@ -1,11 +1,12 @@
-# kiln_cortex_m_firmware(<target> SOURCES src... [STACK_SIZE bytes] [EXPECT_EXIT status])
+# kiln_cortex_m_firmware(<target> SOURCES src... [STACK_SIZE bytes] [EXPECT_EXIT status]
+#                        [QEMU_ARGS args...])
 #
 # Builds <target>.elf for the board chosen by KILN_CORTEX_M_BOARD (see
 # cmake/toolchains/arm-none-eabi.cmake) with the platform's startup, linker script and
 # semihosting output (#include "semihost.hpp"), prints its size after each build, and
 # registers two CTest tests:
 #   <target>_qemu     runs it under qemu; passes when the exit status (main's return value)
-#                     is EXPECT_EXIT (default 0)
+#                     is EXPECT_EXIT (default 0); QEMU_ARGS are added to qemu's command line
 #   <target>_no_heap  fails if malloc/_sbrk/operator new... are linked in
 # Each object gets a .su stack-usage file (-fstack-usage) next to it in CMakeFiles/, and
 # <target>.map is the linker map.
@@ -33,7 +34,7 @@ if(NOT TARGET kiln_fw_platform)
 endif()
 
 function(kiln_cortex_m_firmware target)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "" "STACK_SIZE;EXPECT_EXIT" "SOURCES")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "STACK_SIZE;EXPECT_EXIT" "SOURCES;QEMU_ARGS")
   if(NOT arg_SOURCES)
     message(FATAL_ERROR "kiln_cortex_m_firmware(${target}): SOURCES is required")
   endif()
@@ -58,7 +59,7 @@ function(kiln_cortex_m_firmware target)
   if(KILN_QEMU_SYSTEM_ARM)
     add_test(NAME ${target}_qemu
       COMMAND sh "${KILN_FW_PLATFORM_DIR}/run_qemu.sh" "${KILN_QEMU_SYSTEM_ARM}"
-              "${KILN_CORTEX_M_BOARD}" "$<TARGET_FILE:${target}>" ${arg_EXPECT_EXIT})
+              "${KILN_CORTEX_M_BOARD}" "$<TARGET_FILE:${target}>" ${arg_EXPECT_EXIT} ${arg_QEMU_ARGS})
   else()
     message(WARNING "qemu-system-arm not found: no ${target}_qemu test")
   endif()

@@ -19,6 +19,8 @@ int main();
 void Reset_Handler();
 void HardFault_Handler();
 void Default_Handler();
+// Weak: a firmware that enables the SysTick interrupt defines its own (examples/cortex_m/icount/).
+void SysTick_Handler() __attribute__((weak, alias("Default_Handler")));
 
 // -nostartfiles drops crti/crtn/crtbegin, which define these; newlib and GCC may refer to them.
 void _init() {}
@@ -62,7 +64,7 @@ extern "C" __attribute__((section(".isr_vector"), used)) const Vector kiln_vecto
     Default_Handler,  // DebugMonitor
     nullptr,
     Default_Handler,  // PendSV
-    Default_Handler,  // SysTick
+    SysTick_Handler,  // SysTick (Default_Handler unless a firmware defines one)
 };
 
 extern "C" void Reset_Handler() {
