@@ -26,7 +26,8 @@ struct layer {
   std::vector<tensor_id> args;  // kernel pointer arguments in order; no_tensor means nullptr,
                                 // scratch_arg the layer's arena scratch
   std::size_t scratch_bytes = 0;
-  // Argument positions of inputs the output (always the last argument) may share storage with:
+  // Argument positions of inputs the output (the last argument, or the one before a trailing
+  // scratch_arg) may share storage with:
   // the kernel reads element i of that input only before writing element i of the output, and
   // never again, and the input has the output's shape and element type (not broadcast). The
   // planner may then place the output over such an input whose storage dies at this layer.

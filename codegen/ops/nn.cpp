@@ -28,7 +28,22 @@ void lower_conv(lower_context& ctx) {
     layer l = make_layer("kiln::packed::depthwise", &kiln::packed::depthwise, p,
                          {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0), scratch_arg});
     l.scratch_bytes = kiln::packed::depthwise_scratch_bytes(p);
+    // Each channel's plane is copied into the scratch before that channel's output is written,
+    // and never read again: the output may overwrite the input (TinyEngine's in-place depthwise).
+    l.inplace_ok = {0};
     l.macs = static_cast<std::uint64_t>(p.kernel[1] * p.kernel[2]) * static_cast<std::uint64_t>(ctx.g().at(ctx.out_id(0)).count());
+    ctx.emit(std::move(l));
+    return;
+  }
+  if (ctx.g().packed_kernels && x.type == dtype::f32 && ctx.is_constant(1) && kiln::packed::conv1x1_small_plane_applies(p)) {
+    const auto wv = ctx.const_doubles(1, "weight");
+    std::vector<float> wf(wv.begin(), wv.end());
+    std::vector<float> packed(kiln::packed::dense_weight_count(p.out_channels, p.in_channels));
+    kiln::packed::pack_dense_weights(wf.data(), p.out_channels, p.in_channels, 1, p.in_channels, packed.data());
+    const auto wid = ctx.constant("packed", dtype::f32, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
+    layer l = make_layer("kiln::packed::conv1x1_small_plane", &kiln::packed::conv1x1_small_plane, p,
+                         {ctx.in_id(0), wid, ctx.in_id(2), ctx.out_id(0)});
+    l.macs = static_cast<std::uint64_t>(p.in_channels) * static_cast<std::uint64_t>(ctx.g().at(ctx.out_id(0)).count());
     ctx.emit(std::move(l));
     return;
   }

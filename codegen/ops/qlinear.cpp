@@ -378,6 +378,50 @@ void lower_qlinear_softmax(lower_context& ctx) {
 }
 
 // ---- QGemm ---------------------------------------------------------------------------------
+// QGemm on the packed int8 dense kernel (kiln compile --kernels fast); false leaves the node to the
+// reference kernel. Needs constant B (and zero points, C: already required): B is packed and the
+// zero-point terms folded with a C that does not vary along M (packed::prepare_qdense); a C that
+// does is added at run time. `scales`: the requantization scales (8-bit Y) or output scales (float Y).
+template <class A, class B, class Y>
+bool lower_packed_qgemm(lower_context& ctx, const qgemm_params& p, const std::vector<float>& scales, std::uint64_t macs) {
+  if (!ctx.is_constant(3) || (ctx.has_input(5) && !ctx.is_constant(5)) || (ctx.has_input(6) && !ctx.is_constant(6)))
+    return false;
+  if (p.m <= 0 || p.n <= 0 || p.k <= 0) return false;
+  if (p.k > 16384) return false;  // keeps the tile's sum of a'b' (|a'b'| <= 255 * 128 per term) inside int32
+  std::vector<B> b;
+  for (auto v : ctx.const_ints(3, "B")) b.push_back(static_cast<B>(v));
+  std::vector<B> b_zp;
+  if (ctx.has_input(5))
+    for (auto v : ctx.const_ints(5, "b_zero_point")) b_zp.push_back(static_cast<B>(v));
+  std::vector<std::int32_t> c;
+  if (ctx.has_input(6))
+    for (auto v : ctx.const_ints(6, "C")) c.push_back(static_cast<std::int32_t>(v));
+  const bool fold_c = !c.empty() && p.c_stride_m == 0;
+  const std::int32_t a_zp = const_zp(ctx, 2, ctx.in(0).type, "a_zero_point");
+  std::vector<std::int8_t> packed(kiln::packed::qdense_weight_count(p.n, p.k));
+  std::vector<std::int32_t> zp_out(static_cast<std::size_t>(p.b_zp_count)), bias_out(static_cast<std::size_t>(p.n));
+  bool fits = true;
+  const bool any_zp = kiln::packed::prepare_qdense(
+      b.data(), p.n, p.k, p.trans_b ? 1 : p.n, p.trans_b ? p.k : 1, b_zp.empty() ? nullptr : b_zp.data(), p.b_zp_count,
+      fold_c ? c.data() : nullptr, p.c_stride_n, a_zp, std::is_signed_v<A>, packed.data(), zp_out.data(),
+      bias_out.data(), &fits);
+  if (!fits) return false;  // a folded bias outside int32
+  const auto wid = ctx.constant("packed", dtype::i8, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
+  const auto zid = any_zp ? ctx.constant("packed_zp", dtype::i32, {p.b_zp_count}, to_bytes(zp_out)) : no_tensor;
+  const auto bid = ctx.constant("packed_bias", dtype::i32, {p.n}, to_bytes(bias_out));
+  const auto sid = ctx.constant(std::is_same_v<Y, float> ? "packed_scale" : "packed_requant", dtype::f32,
+                                {static_cast<std::int64_t>(scales.size())}, to_bytes(scales));
+  qgemm_params q = p;
+  if (fold_c) q.c_stride_m = q.c_stride_n = 0;
+  layer l = make_layer(tmpl("kiln::packed::qdense", {cpp_name<A>(), cpp_name<Y>()}), &kiln::packed::qdense<A, Y>, q,
+                       {ctx.in_id(0), wid, zid, bid, fold_c || c.empty() ? no_tensor : ctx.in_id(6), sid,
+                        std::is_same_v<Y, float> ? no_tensor : ctx.in_id(8), ctx.out_id(0), scratch_arg});
+  l.scratch_bytes = kiln::packed::qdense_scratch_bytes(p.m, p.k);
+  l.macs = macs;
+  ctx.emit(std::move(l));
+  return true;
+}
+
 // Inputs (A, a_scale, a_zero_point, B, b_scale, b_zero_point, C?, y_scale?, y_zero_point?);
 // attributes alpha, transA, transB.
 void lower_qgemm(lower_context& ctx) {
@@ -452,14 +496,41 @@ void lower_qgemm(lower_context& ctx) {
   const dtype yt = quant_out ? ctx.in(8).type : dtype::f32;
   if (quant_out && yt != a.type) ctx.fail(fmt::format("y_zero_point is {}, expected {}", dtype_name(yt), dtype_name(a.type)));
   ctx.set_output(0, yt, {m, n});
-  tensor_id table;
+  std::vector<float> out_scales;  // the packed kernel's: float32 requantization scales, or the output scales
   if (quant_out) {
     const float ys = const_scale(ctx, 7, "y_scale");
     (void)const_zp(ctx, 8, yt, "y_zero_point");
-    std::vector<std::int32_t> rq;
     for (float s : scales) {
       const float v = s / ys;
       if (!std::isfinite(v)) ctx.fail(fmt::format("combined scale {} / {} is not finite", s, ys));
+      out_scales.push_back(v);
+    }
+  } else {
+    out_scales = scales;
+  }
+  const std::uint64_t macs = static_cast<std::uint64_t>(m) * static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(k);
+  if (ctx.g().packed_kernels) {
+    bool done = false;
+    dispatch(q8_types{}, a.type, ctx, [&](auto atag) {
+      using A = typename decltype(atag)::type;
+      dispatch(q8_types{}, b.type, ctx, [&](auto btag) {
+        using B = typename decltype(btag)::type;
+        if (quant_out) {
+          dispatch(q8_types{}, yt, ctx, [&](auto ytag) {
+            using Y = typename decltype(ytag)::type;
+            done = lower_packed_qgemm<A, B, Y>(ctx, p, out_scales, macs);
+          });
+        } else {
+          done = lower_packed_qgemm<A, B, float>(ctx, p, out_scales, macs);
+        }
+      });
+    });
+    if (done) return;
+  }
+  tensor_id table;
+  if (quant_out) {
+    std::vector<std::int32_t> rq;
+    for (float v : out_scales) {
       const requant_params r = requant_from_float(v);
       rq.push_back(r.mantissa);
       rq.push_back(r.exponent);
@@ -468,7 +539,6 @@ void lower_qgemm(lower_context& ctx) {
   } else {
     table = ctx.constant("scale", dtype::f32, {ns}, to_bytes(scales));
   }
-  const std::uint64_t macs = static_cast<std::uint64_t>(m) * static_cast<std::uint64_t>(n) * static_cast<std::uint64_t>(k);
   dispatch(q8_types{}, a.type, ctx, [&](auto atag) {
     using A = typename decltype(atag)::type;
     dispatch(q8_types{}, b.type, ctx, [&](auto btag) {

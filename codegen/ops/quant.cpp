@@ -196,6 +196,7 @@ bool lower_packed_qconv(lower_context& ctx, const qconv_params& p, tensor_id rq)
                          {ctx.in_id(0), ctx.in_id(2), ctx.in_id(3), ctx.in_id(5), rq, ctx.in_id(8), ctx.in_id(7),
                           ctx.out_id(0), scratch_arg});
     l.scratch_bytes = kiln::packed::depthwise_scratch_bytes(p);
+    l.inplace_ok = {0};  // as the float depthwise: a channel's input is in the scratch before its output is written
     l.macs = conv_macs(ctx.in(3), p);
     ctx.emit(std::move(l));
     return true;
@@ -292,6 +293,45 @@ void lower_qconv(lower_context& ctx, bool qlinear) {
   });
 }
 
+// QLinearMatMul on the packed int8 dense kernel (kiln compile --kernels fast); false leaves the node
+// to the reference kernel. Needs a constant 2-D B (no batch axes of its own: a batch of A's rows is
+// one taller matrix) and constant zero points: B is packed and the zero-point terms folded into a
+// per-column bias (packed::prepare_qdense). rq: the float32 requantization scales (constant or not).
+template <class A, class B, class Y>
+bool lower_packed_qmatmul(lower_context& ctx, const qmatmul_params& p, tensor_id rq, std::uint64_t macs) {
+  for (std::size_t i : {2, 3, 5})
+    if (ctx.has_input(i) && !ctx.is_constant(i)) return false;
+  if (!ctx.is_constant(3) || p.a_zp_count != 1) return false;
+  const std::int64_t m = static_cast<std::int64_t>(p.batch_count) * p.m;
+  if (ctx.in(3).count() != static_cast<std::int64_t>(p.k) * p.n || ctx.in(0).count() != m * p.k) return false;
+  if (m <= 0 || p.n <= 0 || p.k <= 0 || m > std::numeric_limits<index_t>::max()) return false;
+  if (p.k > 16384) return false;  // keeps the tile's sum of a'b' (|a'b'| <= 255 * 128 per term) inside int32
+  std::vector<B> b;
+  for (auto v : ctx.const_ints(3, "b")) b.push_back(static_cast<B>(v));
+  std::vector<B> b_zp;
+  if (ctx.has_input(5))
+    for (auto v : ctx.const_ints(5, "b zero point")) b_zp.push_back(static_cast<B>(v));
+  const std::int32_t a_zp = ctx.has_input(2) ? static_cast<std::int32_t>(ctx.const_ints(2, "a zero point")[0]) : 0;
+  std::vector<std::int8_t> packed(kiln::packed::qdense_weight_count(p.n, p.k));
+  std::vector<std::int32_t> zp_out(static_cast<std::size_t>(p.b_zp_count)), bias_out(static_cast<std::size_t>(p.n));
+  bool fits = true;
+  const bool any_zp = kiln::packed::prepare_qdense(b.data(), p.n, p.k, p.n, 1, b_zp.empty() ? nullptr : b_zp.data(),
+                                                   p.b_zp_count, static_cast<const std::int32_t*>(nullptr), 0, a_zp,
+                                                   std::is_signed_v<A>, packed.data(), zp_out.data(), bias_out.data(),
+                                                   &fits);
+  if (!fits) return false;  // a folded bias outside int32
+  const auto wid = ctx.constant("packed", dtype::i8, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
+  const auto zid = any_zp ? ctx.constant("packed_zp", dtype::i32, {p.b_zp_count}, to_bytes(zp_out)) : no_tensor;
+  const auto bid = ctx.constant("packed_bias", dtype::i32, {p.n}, to_bytes(bias_out));
+  const qgemm_params q{static_cast<index_t>(m), p.n, p.k, false, false, 0, 0, p.b_zp_count, p.rq_count};
+  layer l = make_layer(tmpl("kiln::packed::qdense", {cpp_name<A>(), cpp_name<Y>()}), &kiln::packed::qdense<A, Y>, q,
+                       {ctx.in_id(0), wid, zid, bid, no_tensor, rq, ctx.in_id(7), ctx.out_id(0), scratch_arg});
+  l.scratch_bytes = kiln::packed::qdense_scratch_bytes(q.m, q.k);
+  l.macs = macs;
+  ctx.emit(std::move(l));
+  return true;
+}
+
 // QLinearMatMul (qlinear) or MatMulInteger: inputs (a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp)
 // or (A, B, a_zp, b_zp).
 void lower_qmatmul(lower_context& ctx, bool qlinear) {
@@ -339,6 +379,7 @@ void lower_qmatmul(lower_context& ctx, bool qlinear) {
       }
       dispatch(q8_types{}, yt, ctx, [&](auto ytag) {
         using Y = typename decltype(ytag)::type;
+        if (ctx.g().packed_kernels && lower_packed_qmatmul<A, B, Y>(ctx, p, rq, macs)) return;
         layer l = make_layer(tmpl("kiln::qlinear_matmul", {cpp_name<A>(), cpp_name<B>(), cpp_name<Y>()}),
                              &kiln::qlinear_matmul<A, B, Y>, p,
                              {ctx.in_id(ia), ctx.in_id(iaz), ctx.in_id(ib), ctx.in_id(ibz), rq, ctx.in_id(7),

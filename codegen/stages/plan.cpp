@@ -77,18 +77,20 @@ buffer_plan plan_memory(const graph& g, const lowered& l) {
   for (std::size_t step = 0; step < l.layers.size(); ++step) {
     const auto& ly = l.layers[step];
     if (ly.inplace_ok.empty() || ly.args.empty()) continue;
-    const tensor_id out_arg = ly.args.back();
+    // The output is the last argument, or the one before a trailing scratch.
+    const std::size_t out_pos = ly.args.back() == scratch_arg && ly.args.size() > 1 ? ly.args.size() - 2 : ly.args.size() - 1;
+    const tensor_id out_arg = ly.args[out_pos];
     if (out_arg < 0) continue;
     const auto out = by_tensor.find(storage_of(out_arg));
     if (out == by_tensor.end() || out->second.first != step) continue;
     for (int pos : ly.inplace_ok) {
-      if (pos < 0 || static_cast<std::size_t>(pos) + 1 >= ly.args.size() || ly.args[pos] < 0) continue;
+      if (pos < 0 || static_cast<std::size_t>(pos) >= out_pos || ly.args[pos] < 0) continue;
       const auto in = by_tensor.find(storage_of(ly.args[pos]));
       if (in == by_tensor.end() || in->first == out->first || in->second.last != step || in->second.first >= step ||
           in->second.bytes != out->second.bytes)
         continue;
       bool only_inplace_reads = true;  // the storage appears only at positions the kernel allows
-      for (std::size_t k = 0; k + 1 < ly.args.size(); ++k)
+      for (std::size_t k = 0; k < out_pos; ++k)
         if (ly.args[k] >= 0 && storage_of(ly.args[k]) == in->first &&
             std::find(ly.inplace_ok.begin(), ly.inplace_ok.end(), static_cast<int>(k)) == ly.inplace_ok.end())
           only_inplace_reads = false;

@@ -22,3 +22,4 @@
 #include "packed/conv.hpp"
 #include "packed/depthwise.hpp"
 #include "packed/dense.hpp"
+#include "packed/qdense.hpp"

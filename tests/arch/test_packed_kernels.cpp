@@ -8,6 +8,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -102,6 +103,7 @@ TEST_CASE("packed float depthwise equals the reference conv") {
 
 TEST_CASE("packed float conv equals the reference conv") {
   lcg rng{1};
+  int small_plane_cases = 0;
   for (const auto& g : geometries()) {
     CAPTURE(describe(g));
     const auto p = make_geometry<kiln::conv_params>(g);
@@ -122,8 +124,17 @@ TEST_CASE("packed float conv equals the reference conv") {
       std::vector<float> panel(kiln::packed::conv_scratch_bytes(k) / sizeof(float));
       kiln::packed::conv(q, x.data(), packed.data(), bias.data(), got.data(), panel.data());
       for (std::size_t i = 0; i < want.size(); ++i) REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-4).scale(1));
+      if (kiln::packed::conv1x1_small_plane_applies(q)) {  // the same layer with the roles swapped
+        std::vector<float> dense(kiln::packed::dense_weight_count(g.m, g.c));
+        kiln::packed::pack_dense_weights(w.data(), g.m, g.c, 1, g.c, dense.data());
+        std::fill(got.begin(), got.end(), -99.f);
+        kiln::packed::conv1x1_small_plane(q, x.data(), dense.data(), bias.data(), got.data());
+        for (std::size_t i = 0; i < want.size(); ++i) REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-4).scale(1));
+        ++small_plane_cases;
+      }
     }
   }
+  CHECK(small_plane_cases > 50);
 }
 
 template <class X, class W, class Y> void check_qconv(bool per_channel, bool weight_zero_points, bool depthwise) {

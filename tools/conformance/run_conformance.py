@@ -110,7 +110,10 @@ class Runner:
         """Runs `kiln check` on dirs; returns {dir: (tag, message)}. Bisects on crashes."""
         os.makedirs(work, exist_ok=True)
         cmd = [self.args.kiln, "check", "--keep", work, "--rtol", str(self.args.rtol),
-               "--atol", str(self.args.atol)] + dirs
+               "--atol", str(self.args.atol), "--kernels", self.args.kernels]
+        if self.args.cxxflags:
+            cmd += ["--cxxflags", self.args.cxxflags]
+        cmd += dirs
         self.batches_run += 1
         try:
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -207,6 +210,8 @@ def main():
     p.add_argument("--report", default=None, help="write a markdown summary here")
     p.add_argument("--run-unclaimed", action="store_true", help="also run unclaimed tests (reported only)")
     p.add_argument("--keep", action="store_true", help="keep work folders of all-passing batches too")
+    p.add_argument("--kernels", default="reference", help="kiln's --kernels: reference or fast")
+    p.add_argument("--cxxflags", default=None, help="flags for the host compiler (default: kiln check's)")
     p.add_argument("--rtol", type=float, default=1e-3)
     p.add_argument("--atol", type=float, default=1e-5)
     p.add_argument("--timeout", type=float, default=1800, help="seconds per `kiln check` run")

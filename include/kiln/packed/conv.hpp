@@ -9,6 +9,7 @@
 #include "../core/requantize.hpp"
 #include "../ops/conv.hpp"
 #include "../ops/quant.hpp"
+#include "epilogue.hpp"
 #include "panel.hpp"
 
 #include <cstdint>
@@ -45,21 +46,27 @@ inline void conv(const conv_params& p, const float* x, const float* w, const flo
         detail::pack_panel<1>(p, xg, cin_g, p0, cols, 0.f, panel, [](float v) { return v; });
         for (index_t kk = 0; kk < k; ++kk)  // the last tile of a short panel reads defined zeros
           for (index_t j = cols; j < round_up(cols, NB); ++j) panel[kk * panel_cols + j] = 0.f;
-        for (index_t mb = 0; mb < mblocks; ++mb) {
-          const float* a = wg + mb * k * MR;
-          const index_t rows = mg - mb * MR < MR ? mg - mb * MR : MR;
-          for (index_t j0 = 0; j0 < cols; j0 += NB) {
-            float c[MR * NB];
-            arch::active::f32_tile<MR, NB>(k, a, 1, MR, panel + j0, panel_cols, c);
-            const index_t width = cols - j0 < NB ? cols - j0 : NB;
-            for (index_t r = 0; r < rows; ++r) {
-              const index_t m = g * mg + mb * MR + r;
-              const float b = bias ? bias[m] : 0.f;
-              float* yr = y + (n * p.out_channels + m) * out_plane + p0 + j0;
-              for (index_t j = 0; j < width; ++j) yr[j] = activate(p.act, c[r * NB + j] + b);
+        detail::with_activation(p.act, [&](auto act) {
+          for (index_t mb = 0; mb < mblocks; ++mb) {
+            const float* a = wg + mb * k * MR;
+            const index_t rows = mg - mb * MR < MR ? mg - mb * MR : MR;
+            for (index_t j0 = 0; j0 < cols; j0 += NB) {
+              float c[MR * NB];
+              arch::active::f32_tile<MR, NB>(k, a, 1, MR, panel + j0, panel_cols, c);
+              const index_t width = cols - j0 < NB ? cols - j0 : NB;
+              for (index_t r = 0; r < rows; ++r) {
+                const index_t m = g * mg + mb * MR + r;
+                const float b = bias ? bias[m] : 0.f;
+                float* yr = y + (n * p.out_channels + m) * out_plane + p0 + j0;
+                const float* cr = c + r * NB;
+                if (width == NB)
+                  for (index_t j = 0; j < NB; ++j) yr[j] = act(cr[j] + b);
+                else
+                  for (index_t j = 0; j < width; ++j) yr[j] = act(cr[j] + b);
+              }
             }
           }
-        }
+        });
       }
     }
 }

@@ -5,7 +5,10 @@
 
 #include "../arch/dispatch.hpp"
 #include "../core/activation.hpp"
+#include "../ops/conv.hpp"
 #include "../ops/gemm.hpp"
+#include "epilogue.hpp"
+#include "panel.hpp"
 #include "layout.hpp"
 
 #include <type_traits>
@@ -58,6 +61,52 @@ inline void dense(const gemm_params& p, const float* a, const float* b, const fl
       }
     });
     panel += static_cast<std::size_t>(width) * static_cast<std::size_t>(p.k);
+  }
+}
+
+// A 1x1 convolution (no groups, stride 1, no padding) over a plane of few positions, e.g. the
+// 7x7 or 3x3 planes at the end of a CNN: the conv kernel's panel of panel_cols positions would be
+// mostly empty there, so the roles swap: positions are the tile's broadcast rows (read in place
+// from the NCHW input) and output channels its vector columns, with the weights packed as dense
+// weights (pack_dense_weights of W^T). Y[m][i] = act(bias[m] + sum_c W[m][c] X[c][i]).
+inline bool conv1x1_small_plane_applies(const conv_params& p) noexcept {
+  return p.group == 1 && detail::is_pointwise(p) && p.out[0] * p.out[1] * p.out[2] < 2 * panel_cols;
+}
+
+inline void conv1x1_small_plane(const conv_params& p, const float* x, const float* w, const float* bias,
+                                float* y) noexcept {
+  const index_t plane = p.out[0] * p.out[1] * p.out[2], k = p.in_channels, m = p.out_channels;
+  for (index_t n = 0; n < p.batch; ++n) {
+    const float* xn = x + n * k * plane;
+    float* yn = y + n * m * plane;
+    const float* panel = w;
+    for (index_t n0 = 0; n0 < m; n0 += dense_nr) {
+      const index_t width = dense_panel_width(m, n0);
+      const index_t cols = m - n0 < width ? m - n0 : width;
+      detail::with_panel_width(width, [&](auto wc) {
+        constexpr index_t W = decltype(wc)::value;
+        detail::with_activation(p.act, [&](auto act) {
+          auto finish = [&](index_t i0, index_t rows, const float* t) {
+            for (index_t j = 0; j < cols; ++j) {
+              const float b = bias ? bias[n0 + j] : 0.f;
+              for (index_t r = 0; r < rows; ++r) yn[(n0 + j) * plane + i0 + r] = act(t[r * W + j] + b);
+            }
+          };
+          index_t i = 0;
+          for (; i + 4 <= plane; i += 4) {
+            float t[4 * W];
+            arch::active::f32_tile<4, W>(k, xn + i, 1, plane, panel, W, t);
+            finish(i, 4, t);
+          }
+          for (; i < plane; ++i) {
+            float t[W];
+            arch::active::f32_tile<1, W>(k, xn + i, 1, plane, panel, W, t);
+            finish(i, 1, t);
+          }
+        });
+      });
+      panel += static_cast<std::size_t>(width) * static_cast<std::size_t>(k);
+    }
   }
 }
 

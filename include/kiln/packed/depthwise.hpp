@@ -1,9 +1,10 @@
 // Depthwise convolutions (group = C_in = C_out, 1-D or 2-D) on ONNX-layout weights. Per channel
 // the plane is first copied into the scratch with its padding materialised (zero after the
-// input zero point is subtracted), so no tap needs a bounds check. With stride 1 along the row,
-// output (oh, ow) is then element oh * Wp + ow of a "wide" plane that keeps the padded row
-// pitch Wp: every tap is one contiguous multiply-add over the whole plane, long vectors even for
-// planes a few columns wide; the Wp - W_out extra columns of each row are computed and dropped.
+// input zero point is subtracted), so no tap needs a bounds check, and split by column into
+// stride phases, so a strided row read becomes a contiguous one. Output (oh, ow) is then element
+// oh * pitch + ow of a "wide" plane that keeps the phase planes' row pitch: every tap is one
+// contiguous multiply-add over the whole plane, long vectors even for planes a few columns wide;
+// the extra columns of each row are computed and dropped.
 #pragma once
 
 #include "../arch/dispatch.hpp"
@@ -11,6 +12,7 @@
 #include "../core/requantize.hpp"
 #include "../ops/conv.hpp"
 #include "../ops/quant.hpp"
+#include "epilogue.hpp"
 
 #include <cstdint>
 #include <limits>
@@ -24,50 +26,46 @@ template <class P> constexpr index_t padded_width(const P& p) noexcept {
 template <class P> constexpr index_t padded_height(const P& p) noexcept {
   return (p.out[1] - 1) * p.stride[1] + (p.kernel[1] - 1) * p.dilation[1] + 1;
 }
+// The padded plane is stored as stride[2] phase planes, column c in phase c % s at c / s, each
+// phase_width wide: a strided row read becomes a contiguous one.
+template <class P> constexpr index_t phase_width(const P& p) noexcept {
+  return (padded_width(p) + p.stride[2] - 1) / p.stride[2];
+}
+template <class P> constexpr index_t phase_size(const P& p) noexcept { return padded_height(p) * phase_width(p); }
+// Output (oh, ow) lives at oh * pitch + ow of the wide accumulator plane.
+template <class P> constexpr index_t acc_pitch(const P& p) noexcept { return phase_width(p) * p.stride[1]; }
 
-// acc[oh * wp + ow] = sum over taps of w[t] * xp[(oh*s_h + kh*d_h) * wp + ow*s_w + kw*d_w], with
-// xp the padded plane (wp wide). A is float or int32; xp holds x - zero point in A.
+// acc[oh * pitch + ow] = bias + sum over taps (w[t] - wz) * x(oh*s_h + kh*d_h, ow*s_w + kw*d_w),
+// read from the phase planes: for every tap one contiguous multiply-add over the wide plane.
 template <class P, class A, class W>
 inline void depthwise_plane(const P& p, const A* xp, const W* w, A wz, A bias, A* acc) noexcept {
-  const index_t wp = padded_width(p), ho = p.out[1], wo = p.out[2];
-  if (p.stride[2] == 1) {
-    const index_t n = (ho - 1) * wp * p.stride[1] + wo;  // wide plane: rows of pitch wp * s_h
-    for (index_t i = 0; i < n; ++i) acc[i] = bias;
-    for (index_t kh = 0; kh < p.kernel[1]; ++kh)
-      for (index_t kw = 0; kw < p.kernel[2]; ++kw) {
-        const A wv = static_cast<A>(w[kh * p.kernel[2] + kw]) - wz;
-        const A* xs = xp + kh * p.dilation[1] * wp + kw * p.dilation[2];
-        for (index_t i = 0; i < n; ++i) acc[i] += wv * xs[i];
-      }
-    return;
-  }
-  for (index_t oh = 0; oh < ho; ++oh) {
-    A* ar = acc + oh * wp * p.stride[1];
-    for (index_t ow = 0; ow < wo; ++ow) ar[ow] = bias;
-    for (index_t kh = 0; kh < p.kernel[1]; ++kh)
-      for (index_t kw = 0; kw < p.kernel[2]; ++kw) {
-        const A wv = static_cast<A>(w[kh * p.kernel[2] + kw]) - wz;
-        const A* xs = xp + (oh * p.stride[1] + kh * p.dilation[1]) * wp + kw * p.dilation[2];
-        for (index_t ow = 0; ow < wo; ++ow) ar[ow] += wv * xs[ow * p.stride[2]];
-      }
-  }
+  const index_t wq = phase_width(p), pitch = acc_pitch(p), s = p.stride[2];
+  const index_t n = (p.out[1] - 1) * pitch + p.out[2];
+  for (index_t i = 0; i < n; ++i) acc[i] = bias;
+  for (index_t kh = 0; kh < p.kernel[1]; ++kh)
+    for (index_t kw = 0; kw < p.kernel[2]; ++kw) {
+      const A wv = static_cast<A>(w[kh * p.kernel[2] + kw]) - wz;
+      const index_t col = kw * p.dilation[2];
+      const A* xs = xp + (col % s) * phase_size(p) + kh * p.dilation[1] * wq + col / s;
+      for (index_t i = 0; i < n; ++i) acc[i] += wv * xs[i];
+    }
 }
 
-// Copies channel plane x (H x W) into xp (padded_height x wp) as A(x) - zp, zero outside.
+// Copies channel plane x (H x W) into the phase planes as A(x) - zp, zero in the padding.
 template <class P, class X, class A>
 inline void pad_plane(const P& p, const X* x, A zp, A* xp) noexcept {
-  const index_t wp = padded_width(p), hp = padded_height(p);
+  const index_t wp = padded_width(p), hp = padded_height(p), wq = phase_width(p), s = p.stride[2];
+  const index_t size = phase_size(p);
   for (index_t r = 0; r < hp; ++r) {
     const index_t ih = r - p.pad[1];
-    A* dst = xp + r * wp;
-    if (ih < 0 || ih >= p.in[1]) {
-      for (index_t c = 0; c < wp; ++c) dst[c] = A(0);
-      continue;
-    }
-    const X* src = x + ih * p.in[2];
-    for (index_t c = 0; c < wp; ++c) {
-      const index_t iw = c - p.pad[2];
-      dst[c] = iw >= 0 && iw < p.in[2] ? static_cast<A>(src[iw]) - zp : A(0);
+    const bool row_inside = ih >= 0 && ih < p.in[1];
+    const X* src = x + ih * p.in[2] - p.pad[2];  // src[c]: padded column c
+    for (index_t ph = 0; ph < s; ++ph) {
+      A* dst = xp + ph * size + r * wq;
+      for (index_t q = 0, c = ph; c < wp; ++q, c += s) {
+        const index_t iw = c - p.pad[2];
+        dst[q] = row_inside && iw >= 0 && iw < p.in[2] ? static_cast<A>(src[c]) - zp : A(0);
+      }
     }
   }
 }
@@ -81,23 +79,23 @@ template <class P> constexpr bool depthwise_applies(const P& p) noexcept {
 
 // Scratch of both kernels: the padded plane and the wide accumulator plane (4-byte elements).
 template <class P> constexpr std::size_t depthwise_scratch_bytes(const P& p) noexcept {
-  const index_t wp = detail::padded_width(p);
-  return static_cast<std::size_t>(detail::padded_height(p) * wp + p.out[1] * wp * p.stride[1]) * 4;
+  return static_cast<std::size_t>(p.stride[2] * detail::phase_size(p) + p.out[1] * detail::acc_pitch(p)) * 4;
 }
 
 inline void depthwise(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
                       void* scratch) noexcept {
-  const index_t wp = detail::padded_width(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
+  const index_t pitch = detail::acc_pitch(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
   float* const xp = static_cast<float*>(scratch);
-  float* const acc = xp + detail::padded_height(p) * wp;
+  float* const acc = xp + p.stride[2] * detail::phase_size(p);
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t c = 0; c < p.out_channels; ++c) {
       detail::pad_plane(p, x + (n * p.in_channels + c) * in_plane, 0.f, xp);
       detail::depthwise_plane(p, xp, w + c * p.kernel[1] * p.kernel[2], 0.f, bias ? bias[c] : 0.f, acc);
       float* yc = y + (n * p.out_channels + c) * out_plane;
-      for (index_t oh = 0; oh < p.out[1]; ++oh)
-        for (index_t ow = 0; ow < p.out[2]; ++ow)
-          yc[oh * p.out[2] + ow] = activate(p.act, acc[oh * wp * p.stride[1] + ow]);
+      detail::with_activation(p.act, [&](auto act) {
+        for (index_t oh = 0; oh < p.out[1]; ++oh)
+          for (index_t ow = 0; ow < p.out[2]; ++ow) yc[oh * p.out[2] + ow] = act(acc[oh * pitch + ow]);
+      });
     }
 }
 
@@ -108,9 +106,9 @@ inline void qlinear_depthwise(const qconv_params& p, const X* x, const X* x_zp, 
   const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
   const std::int32_t xz = x_zp ? static_cast<std::int32_t>(x_zp[0]) : 0;
   const std::int32_t lo = std::numeric_limits<Y>::min(), hi = std::numeric_limits<Y>::max();
-  const index_t wp = detail::padded_width(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
+  const index_t pitch = detail::acc_pitch(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
   std::int32_t* const xp = static_cast<std::int32_t*>(scratch);
-  std::int32_t* const acc = xp + detail::padded_height(p) * wp;
+  std::int32_t* const acc = xp + p.stride[2] * detail::phase_size(p);
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t c = 0; c < p.out_channels; ++c) {
       const std::int32_t wz = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;
@@ -122,7 +120,7 @@ inline void qlinear_depthwise(const qconv_params& p, const X* x, const X* x_zp, 
       for (index_t oh = 0; oh < p.out[1]; ++oh)
         for (index_t ow = 0; ow < p.out[2]; ++ow)
           yc[oh * p.out[2] + ow] = static_cast<Y>(
-              arch::active::requantize_saturate(acc[oh * wp * p.stride[1] + ow], s, rq, yz, lo, hi));
+              arch::active::requantize_saturate(acc[oh * pitch + ow], s, rq, yz, lo, hi));
     }
 }
 

@@ -56,3 +56,18 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
 }
 
 }  // namespace kiln::arch::cortex_m
+
+// Dense int8 tile (packed/qdense.hpp): uint8 activation quads broadcast, int8 weight quads as the
+// vector. int8_tile above already splits each operand by its own signedness (__uxtb16 for the
+// uint8 side, __sxtb16 for the int8 side), so the dense tile is that tile with the types swapped.
+namespace kiln::arch::cortex_m {
+
+inline constexpr index_t s8_dense_nb = 2;
+
+template <index_t MR, index_t NB>
+inline void int8_dense_tile(index_t k4, const std::uint8_t* a, index_t a_rs, index_t a_ks, const std::int8_t* b,
+                            index_t ldb, std::int32_t* c) noexcept {
+  int8_tile<MR, NB>(k4, a, a_rs, a_ks, b, ldb, c);
+}
+
+}  // namespace kiln::arch::cortex_m

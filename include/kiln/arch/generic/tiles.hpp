@@ -56,3 +56,28 @@ inline std::int32_t requantize_saturate(std::int32_t acc, float scale, const req
 }
 
 }  // namespace kiln::arch::generic
+
+// Dense int8 tile (packed/qdense.hpp): the roles of int8_tile the other way round. The broadcast
+// side is uint8 (rows of the activation matrix, packed as quads at run time), the vector side int8
+// (weight columns packed as quads at codegen): c[r][j] = sum_q sum_i a[q*a_ks + r*a_rs + i] *
+// b[q*ldb + 4*j + i] over k4 quads, exact in int32. s8_dense_nb columns per call; a width of 64
+// or more means "the whole weight panel" (16, 32, 48 or 64 columns).
+namespace kiln::arch::generic {
+
+inline constexpr index_t s8_dense_nb = 16;
+
+template <index_t MR, index_t NB>
+inline void int8_dense_tile(index_t k4, const std::uint8_t* a, index_t a_rs, index_t a_ks, const std::int8_t* b,
+                            index_t ldb, std::int32_t* c) noexcept {
+  std::int32_t acc[MR][NB] = {};
+  for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb)
+    for (index_t r = 0; r < MR; ++r) {
+      const std::int32_t a0 = a[r * a_rs], a1 = a[r * a_rs + 1], a2 = a[r * a_rs + 2], a3 = a[r * a_rs + 3];
+      for (index_t j = 0; j < NB; ++j)
+        acc[r][j] += a0 * b[4 * j] + a1 * b[4 * j + 1] + a2 * b[4 * j + 2] + a3 * b[4 * j + 3];
+    }
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
+}
+
+}  // namespace kiln::arch::generic

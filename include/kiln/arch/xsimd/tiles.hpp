@@ -97,3 +97,42 @@ using generic::s8_nb;
 #endif
 
 }  // namespace kiln::arch::simd
+
+// Dense int8 tile (packed/qdense.hpp): uint8 activation quads broadcast, int8 weight quads as the
+// vector, which is vpdpbusd's own order (first operand unsigned, second signed). One call covers
+// a whole weight panel (up to 64 columns: four vectors per row, 16 accumulators at MR = 4).
+namespace kiln::arch::simd {
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+inline constexpr index_t s8_dense_nb = 64;
+
+template <index_t MR, index_t NB>
+inline void int8_dense_tile(index_t k4, const std::uint8_t* a, index_t a_rs, index_t a_ks, const std::int8_t* b,
+                            index_t ldb, std::int32_t* c) noexcept {
+  if constexpr (NB % 16 != 0) {
+    generic::int8_dense_tile<MR, NB>(k4, a, a_rs, a_ks, b, ldb, c);
+  } else {
+    constexpr index_t V = NB / 16;
+    __m512i acc[MR][V];
+    for (index_t r = 0; r < MR; ++r)
+      for (index_t v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_si512();
+    for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb) {
+      __m512i bv[V];
+      for (index_t v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(b + 64 * v);
+      for (index_t r = 0; r < MR; ++r) {
+        std::int32_t quad;
+        std::memcpy(&quad, a + r * a_rs, 4);
+        const __m512i av = _mm512_set1_epi32(quad);
+        for (index_t v = 0; v < V; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], av, bv[v]);
+      }
+    }
+    for (index_t r = 0; r < MR; ++r)
+      for (index_t v = 0; v < V; ++v) _mm512_storeu_si512(c + r * NB + 16 * v, acc[r][v]);
+  }
+}
+#else
+using generic::int8_dense_tile;
+using generic::s8_dense_nb;
+#endif
+
+}  // namespace kiln::arch::simd

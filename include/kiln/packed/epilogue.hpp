@@ -1,0 +1,35 @@
+// Fused activations for the packed kernels' output loops. `activate` switches on the kind per
+// element, which keeps those loops scalar; calling the loop once per kind with a small functor
+// lets the compiler vectorize the common ones (none, relu, clip).
+#pragma once
+
+#include "../core/activation.hpp"
+
+namespace kiln::packed::detail {
+
+struct act_none {
+  float operator()(float v) const noexcept { return v; }
+};
+struct act_relu {
+  float operator()(float v) const noexcept { return v < 0.f ? 0.f : v; }
+};
+struct act_clip {
+  float lo, hi;
+  float operator()(float v) const noexcept { return v < lo ? lo : (v > hi ? hi : v); }
+};
+struct act_any {
+  activation a;
+  float operator()(float v) const noexcept { return activate(a, v); }
+};
+
+// f(functor) with the functor that applies `a`.
+template <class F> inline void with_activation(const activation& a, F&& f) noexcept {
+  switch (a.kind) {
+    case act_kind::none: f(act_none{}); break;
+    case act_kind::relu: f(act_relu{}); break;
+    case act_kind::clip: f(act_clip{a.alpha, a.beta}); break;
+    default: f(act_any{a}); break;
+  }
+}
+
+}  // namespace kiln::packed::detail

@@ -1,0 +1,187 @@
+// Packed int8 dense layers: com.microsoft QGemm and QLinearMatMul with constant weights B,
+//   Y = requantize((A - a_zp) (B - b_zp) + C)     (QGemm without y_scale: float(acc) * scale).
+// B is packed at codegen time into the column panels of packed/layout.hpp with k in quads:
+// panel of width W (dense_panel_width) = [ceil(K/4)][W][4] int8, uint8 weights shifted by -128
+// (their zero points too), k beyond K and columns beyond N zero. A's rows are packed at run time,
+// up to qdense_rows at a time, into the layer's scratch as uint8 quads ([row][ceil(K/4)*4], int8 A
+// shifted by +128, which shifts its zero point), so the tile (arch::active::int8_dense_tile)
+// multiplies uint8 activations (broadcast side) by int8 weights (vector side). The offsets come
+// back out as in packed/conv.hpp:
+//   sum (a - az)(b - bz) = sum a'b' - az' sum b' - bz' sum a' + K az' bz'
+// Codegen folds C (when it does not vary along M) - az' sum_k b' + K az' bz' into a per-column
+// bias (prepare_qdense); the kernel subtracts bz'[j] * sum_k a'[i] when some bz' is non-zero, and
+// adds a C that varies along M at run time. Every integer equals the reference kernel's
+// (kiln::qgemm, kiln::qgemm_float, kiln::qlinear_matmul): the epilogue adds modulo 2^32, so only
+// the final accumulator, which codegen bounds for the reference kernel too, has to fit in int32;
+// codegen also keeps K <= 16384 so the tile's own sums stay inside int32.
+#pragma once
+
+#include "../arch/dispatch.hpp"
+#include "../core/requantize.hpp"
+#include "../ops/qlinear.hpp"
+#include "dense.hpp"
+#include "layout.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+namespace kiln::packed {
+
+inline constexpr index_t qdense_rows = 32;  // rows of A packed per block (scratch)
+
+// Elements of packed int8 dense weights: the float layout's count with K rounded up to quads.
+constexpr std::size_t qdense_weight_count(index_t n, index_t k) noexcept { return dense_weight_count(n, round_up(k, 4)); }
+
+// Scratch of qdense: the row sums (int32) and quads (uint8) of up to qdense_rows rows of A.
+constexpr std::size_t qdense_scratch_bytes(index_t m, index_t k) noexcept {
+  const index_t rows = m < qdense_rows ? m : qdense_rows;
+  return static_cast<std::size_t>(rows) * (sizeof(std::int32_t) + static_cast<std::size_t>(round_up(k, 4)));
+}
+
+// Packs B's element (kk, j) = b[kk * b_row + j * b_col] into int8 quads (see the top).
+template <class B>
+void pack_qdense_weights(const B* b, index_t n, index_t k, index_t b_row, index_t b_col, std::int8_t* out) noexcept {
+  constexpr std::int32_t shift = std::is_signed_v<B> ? 0 : 128;
+  const index_t k4 = ceil_div(k, 4);
+  std::size_t i = 0;
+  for (index_t n0 = 0; n0 < n; n0 += dense_nr) {
+    const index_t width = dense_panel_width(n, n0);
+    for (index_t q = 0; q < k4; ++q)
+      for (index_t j = 0; j < width; ++j)
+        for (index_t e = 0; e < 4; ++e, ++i) {
+          const index_t kk = 4 * q + e;
+          out[i] = n0 + j < n && kk < k
+                       ? static_cast<std::int8_t>(static_cast<std::int32_t>(b[kk * b_row + (n0 + j) * b_col]) - shift)
+                       : std::int8_t(0);
+        }
+  }
+}
+
+// Codegen-time preparation of a packed QGemm / QLinearMatMul: packs B (pack_qdense_weights),
+// writes the shifted b zero points (zp_out, b_zp_count of them; b_zp null: 0) and the n folded
+// biases c[j * c_stride_n] - az' sum_k b'(k, j) + K az' bz'(j) (c null: no C; c_stride_n 0: a
+// scalar C). a_zp: A's zero point, a_signed: int8 A. Returns whether any shifted zero point is
+// non-zero (the kernel needs zp_out only then). fits, when given, is cleared if a folded bias
+// lies outside int32 (it is then stored modulo 2^32).
+template <class B>
+bool prepare_qdense(const B* b, index_t n, index_t k, index_t b_row, index_t b_col, const B* b_zp,
+                    index_t b_zp_count, const std::int32_t* c, index_t c_stride_n, std::int32_t a_zp, bool a_signed,
+                    std::int8_t* w_out, std::int32_t* zp_out, std::int32_t* bias_out, bool* fits = nullptr) noexcept {
+  constexpr std::int64_t shift = std::is_signed_v<B> ? 0 : 128;
+  pack_qdense_weights(b, n, k, b_row, b_col, w_out);
+  bool any_zp = false;
+  for (index_t i = 0; i < b_zp_count; ++i) {
+    zp_out[i] = static_cast<std::int32_t>((b_zp ? static_cast<std::int64_t>(b_zp[i]) : 0) - shift);
+    any_zp = any_zp || zp_out[i] != 0;
+  }
+  const std::int64_t za = static_cast<std::int64_t>(a_zp) + (a_signed ? 128 : 0);
+  for (index_t j = 0; j < n; ++j) {
+    std::int64_t sum = 0;
+    for (index_t kk = 0; kk < k; ++kk) sum += static_cast<std::int64_t>(b[kk * b_row + j * b_col]) - shift;
+    const std::int64_t zb = zp_out[b_zp_count > 1 ? j : 0];
+    const std::int64_t v = (c ? static_cast<std::int64_t>(c[j * c_stride_n]) : 0) - za * sum + za * zb * k;
+    if (fits && (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max()))
+      *fits = false;
+    bias_out[j] = static_cast<std::int32_t>(static_cast<std::uint32_t>(static_cast<std::uint64_t>(v)));
+  }
+  return any_zp;
+}
+
+// The packed kernel. p as kiln::qgemm (m rows of A, trans_a; trans_b was applied when B was
+// packed); b: packed weights; b_zp: p.b_zp_count shifted zero points, or null when all are zero;
+// bias: n folded biases; c: null, or an int32 C added at run time with p.c_stride_m/c_stride_n
+// (codegen passes it only when it varies along M); scale: p.scale_count float32 scales, for 8-bit
+// Y the requantization scales (read as requant_from_float, exact), for float Y the output scales;
+// y_zp: Y's zero point (8-bit Y; may be null: 0). scratch: qdense_scratch_bytes(m, k).
+template <class A, class Y>
+inline void qdense(const qgemm_params& p, const A* a, const std::int8_t* b, const std::int32_t* b_zp,
+                   const std::int32_t* bias, const std::int32_t* c, const float* scale, const Y* y_zp, Y* y,
+                   void* scratch) noexcept {
+  constexpr bool float_out = std::is_same_v<Y, float>;
+  constexpr std::int32_t offset = std::is_signed_v<A> ? 128 : 0;
+  std::int32_t* const rowsum = static_cast<std::int32_t*>(scratch);
+  std::uint8_t* const quads = static_cast<std::uint8_t*>(scratch) +
+                              static_cast<std::size_t>(p.m < qdense_rows ? p.m : qdense_rows) * sizeof(std::int32_t);
+  const index_t k4 = ceil_div(p.k, 4), lda = 4 * k4;
+  std::int32_t yz = 0, lo = 0, hi = 0;
+  if constexpr (!float_out) {
+    yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
+    lo = std::numeric_limits<Y>::min();
+    hi = std::numeric_limits<Y>::max();
+  }
+  const float scale0 = scale[0];
+  const requant_params rq0 = requant_from_float(scale0);
+  const bool per_column_scale = p.scale_count > 1, per_column_zp = p.b_zp_count > 1;
+  for (index_t i0 = 0; i0 < p.m; i0 += qdense_rows) {
+    const index_t rows = p.m - i0 < qdense_rows ? p.m - i0 : qdense_rows;
+    // Pack rows [i0, i0 + rows) of A as uint8, zero beyond K; their sums when a b zero point needs them.
+    for (index_t r = 0; r < rows; ++r) {
+      std::uint8_t* dst = quads + r * lda;
+      const index_t i = i0 + r;
+      std::uint32_t sum = 0;
+      if (p.trans_a) {
+        for (index_t kk = 0; kk < p.k; ++kk) dst[kk] = static_cast<std::uint8_t>(static_cast<std::int32_t>(a[kk * p.m + i]) + offset);
+      } else {
+        const A* ar = a + i * p.k;
+        for (index_t kk = 0; kk < p.k; ++kk) dst[kk] = static_cast<std::uint8_t>(static_cast<std::int32_t>(ar[kk]) + offset);
+      }
+      for (index_t kk = p.k; kk < lda; ++kk) dst[kk] = 0;
+      if (b_zp)
+        for (index_t kk = 0; kk < p.k; ++kk) sum += dst[kk];
+      rowsum[r] = static_cast<std::int32_t>(sum);
+    }
+    const std::int8_t* panel = b;
+    for (index_t n0 = 0; n0 < p.n; n0 += dense_nr) {
+      const index_t width = dense_panel_width(p.n, n0);
+      const index_t cols = p.n - n0 < width ? p.n - n0 : width;
+      detail::with_panel_width(width, [&](auto w) {
+        constexpr index_t W = decltype(w)::value;
+        constexpr index_t NB = arch::active::s8_dense_nb >= W ? W : arch::active::s8_dense_nb;
+        static_assert(W % NB == 0, "the dense tile width must divide the panel width");
+        // Bias, b zero point, C and requantization of tile t (rows r0.., columns j0..) into Y.
+        auto finish = [&](index_t r0, index_t nrows, index_t j0, const std::int32_t* t) {
+          const index_t ncols = cols - j0 < NB ? cols - j0 : NB;
+          for (index_t r = 0; r < nrows; ++r) {
+            const index_t i = i0 + r0 + r;
+            const std::uint32_t rs = static_cast<std::uint32_t>(rowsum[r0 + r]);
+            Y* yr = y + i * p.n + n0 + j0;
+            for (index_t j = 0; j < ncols; ++j) {
+              const index_t col = n0 + j0 + j;
+              std::uint32_t v = static_cast<std::uint32_t>(t[r * NB + j]) + static_cast<std::uint32_t>(bias[col]);
+              if (b_zp) v -= static_cast<std::uint32_t>(b_zp[per_column_zp ? col : 0]) * rs;
+              if (c) v += static_cast<std::uint32_t>(c[i * p.c_stride_m + col * p.c_stride_n]);
+              const std::int32_t acc = static_cast<std::int32_t>(v);
+              if constexpr (float_out) {
+                yr[j] = static_cast<float>(acc) * scale[per_column_scale ? col : 0];
+              } else if (per_column_scale) {
+                const float s = scale[col];
+                yr[j] = static_cast<Y>(arch::active::requantize_saturate(acc, s, requant_from_float(s), yz, lo, hi));
+              } else {
+                yr[j] = static_cast<Y>(arch::active::requantize_saturate(acc, scale0, rq0, yz, lo, hi));
+              }
+            }
+          }
+        };
+        for (index_t j0 = 0; j0 < cols; j0 += NB) {
+          const std::int8_t* bj = panel + 4 * j0;
+          index_t r = 0;
+          for (; r + 4 <= rows; r += 4) {
+            std::int32_t t[4 * NB];
+            arch::active::int8_dense_tile<4, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
+            finish(r, 4, j0, t);
+          }
+          for (; r < rows; ++r) {
+            std::int32_t t[NB];
+            arch::active::int8_dense_tile<1, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
+            finish(r, 1, j0, t);
+          }
+        }
+      });
+      panel += static_cast<std::size_t>(width) * static_cast<std::size_t>(lda);
+    }
+  }
+}
+
+}  // namespace kiln::packed
