@@ -59,6 +59,9 @@ int main(int argc, char** argv) {
                           "reference: plain kernels on ONNX-layout weights; fast: weights pre-packed for the "
                           "SIMD/DSP kernels")
       ->check(CLI::IsMember({"reference", "fast"}));
+  compile_cmd->add_flag("--specialize", co.specialize,
+                        "inline every layer's kernel with its constant shapes (faster, more code) instead of "
+                        "sharing one kernel instance per kernel type");
   compile_cmd->add_flag("--weights-blob", weights_blob,
                         "write the weights to OUTPUT's stem + .weights.bin, linked in with .incbin (large models)");
 

@@ -22,6 +22,10 @@ struct compile_options {
   // weights of Conv/Gemm/MatMul layers for the packed kernels (include/kiln/packed/), which run
   // on the architecture chosen at compile time (include/kiln/arch/dispatch.hpp).
   std::string kernels = "reference";
+  // --specialize: every layer's kernel is inlined into its call with the layer's constexpr params
+  // (a per-layer instantiation: constant shapes, unrolled loops, more flash); default: one shared
+  // instance per kernel that reads its shapes at run time.
+  bool specialize = false;
 };
 
 struct compile_result {

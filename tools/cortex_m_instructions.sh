@@ -31,7 +31,7 @@ fi
 
 models="ds_cnn mobilenet_v1_025 resnet8 fc_autoencoder"
 targets=kiln_fw_icount_calibrate
-for m in $models; do for k in float int8; do for v in "" _fast _fast_generic; do
+for m in $models; do for k in float int8; do for v in "" _spec _fast _fast_generic; do
   targets="$targets kiln_fw_icount_${m}_${k}$v kiln_fw_bare_${m}_${k}$v"
 done; done; done
 # shellcheck disable=SC2086
@@ -68,7 +68,8 @@ def code_bytes(elf):
             weights += int(f[1], 16)
     return text - weights
 
-variants = [("", "reference"), ("_fast_generic", "fast generic"), ("_fast", "fast DSP")]
+variants = [("", "reference (shared)"), ("_spec", "reference, --specialize"), ("_fast_generic", "fast generic"),
+            ("_fast", "fast DSP")]
 print(f"Cortex-M4F (qemu {board}, -icount shift={shift}); instructions of one inference.\n")
 print("| model | kind | variant | instructions | vs reference | code (bytes) |")
 print("|---|---|---|--:|--:|--:|")

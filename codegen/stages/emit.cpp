@@ -226,7 +226,11 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
       else if (a == scratch_arg) args += fmt::format(", base + {}", plan.scratch_offsets.at(i));
       else args += ", " + var.at(a);
     }
-    out += fmt::format("  {}(params::{}{});  // {}\n", layer.kernel, param_names[i], args, layer.origin);
+    if (o.specialize)
+      out += fmt::format("  [&]() KILN_SPECIALIZED {{ {}(params::{}{}); }}();  // {}\n", layer.kernel, param_names[i], args,
+                         layer.origin);
+    else
+      out += fmt::format("  {}(params::{}{});  // {}\n", layer.kernel, param_names[i], args, layer.origin);
   }
   out += "}\n\n";
 

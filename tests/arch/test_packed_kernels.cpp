@@ -243,3 +243,28 @@ TEST_CASE("the architecture's requantization equals the integer-only emulation")
   check(std::numeric_limits<std::int32_t>::min(), 1e30f, 0, -128, 127);  // float32 overflow saturates
   check(7, 1e-40f, 0, -128, 127);                                        // subnormal scale
 }
+
+TEST_CASE("the architecture's row requantization equals the integer-only emulation") {
+  lcg rng{13};
+  std::vector<std::int32_t> acc(67);
+  std::vector<std::uint8_t> got_u(acc.size()), want_u(acc.size());
+  std::vector<std::int8_t> got_s(acc.size()), want_s(acc.size());
+  for (int round = 0; round < 3000; ++round) {
+    const float scale = std::ldexp(rng.uniform() + 1.5f, rng.range(-40, 2));
+    for (auto& v : acc) v = static_cast<std::int32_t>(rng.next()) >> rng.range(0, 31);
+    if (round % 3 == 0)  // ties: odd values times a power-of-two half
+      for (auto& v : acc) v = (v | 1) % 4001;
+    const float s = round % 3 == 0 ? 0.5f : scale;
+    const auto rq = kiln::requant_from_float(s);
+    const auto n = static_cast<index_t>(rng.range(1, static_cast<int>(acc.size())));
+    const std::int32_t zu = rng.range(0, 255), zs = rng.range(-128, 127);
+    kiln::arch::active::requantize_row(acc.data(), n, s, rq, zu, got_u.data());
+    kiln::arch::active::requantize_row(acc.data(), n, s, rq, zs, got_s.data());
+    for (index_t i = 0; i < n; ++i) {
+      CAPTURE(acc[static_cast<std::size_t>(i)]);
+      CAPTURE(s);
+      REQUIRE(+got_u[static_cast<std::size_t>(i)] == kiln::requantize_saturate(acc[static_cast<std::size_t>(i)], rq, zu, 0, 255));
+      REQUIRE(+got_s[static_cast<std::size_t>(i)] == kiln::requantize_saturate(acc[static_cast<std::size_t>(i)], rq, zs, -128, 127));
+    }
+  }
+}

@@ -72,6 +72,14 @@ struct model_info {
   erased_run_fn run;
 };
 
+// kiln compile --specialize wraps each layer's call in a lambda with this attribute: the compiler
+// inlines the kernel there, so the layer's constexpr params become constants in its code.
+#if defined(__GNUC__) || defined(__clang__)
+#define KILN_SPECIALIZED __attribute__((flatten))
+#else
+#define KILN_SPECIALIZED
+#endif
+
 // The arena must be aligned to this many bytes; planned offsets are multiples of it.
 inline constexpr std::size_t arena_alignment = 16;
 

@@ -13,6 +13,7 @@
 #include "panel.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -22,9 +23,9 @@ namespace kiln::packed {
 constexpr std::size_t conv_scratch_bytes(index_t k) noexcept {
   return static_cast<std::size_t>(k) * panel_cols * sizeof(float);
 }
-// Scratch of qlinear_conv: one uint8 panel of quads.
+// Scratch of qlinear_conv: one uint8 panel of quads and the row-major rows it is built from.
 constexpr std::size_t qconv_scratch_bytes(index_t k) noexcept {
-  return static_cast<std::size_t>(round_up(k, 4)) * panel_cols;
+  return 2 * static_cast<std::size_t>(round_up(k, 4)) * panel_cols;
 }
 
 // y = act(bias + conv(x, w)); w packed by pack_conv_weights (quad 1), panel: conv_scratch_bytes.
@@ -82,31 +83,40 @@ template <class X, class Y>
 inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const std::int8_t* w,
                          const std::int32_t* w_zp, const float* scale, const std::int32_t* bias, const Y* y_zp, Y* y,
                          void* scratch) noexcept {
-  std::uint8_t* const panel = static_cast<std::uint8_t*>(scratch);
+  static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "quads are assembled as little-endian words");
   constexpr index_t NB = arch::active::s8_nb, MR = conv_mr, row = panel_cols * 4;
   static_assert(panel_cols % NB == 0, "tile width must divide the panel");
   constexpr std::int32_t offset = std::is_signed_v<X> ? 128 : 0;
   const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
-  const std::int32_t lo = std::numeric_limits<Y>::min(), hi = std::numeric_limits<Y>::max();
   const X pad = x_zp ? x_zp[0] : X(0);
   const index_t in_plane = p.in[0] * p.in[1] * p.in[2], out_plane = p.out[0] * p.out[1] * p.out[2];
   const index_t cin_g = p.in_channels / p.group, mg = p.out_channels / p.group;
   const index_t k = cin_g * p.kernel[0] * p.kernel[1] * p.kernel[2], k4 = ceil_div(k, 4);
   const index_t mblocks = ceil_div(mg, MR);
+  std::uint8_t* const panel = static_cast<std::uint8_t*>(scratch);
+  std::uint8_t* const staging = panel + k4 * row;
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t g = 0; g < p.group; ++g) {
       const X* xg = x + (n * p.in_channels + g * cin_g) * in_plane;
       const std::int8_t* wg = w + g * mblocks * k4 * 4 * MR;
       for (index_t p0 = 0; p0 < out_plane; p0 += panel_cols) {
         const index_t cols = out_plane - p0 < panel_cols ? out_plane - p0 : panel_cols;
-        const index_t padded_cols = round_up(cols, NB);
-        for (index_t kk = k; kk < k4 * 4; ++kk)  // the zero-weight tail of the last quad
-          for (index_t j = 0; j < padded_cols; ++j) panel[(kk >> 2) * row + 4 * j + (kk & 3)] = 0;
+        // Pack row by row into the staging rows (contiguous copies), then interleave each 4 rows
+        // into column quads, a word per column: both loops vectorize, byte-wise quad stores don't.
         for (index_t kk = 0; kk < k4 * 4; ++kk)
-          for (index_t j = cols; j < padded_cols; ++j) panel[(kk >> 2) * row + 4 * j + (kk & 3)] = 0;
-        detail::pack_panel<4>(p, xg, cin_g, p0, cols, pad, panel, [](X v) {
+          for (index_t j = kk < k ? cols : 0; j < panel_cols; ++j) staging[kk * panel_cols + j] = 0;
+        detail::pack_panel<1>(p, xg, cin_g, p0, cols, pad, staging, [](X v) {
           return static_cast<std::uint8_t>(static_cast<std::int32_t>(v) + offset);
         });
+        for (index_t q = 0; q < k4; ++q) {
+          const std::uint8_t* r0 = staging + 4 * q * panel_cols;
+          std::uint32_t words[panel_cols];
+          for (index_t j = 0; j < panel_cols; ++j)
+            words[j] = static_cast<std::uint32_t>(r0[j]) | static_cast<std::uint32_t>(r0[panel_cols + j]) << 8 |
+                       static_cast<std::uint32_t>(r0[2 * panel_cols + j]) << 16 |
+                       static_cast<std::uint32_t>(r0[3 * panel_cols + j]) << 24;
+          std::memcpy(panel + q * row, words, sizeof words);
+        }
         std::int32_t colsum[panel_cols] = {};
         if (w_zp)
           for (index_t q = 0; q < k4; ++q)
@@ -130,11 +140,9 @@ inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const
             const index_t width = cols - j0 < NB ? cols - j0 : NB;
             for (index_t r = 0; r < rows; ++r) {
               const index_t m = g * mg + mb * MR + r;
-              Y* yr = y + (n * p.out_channels + m) * out_plane + p0 + j0;
-              for (index_t j = 0; j < width; ++j) {
-                const std::int32_t acc = c[r * NB + j] + bias[m] - wz[r] * colsum[j0 + j];
-                yr[j] = static_cast<Y>(arch::active::requantize_saturate(acc, s[r], rq[r], yz, lo, hi));
-              }
+              std::int32_t* cr = c + r * NB;
+              for (index_t j = 0; j < width; ++j) cr[j] += bias[m] - wz[r] * colsum[j0 + j];
+              arch::active::requantize_row(cr, width, s[r], rq[r], yz, y + (n * p.out_channels + m) * out_plane + p0 + j0);
             }
           }
         }

@@ -105,7 +105,6 @@ inline void qlinear_depthwise(const qconv_params& p, const X* x, const X* x_zp, 
                               void* scratch) noexcept {
   const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
   const std::int32_t xz = x_zp ? static_cast<std::int32_t>(x_zp[0]) : 0;
-  const std::int32_t lo = std::numeric_limits<Y>::min(), hi = std::numeric_limits<Y>::max();
   const index_t pitch = detail::acc_pitch(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
   std::int32_t* const xp = static_cast<std::int32_t*>(scratch);
   std::int32_t* const acc = xp + p.stride[2] * detail::phase_size(p);
@@ -118,9 +117,7 @@ inline void qlinear_depthwise(const qconv_params& p, const X* x, const X* x_zp, 
       const requant_params rq = requant_from_float(s);
       Y* yc = y + (n * p.out_channels + c) * out_plane;
       for (index_t oh = 0; oh < p.out[1]; ++oh)
-        for (index_t ow = 0; ow < p.out[2]; ++ow)
-          yc[oh * p.out[2] + ow] = static_cast<Y>(
-              arch::active::requantize_saturate(acc[oh * pitch + ow], s, rq, yz, lo, hi));
+        arch::active::requantize_row(acc + oh * pitch, p.out[2], s, rq, yz, yc + oh * p.out[2]);
     }
 }
 

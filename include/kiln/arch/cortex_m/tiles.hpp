@@ -15,6 +15,7 @@ namespace kiln::arch::cortex_m {
 
 using generic::f32_nb;
 using generic::f32_tile;
+using generic::requantize_row;
 using generic::requantize_saturate;  // FPv4 has no round-to-integer instruction: integers are faster
 inline constexpr index_t s8_nb = 2;  // 2 columns x 4 rows: 8 accumulators fit the register file
 

@@ -14,6 +14,7 @@
 #include "../../core/shape.hpp"
 
 #include <cstdint>
+#include <limits>
 
 namespace kiln::arch::generic {
 
@@ -69,15 +70,32 @@ inline constexpr index_t s8_dense_nb = 16;
 template <index_t MR, index_t NB>
 inline void int8_dense_tile(index_t k4, const std::uint8_t* a, index_t a_rs, index_t a_ks, const std::int8_t* b,
                             index_t ldb, std::int32_t* c) noexcept {
-  std::int32_t acc[MR][NB] = {};
+  // One accumulator per byte of the quads (acc[r][4j + i] += a_i * b[4j + i]): a plain
+  // element-wise loop that compilers vectorize; the four partial sums of a column add up at the end.
+  std::int32_t acc[MR][4 * NB] = {};
   for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb)
     for (index_t r = 0; r < MR; ++r) {
       const std::int32_t a0 = a[r * a_rs], a1 = a[r * a_rs + 1], a2 = a[r * a_rs + 2], a3 = a[r * a_rs + 3];
-      for (index_t j = 0; j < NB; ++j)
-        acc[r][j] += a0 * b[4 * j] + a1 * b[4 * j + 1] + a2 * b[4 * j + 2] + a3 * b[4 * j + 3];
+      std::int32_t* ar = acc[r];
+      for (index_t j = 0; j < 4 * NB; j += 4) {
+        ar[j] += a0 * b[j];
+        ar[j + 1] += a1 * b[j + 1];
+        ar[j + 2] += a2 * b[j + 2];
+        ar[j + 3] += a3 * b[j + 3];
+      }
     }
   for (index_t r = 0; r < MR; ++r)
-    for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
+    for (index_t j = 0; j < NB; ++j)
+      c[r * NB + j] = acc[r][4 * j] + acc[r][4 * j + 1] + acc[r][4 * j + 2] + acc[r][4 * j + 3];
+}
+
+// y[i] = requantize_saturate(acc[i]) into Y's range, for a row of n accumulators.
+template <class Y>
+inline void requantize_row(const std::int32_t* acc, index_t n, float scale, const requant_params& rq,
+                           std::int32_t zero_point, Y* y) noexcept {
+  static_cast<void>(scale);
+  constexpr std::int32_t lo = std::numeric_limits<Y>::min(), hi = std::numeric_limits<Y>::max();
+  for (index_t i = 0; i < n; ++i) y[i] = static_cast<Y>(kiln::requantize_saturate(acc[i], rq, zero_point, lo, hi));
 }
 
 }  // namespace kiln::arch::generic

@@ -10,9 +10,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
 #include <immintrin.h>
+#elif defined(__ARM_NEON)
+#include <arm_neon.h>
 #endif
 
 namespace kiln::arch::simd {
@@ -58,7 +61,25 @@ inline std::int32_t requantize_saturate(std::int32_t acc, float scale, const req
   const std::int64_t v = static_cast<std::int64_t>(r) + zero_point;
   return v < lo ? lo : v > hi ? hi : static_cast<std::int32_t>(v);
 }
+
+// A row of 8/16-bit outputs: clamping the rounded float to [lo - zp, hi - zp] (small integers,
+// exact in float) before the conversion is the same saturation, and keeps the loop free of
+// 64-bit steps so the compiler vectorizes it (vcvtdq2ps, vmulps, vroundps, vcvtps2dq).
+template <class Y>
+inline void requantize_row(const std::int32_t* acc, index_t n, float scale, const requant_params& rq,
+                           std::int32_t zero_point, Y* y) noexcept {
+  static_assert(sizeof(Y) <= 2, "8- and 16-bit outputs");
+  static_cast<void>(rq);
+  const float lo = static_cast<float>(std::numeric_limits<Y>::min() - zero_point);
+  const float hi = static_cast<float>(std::numeric_limits<Y>::max() - zero_point);
+  for (index_t i = 0; i < n; ++i) {
+    float v = std::nearbyint(static_cast<float>(acc[i]) * scale);
+    v = v < lo ? lo : (v > hi ? hi : v);
+    y[i] = static_cast<Y>(static_cast<std::int32_t>(v) + zero_point);
+  }
+}
 #else
+using generic::requantize_row;
 using generic::requantize_saturate;
 #endif
 
@@ -89,6 +110,43 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
     }
     for (index_t r = 0; r < MR; ++r)
       for (index_t v = 0; v < V; ++v) _mm512_storeu_si512(c + r * NB + 16 * v, acc[r][v]);
+  }
+}
+#elif defined(__ARM_NEON)
+inline constexpr index_t s8_nb = 8;  // two vectors of four column quads per row
+
+template <index_t MR, index_t NB, class A, class B>
+inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
+                      std::int32_t* c) noexcept {
+  // Widening multiply-accumulate: uint8 activations and int8 weights become int16, whose products
+  // (|.| <= 255 * 128) still fit int16; vpadalq adds adjacent product pairs into int32 lanes, so
+  // each column quad leaves two partial sums that one pairwise add joins at the end. Exact.
+  if constexpr (!std::is_same_v<A, std::int8_t> || !std::is_same_v<B, std::uint8_t> || NB % 4 != 0) {
+    generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, b, ldb, c);
+  } else {
+    constexpr index_t V = NB / 4;  // 16 bytes of b (4 column quads) per step
+    int32x4_t lo[MR][V], hi[MR][V];  // partial sums of columns 0-1 and 2-3 of each 4
+    for (index_t r = 0; r < MR; ++r)
+      for (index_t v = 0; v < V; ++v) lo[r][v] = hi[r][v] = vdupq_n_s32(0);
+    for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb) {
+      int16x8_t b_lo[V], b_hi[V];
+      for (index_t v = 0; v < V; ++v) {
+        const uint8x16_t bv = vld1q_u8(b + 16 * v);
+        b_lo[v] = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(bv)));
+        b_hi[v] = vreinterpretq_s16_u16(vmovl_u8(vget_high_u8(bv)));
+      }
+      for (index_t r = 0; r < MR; ++r) {
+        std::int32_t quad;
+        std::memcpy(&quad, a + r * a_rs, 4);
+        const int16x8_t av = vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(quad)));  // the quad, twice
+        for (index_t v = 0; v < V; ++v) {
+          lo[r][v] = vpadalq_s16(lo[r][v], vmulq_s16(av, b_lo[v]));
+          hi[r][v] = vpadalq_s16(hi[r][v], vmulq_s16(av, b_hi[v]));
+        }
+      }
+    }
+    for (index_t r = 0; r < MR; ++r)
+      for (index_t v = 0; v < V; ++v) vst1q_s32(c + r * NB + 4 * v, vpaddq_s32(lo[r][v], hi[r][v]));
   }
 }
 #else
