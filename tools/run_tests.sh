@@ -22,7 +22,14 @@ tally() {  # reads CTest's summary line from a log
   passed=$((passed + t - f)); failed=$((failed + f))
 }
 
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || exit 1
+# ONNX Runtime for the benchmark smoke test (kiln vs ORT): onnxruntime-node from npm, pinned by
+# tools/ort/package-lock.json; --ignore-scripts skips its GPU download (the CPU library is shipped).
+if ! command -v npm >/dev/null; then "$root/tools/ensure_packages.sh" "${KILN_NODE_PACKAGES[@]}" || exit 1; fi
+if [ ! -d "$root/tools/ort/node_modules/onnxruntime-node" ]; then
+  (cd "$root/tools/ort" && npm ci --ignore-scripts --no-audit --no-fund) || exit 1
+fi
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_BUILD_BENCHMARKS=ON >/dev/null || exit 1
 cmake --build "$build" -j"$jobs" || exit 1
 ctest --test-dir "$build" -j"$jobs" --output-on-failure 2>&1 | tee "$build/ctest-host.log"
 tally "$build/ctest-host.log"

@@ -12,6 +12,13 @@
 
 #include "generic/tiles.hpp"
 
+#if !defined(KILN_ARCH_GENERIC) && (defined(__AVX2__) || defined(__AVX512F__) || defined(__ARM_NEON)) && \
+    defined(__has_include)
+#if __has_include(<xsimd/xsimd.hpp>)
+#define KILN_ARCH_HAS_XSIMD_TARGET 1
+#endif
+#endif
+
 #if !defined(KILN_ARCH_GENERIC) && defined(__ARM_ARCH_PROFILE) && (__ARM_ARCH_PROFILE == 'M') && \
     defined(__ARM_FEATURE_DSP)
 #include "cortex_m/tiles.hpp"
@@ -19,20 +26,12 @@ namespace kiln::arch {
 namespace active = cortex_m;
 inline constexpr const char* active_name = "cortex_m_dsp";
 }  // namespace kiln::arch
-#elif !defined(KILN_ARCH_GENERIC) && (defined(__AVX2__) || defined(__AVX512F__) || defined(__ARM_NEON)) && \
-    defined(__has_include)
-#if __has_include(<xsimd/xsimd.hpp>)
+#elif defined(KILN_ARCH_HAS_XSIMD_TARGET)
 #include "xsimd/tiles.hpp"
 namespace kiln::arch {
 namespace active = simd;
 inline constexpr const char* active_name = "xsimd";
 }  // namespace kiln::arch
-#else
-namespace kiln::arch {
-namespace active = generic;
-inline constexpr const char* active_name = "generic";
-}  // namespace kiln::arch
-#endif
 #else
 namespace kiln::arch {
 namespace active = generic;

@@ -84,6 +84,33 @@ using generic::requantize_saturate;
 #endif
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+namespace detail {
+// The VNNI tile for both operand roles. vpdpbusd multiplies unsigned bytes by signed bytes, four
+// per 32-bit lane: UnsignedBroadcast says whether the broadcast quads (a: conv weights are int8,
+// dense activations uint8) or the vector quads (b) are the unsigned operand.
+template <index_t MR, index_t NB, bool UnsignedBroadcast, class A, class B>
+inline void vnni_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
+                      std::int32_t* c) noexcept {
+  constexpr index_t V = NB / 16;
+  __m512i acc[MR][V];
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_si512();
+  for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb) {
+    __m512i bv[V];
+    for (index_t v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(b + 64 * v);
+    for (index_t r = 0; r < MR; ++r) {
+      std::int32_t quad;
+      std::memcpy(&quad, a + r * a_rs, 4);
+      const __m512i av = _mm512_set1_epi32(quad);
+      for (index_t v = 0; v < V; ++v)
+        acc[r][v] = UnsignedBroadcast ? _mm512_dpbusd_epi32(acc[r][v], av, bv[v]) : _mm512_dpbusd_epi32(acc[r][v], bv[v], av);
+    }
+  }
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t v = 0; v < V; ++v) _mm512_storeu_si512(c + r * NB + 16 * v, acc[r][v]);
+}
+}  // namespace detail
+
 inline constexpr index_t s8_nb = 32;  // two 16-lane vectors of column quads per row
 
 template <index_t MR, index_t NB, class A, class B>
@@ -91,26 +118,10 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
                       std::int32_t* c) noexcept {
   // vpdpbusd multiplies unsigned bytes by signed bytes: the vector side must be uint8 and the
   // broadcast side int8 (the layout packed weights and activation panels are given in).
-  if constexpr (!std::is_same_v<A, std::int8_t> || !std::is_same_v<B, std::uint8_t> || NB % 16 != 0) {
+  if constexpr (!std::is_same_v<A, std::int8_t> || !std::is_same_v<B, std::uint8_t> || NB % 16 != 0)
     generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, b, ldb, c);
-  } else {
-    constexpr index_t V = NB / 16;
-    __m512i acc[MR][V];
-    for (index_t r = 0; r < MR; ++r)
-      for (index_t v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_si512();
-    for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb) {
-      __m512i bv[V];
-      for (index_t v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(b + 64 * v);
-      for (index_t r = 0; r < MR; ++r) {
-        std::int32_t quad;
-        std::memcpy(&quad, a + r * a_rs, 4);
-        const __m512i av = _mm512_set1_epi32(quad);
-        for (index_t v = 0; v < V; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], bv[v], av);
-      }
-    }
-    for (index_t r = 0; r < MR; ++r)
-      for (index_t v = 0; v < V; ++v) _mm512_storeu_si512(c + r * NB + 16 * v, acc[r][v]);
-  }
+  else
+    detail::vnni_tile<MR, NB, false>(k4, a, a_rs, a_ks, b, ldb, c);
 }
 #elif defined(__ARM_NEON)
 inline constexpr index_t s8_nb = 8;  // two vectors of four column quads per row
@@ -167,26 +178,10 @@ inline constexpr index_t s8_dense_nb = 64;
 template <index_t MR, index_t NB>
 inline void int8_dense_tile(index_t k4, const std::uint8_t* a, index_t a_rs, index_t a_ks, const std::int8_t* b,
                             index_t ldb, std::int32_t* c) noexcept {
-  if constexpr (NB % 16 != 0) {
+  if constexpr (NB % 16 != 0)
     generic::int8_dense_tile<MR, NB>(k4, a, a_rs, a_ks, b, ldb, c);
-  } else {
-    constexpr index_t V = NB / 16;
-    __m512i acc[MR][V];
-    for (index_t r = 0; r < MR; ++r)
-      for (index_t v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_si512();
-    for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb) {
-      __m512i bv[V];
-      for (index_t v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(b + 64 * v);
-      for (index_t r = 0; r < MR; ++r) {
-        std::int32_t quad;
-        std::memcpy(&quad, a + r * a_rs, 4);
-        const __m512i av = _mm512_set1_epi32(quad);
-        for (index_t v = 0; v < V; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], av, bv[v]);
-      }
-    }
-    for (index_t r = 0; r < MR; ++r)
-      for (index_t v = 0; v < V; ++v) _mm512_storeu_si512(c + r * NB + 16 * v, acc[r][v]);
-  }
+  else
+    detail::vnni_tile<MR, NB, true>(k4, a, a_rs, a_ks, b, ldb, c);
 }
 #else
 using generic::int8_dense_tile;
