@@ -71,7 +71,7 @@ echo "aarch64 stage (cross build + qemu-aarch64): $((SECONDS - a64_start)) s"
 #    crash-*/timeout-*/oom-*; reproduce with `$san/tests/fuzz/kiln_fuzz_frontend FILE`.
 san=${KILN_SANITIZE_BUILD_DIR:-$build-sanitize}
 if cmake -S "$root" -B "$san" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-     -DKILN_SANITIZE=address,undefined -DKILN_FUZZ=ON >/dev/null &&
+     -DKILN_SANITIZE=address,undefined -DKILN_FUZZ=ON -DKILN_BUILD_BENCHMARKS=OFF >/dev/null &&
    cmake --build "$san" -j"$jobs"; then
   ctest --test-dir "$san" -j"$jobs" --output-on-failure -LE large 2>&1 | tee "$build/ctest-sanitize.log"
   tally "$build/ctest-sanitize.log"
