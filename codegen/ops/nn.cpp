@@ -30,7 +30,7 @@ void lower_conv(lower_context& ctx) {
     l.scratch_bytes = kiln::packed::depthwise_scratch_bytes(p);
     // Each channel's plane is copied into the scratch before that channel's output is written,
     // and never read again: the output may overwrite the input (TinyEngine's in-place depthwise).
-    l.inplace_ok = {0};
+    if (x.dims == ctx.g().at(ctx.out_id(0)).dims) l.inplace_ok = {0};
     l.macs = static_cast<std::uint64_t>(p.kernel[1] * p.kernel[2]) * static_cast<std::uint64_t>(ctx.g().at(ctx.out_id(0)).count());
     ctx.emit(std::move(l));
     return;

@@ -196,7 +196,8 @@ bool lower_packed_qconv(lower_context& ctx, const qconv_params& p, tensor_id rq)
                          {ctx.in_id(0), ctx.in_id(2), ctx.in_id(3), ctx.in_id(5), rq, ctx.in_id(8), ctx.in_id(7),
                           ctx.out_id(0), scratch_arg});
     l.scratch_bytes = kiln::packed::depthwise_scratch_bytes(p);
-    l.inplace_ok = {0};  // as the float depthwise: a channel's input is in the scratch before its output is written
+    // As the float depthwise: a channel's input is in the scratch before its output is written.
+    if (std::is_same_v<X, Y> && ctx.in(0).dims == ctx.g().at(ctx.out_id(0)).dims) l.inplace_ok = {0};
     l.macs = conv_macs(ctx.in(3), p);
     ctx.emit(std::move(l));
     return true;
