@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <cctype>
 #include <cstring>
 
@@ -166,6 +168,10 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
   out += fmt::format("inline constexpr std::size_t arena_bytes = {};\n", plan.arena_bytes);
   out += "// Bytes of constant weights, stored in flash / .rodata.\n";
   out += fmt::format("inline constexpr std::size_t weight_bytes = {};\n", weight_bytes);
+  std::size_t scratch_bytes = 0;
+  for (const auto& layer : l.layers) scratch_bytes = std::max(scratch_bytes, layer.scratch_bytes);
+  out += "// The largest scratch buffer of one layer (activation panel, padded plane); part of arena_bytes.\n";
+  out += fmt::format("inline constexpr std::size_t scratch_bytes = {};\n", scratch_bytes);
   out += "using arena_t = kiln::arena_storage<arena_bytes>;\n\n";
 
   // ---- typed interface
