@@ -22,11 +22,12 @@ tally() {  # reads CTest's summary line from a log
   passed=$((passed + t - f)); failed=$((failed + f))
 }
 
-# ONNX Runtime for the benchmark smoke test (kiln vs ORT): onnxruntime-node from npm, pinned by
-# tools/ort/package-lock.json; --ignore-scripts skips its GPU download (the CPU library is shipped).
+# ONNX Runtime for the benchmark smoke test (kiln vs ORT): onnxruntime-node from npm, the exact
+# version tools/ort/package.json names; --ignore-scripts skips its GPU download (the CPU library
+# is shipped in the package).
 if ! command -v npm >/dev/null; then "$root/tools/ensure_packages.sh" "${KILN_NODE_PACKAGES[@]}" || exit 1; fi
 if [ ! -d "$root/tools/ort/node_modules/onnxruntime-node" ]; then
-  (cd "$root/tools/ort" && npm ci --ignore-scripts --no-audit --no-fund) || exit 1
+  (cd "$root/tools/ort" && npm install --ignore-scripts --no-audit --no-fund) || exit 1
 fi
 
 cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_BUILD_BENCHMARKS=ON >/dev/null || exit 1
