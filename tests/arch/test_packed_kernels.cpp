@@ -167,7 +167,8 @@ template <class X, class W, class Y> void check_qconv(bool per_channel, bool wei
     kiln::qlinear_conv(p, x.data(), &x_zp, w.data(), w_zp.data(), scale.data(), bias.data(), &y_zp, want.data());
     if (depthwise) {
       REQUIRE(kiln::packed::depthwise_applies(p));
-      std::vector<std::int32_t> acc(kiln::packed::depthwise_scratch_bytes(p) / 4);
+      // Stale scratch (as in a reused arena): a kernel reading any of it unwritten overflows.
+      std::vector<std::int32_t> acc(kiln::packed::depthwise_scratch_bytes(p) / 4, 0x3fffffff);
       kiln::packed::qlinear_depthwise(p, x.data(), &x_zp, w.data(), w_zp.data(), scale.data(), bias.data(), &y_zp,
                                       got.data(), acc.data());
     } else {
@@ -177,7 +178,7 @@ template <class X, class W, class Y> void check_qconv(bool per_channel, bool wei
                                                   std::is_signed_v<X>, g.m, g.group, k, packed.data(), zp.data(),
                                                   folded.data());
       CHECK(any == weight_zero_points);
-      std::vector<std::uint8_t> panel(kiln::packed::qconv_scratch_bytes(k));
+      std::vector<std::uint8_t> panel(kiln::packed::qconv_scratch_bytes(k), 0xab);  // stale scratch
       kiln::packed::qlinear_conv(p, x.data(), &x_zp, packed.data(), any ? zp.data() : nullptr, scale.data(),
                                  folded.data(), &y_zp, got.data(), panel.data());
     }

@@ -61,10 +61,12 @@ inline void pad_plane(const P& p, const X* x, A zp, A* xp) noexcept {
     const bool row_inside = ih >= 0 && ih < p.in[1];
     const X* src = x + ih * p.in[2] - p.pad[2];  // src[c]: padded column c
     for (index_t ph = 0; ph < s; ++ph) {
+      // Every entry is written, also a phase's last one past the padded width: the wide plane's
+      // dropped columns read it, and must read a defined value.
       A* dst = xp + ph * size + r * wq;
-      for (index_t q = 0, c = ph; c < wp; ++q, c += s) {
+      for (index_t q = 0, c = ph; q < wq; ++q, c += s) {
         const index_t iw = c - p.pad[2];
-        dst[q] = row_inside && iw >= 0 && iw < p.in[2] ? static_cast<A>(src[c]) - zp : A(0);
+        dst[q] = row_inside && c < wp && iw >= 0 && iw < p.in[2] ? static_cast<A>(src[c]) - zp : A(0);
       }
     }
   }
