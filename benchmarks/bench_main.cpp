@@ -7,12 +7,12 @@
 #include "peak.hpp"
 
 #include <benchmark/benchmark.h>
+#include <kiln/host/fill.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -31,32 +31,6 @@ struct aligned_buffer {
     data = raw.data() + (64 - reinterpret_cast<std::uintptr_t>(raw.data()) % 64) % 64;
   }
 };
-
-std::uint32_t next(std::uint32_t& s) {  // xorshift32, as in `kiln bench`
-  s ^= s << 13;
-  s ^= s >> 17;
-  s ^= s << 5;
-  return s;
-}
-
-// A fixed pseudo-random pattern, valid for the type: floats in [-1, 1), all 8-bit values,
-// 0/1 for wider integers and bools (safe as indices).
-void fill(const kiln::tensor_info& t, unsigned char* p, std::uint32_t seed) {
-  for (std::size_t i = 0; i < t.count; ++i) {
-    const std::uint32_t r = next(seed);
-    const double u = (r >> 8) * (1.0 / 16777216.0);
-    switch (t.type) {
-      case kiln::dtype::f32: { const float v = static_cast<float>(2 * u - 1); std::memcpy(p + 4 * i, &v, 4); break; }
-      case kiln::dtype::f64: { const double v = 2 * u - 1; std::memcpy(p + 8 * i, &v, 8); break; }
-      case kiln::dtype::i8: case kiln::dtype::u8: p[i] = static_cast<unsigned char>(r % 256); break;
-      default: {
-        const std::size_t w = kiln::dtype_size(t.type);
-        std::memset(p + i * w, 0, w);
-        p[i * w] = static_cast<unsigned char>(r & 1);
-      }
-    }
-  }
-}
 
 onnx_type to_onnx(kiln::dtype t) {
   switch (t) {
@@ -90,7 +64,7 @@ struct fixture {
     const auto& info = *m.info;
     for (std::size_t i = 0; i < info.input_count; ++i) {
       inputs.emplace_back(info.inputs[i].bytes);
-      fill(info.inputs[i], static_cast<unsigned char*>(inputs.back().data), 0x9e3779b9u + static_cast<std::uint32_t>(i));
+      kiln::host::fill_input(info.inputs[i], i, inputs.back().data);  // the same inputs as `kiln bench`
       in_ptrs.push_back(inputs.back().data);
     }
     for (std::size_t i = 0; i < info.output_count; ++i) {

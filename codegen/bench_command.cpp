@@ -44,43 +44,20 @@ std::vector<fs::path> collect_models(const std::vector<std::string>& paths) {
   return models;
 }
 
-// The driver: fills every input with a fixed pseudo-random pattern that is valid for its type,
-// warms up, then times `runs` calls of run() one by one and prints the median and the minimum.
+// The driver: fills every input with a fixed pseudo-random pattern that is valid for its type
+// (kiln/host/fill.hpp, through the -I to kiln's include folder), warms up, then times `runs` calls
+// of run() one by one and prints the median and the minimum.
 const char* const driver_body = R"(
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <vector>
 
+#include <kiln/host/fill.hpp>
+
 namespace {
-
-std::uint32_t next(std::uint32_t& s) {  // xorshift32: same bytes on every run and host
-  s ^= s << 13;
-  s ^= s >> 17;
-  s ^= s << 5;
-  return s;
-}
-
-void fill(const kiln::tensor_info& t, unsigned char* p, std::uint32_t seed) {
-  for (std::size_t i = 0; i < t.count; ++i) {
-    const std::uint32_t r = next(seed);
-    const double u = (r >> 8) * (1.0 / 16777216.0);  // [0, 1)
-    switch (t.type) {
-      case kiln::dtype::f32: { const float v = static_cast<float>(2 * u - 1); std::memcpy(p + 4 * i, &v, 4); break; }
-      case kiln::dtype::f64: { const double v = 2 * u - 1; std::memcpy(p + 8 * i, &v, 8); break; }
-      case kiln::dtype::i8: p[i] = static_cast<unsigned char>(static_cast<std::int8_t>(static_cast<int>(r % 256) - 128)); break;
-      case kiln::dtype::u8: p[i] = static_cast<unsigned char>(r % 256); break;
-      case kiln::dtype::boolean: p[i] = static_cast<unsigned char>(r & 1); break;
-      default: {  // wider integers: small non-negative values, safe as indices or counts
-        std::memset(p + i * kiln::dtype_size(t.type), 0, kiln::dtype_size(t.type));
-        p[i * kiln::dtype_size(t.type)] = static_cast<unsigned char>(r & 1);  // little-endian host
-      }
-    }
-  }
-}
 
 void* align(std::vector<unsigned char>& v) {
   const auto a = kiln::arena_alignment;
@@ -99,7 +76,7 @@ int main(int argc, char** argv) {
   std::vector<void*> out_ptrs;
   for (std::size_t i = 0; i < m.input_count; ++i) {
     in[i].resize(m.inputs[i].bytes + kiln::arena_alignment);
-    fill(m.inputs[i], static_cast<unsigned char*>(align(in[i])), 0x9e3779b9u + static_cast<std::uint32_t>(i));
+    kiln::host::fill_input(m.inputs[i], i, align(in[i]));
     in_ptrs.push_back(align(in[i]));
   }
   for (std::size_t i = 0; i < m.output_count; ++i) {

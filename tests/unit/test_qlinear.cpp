@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -98,6 +99,127 @@ TEST_CASE("qlinear_mul: ratio 1/2 ties, saturation, and ONNX Runtime's float add
   std::uint8_t out = 0;
   kiln::qlinear_mul<std::uint8_t>(q, &one, &one, &out);
   CHECK(static_cast<int>(out) == 128);
+}
+
+namespace {
+
+// The kernels' per-element math as it was before the flat paths, with the branching cvtps2dq.
+std::int32_t cvtps2dq_ref(float v) {
+  if (!(v >= -2147483648.f && v < 2147483648.f)) return std::numeric_limits<std::int32_t>::min();
+  return static_cast<std::int32_t>(std::nearbyint(v));
+}
+
+template <class T> int add_ref(const kiln::qlinear_binary_params& p, T a, T b) {
+  const float rx = p.swap ? p.ratio_b : p.ratio_a, ry = p.swap ? p.ratio_a : p.ratio_b;
+  const float x = static_cast<float>(p.swap ? b : a), y = static_cast<float>(p.swap ? a : b);
+  return kiln::detail::sat<T>(cvtps2dq_ref(std::fma(x, rx, std::fma(y, ry, p.fixed))));
+}
+
+template <class T> int mul_ref(const kiln::qlinear_binary_params& p, T a, T b) {
+  const std::int32_t prod = (static_cast<std::int32_t>(a) - p.a_zp) * (static_cast<std::int32_t>(b) - p.b_zp);
+  return kiln::detail::sat<T>(cvtps2dq_ref(static_cast<float>(prod) * p.ratio + static_cast<float>(p.c_zp)));
+}
+
+// Same-shape and scalar operands take the flat loops; the same data laid out so the strides are not
+// trivial (rows with a gap; the scalar repeated per row, stride 0 only along rows) takes the walker.
+// Both must give the same bytes as the reference, whatever the scales (saturation, huge, NaN).
+template <class T> void flat_matches_walker(bool mul, float ra, float rb, float fixed, float ratio, int za, int zb,
+                                            int zc, bool ordinary) {
+  std::mt19937 rng(12345);
+  std::uniform_int_distribution<int> byte(std::numeric_limits<T>::min(), std::numeric_limits<T>::max());
+  const kiln::index_t rows = 7, cols = 143, pitch = cols + 3, n = rows * cols;  // n: 7 blocks of 128 + a tail
+  for (int mode = 0; mode < 3; ++mode)  // 0: same shape, 1: scalar b, 2: scalar a
+    for (int swap = 0; swap < 2; ++swap) {
+      CAPTURE(mode);
+      CAPTURE(swap);
+      std::vector<T> a(n), b(n), ga(rows * pitch), gb(rows * pitch);
+      for (auto& v : a) v = static_cast<T>(byte(rng));
+      for (auto& v : b) v = static_cast<T>(byte(rng));
+      if (mode == 1) b.assign(1, b[0]);
+      if (mode == 2) a.assign(1, a[0]);
+      kiln::qlinear_binary_params flat{};
+      flat.rank = 2;
+      flat.count = n;
+      flat.dims[0] = rows;
+      flat.dims[1] = cols;
+      flat.ratio_a = ra;
+      flat.ratio_b = rb;
+      flat.fixed = fixed;
+      flat.ratio = ratio;
+      flat.a_zp = za;
+      flat.b_zp = zb;
+      flat.c_zp = zc;
+      flat.swap = swap != 0;
+      kiln::qlinear_binary_params walk = flat;
+      const T* src[2] = {a.data(), b.data()};
+      std::vector<T>* gapped[2] = {&ga, &gb};
+      for (int k = 0; k < 2; ++k) {
+        const bool scalar = (mode == 1 && k == 1) || (mode == 2 && k == 0);
+        flat.strides[k][0] = scalar ? 0 : cols;
+        flat.strides[k][1] = scalar ? 0 : 1;
+        walk.strides[k][0] = scalar ? 1 : pitch;
+        walk.strides[k][1] = scalar ? 0 : 1;
+        for (kiln::index_t r = 0; r < rows; ++r)
+          for (kiln::index_t c = 0; c < cols; ++c)
+            if (scalar) (*gapped[k])[r] = src[k][0];
+            else (*gapped[k])[r * pitch + c] = src[k][r * cols + c];
+      }
+      using L = kiln::detail::operand_layout;
+      for (int k = 0; k < 2; ++k) {
+        REQUIRE(kiln::detail::qlinear_layout(flat, k) == (mode == 2 - k ? L::scalar : L::contiguous));
+        REQUIRE(kiln::detail::qlinear_layout(walk, k) == L::strided);
+      }
+      std::vector<T> y_flat(n), y_walk(n), y_inplace(mode == 2 ? b : a);
+      if (mul) {
+        kiln::qlinear_mul<T>(flat, a.data(), b.data(), y_flat.data());
+        kiln::qlinear_mul<T>(walk, ga.data(), gb.data(), y_walk.data());
+      } else {
+        kiln::qlinear_add<T>(flat, a.data(), b.data(), y_flat.data());
+        kiln::qlinear_add<T>(walk, ga.data(), gb.data(), y_walk.data());
+      }
+      // in place over the full-size operand, as the planner may place it
+      T* io = y_inplace.data();
+      const T* ia = mode == 2 ? a.data() : io;
+      const T* ib = mode == 2 ? io : b.data();
+      if (mul) kiln::qlinear_mul<T>(flat, ia, ib, io);
+      else kiln::qlinear_add<T>(flat, ia, ib, io);
+      int low = 0, high = 0;
+      for (kiln::index_t i = 0; i < n; ++i) {
+        const T av = a[mode == 2 ? 0 : i], bv = b[mode == 1 ? 0 : i];
+        const int want = mul ? mul_ref<T>(flat, av, bv) : add_ref<T>(flat, av, bv);
+        REQUIRE(static_cast<int>(y_walk[i]) == want);
+        REQUIRE(static_cast<int>(y_flat[i]) == want);
+        REQUIRE(static_cast<int>(y_inplace[i]) == want);
+        low += want == std::numeric_limits<T>::min();
+        high += want == std::numeric_limits<T>::max();
+      }
+      if (ordinary && mode == 0) {  // ordinary scales saturate at both ends, some of the time
+        CHECK(low > 0);
+        CHECK(high > 0);
+        CHECK(low + high < n);
+      }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("qlinear_add/qlinear_mul: the flat paths match the broadcast walker bit for bit") {
+  // cvtps2dq's corners: ties to even, NaN and everything outside int32 give INT32_MIN.
+  const float corners[] = {0.5f, 1.5f, -0.5f, -2.5f, 2147483520.f, 2147483648.f, -2147483648.f, -2147483904.f,
+                           std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                           std::numeric_limits<float>::quiet_NaN(), 1e20f, -1e20f};
+  for (float v : corners) CHECK(kiln::detail::cvtps2dq(v) == cvtps2dq_ref(v));
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (int mul = 0; mul < 2; ++mul) {
+    CAPTURE(mul);
+    // ordinary scales that reach past both ends of the range, then huge values (INT32_MIN: the
+    // minimum, even for large positive ones) and NaN
+    flat_matches_walker<std::uint8_t>(mul != 0, 0.75f, 0.6f, -42.25f, 0.013f, 131, 120, 128, true);
+    flat_matches_walker<std::int8_t>(mul != 0, 0.8f, 0.55f, -1.65f, 0.011f, 3, -5, -2, true);
+    flat_matches_walker<std::uint8_t>(mul != 0, 3e7f, 2e7f, 1e9f, 2e5f, 128, 100, 7, false);
+    flat_matches_walker<std::int8_t>(mul != 0, -3e7f, 2e7f, 0.f, -2e5f, 0, -9, 3, false);
+    flat_matches_walker<std::int8_t>(mul != 0, 0.5f, 0.5f, nan, nan, 0, 0, 0, false);
+  }
 }
 
 TEST_CASE("qlinear_global_average_pool: 1/2 scale ties, NCHW and channels_last agree") {

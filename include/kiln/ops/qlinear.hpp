@@ -25,10 +25,11 @@
 namespace kiln {
 
 namespace detail {
-// cvtps2dq: round half to even; NaN and values outside int32 give INT32_MIN.
+// cvtps2dq: round half to even; NaN and values outside int32 give INT32_MIN. Branch-free (those
+// select -2^31, which converts exactly) so the elementwise loops vectorize.
 inline std::int32_t cvtps2dq(float v) noexcept {
-  if (!(v >= -2147483648.f && v < 2147483648.f)) return std::numeric_limits<std::int32_t>::min();
-  return static_cast<std::int32_t>(std::nearbyint(v));
+  const bool in_range = (v >= -2147483648.f) & (v < 2147483648.f);
+  return static_cast<std::int32_t>(std::nearbyint(in_range ? v : -2147483648.f));
 }
 template <class T> constexpr std::int32_t qmin() noexcept { return std::numeric_limits<T>::min(); }
 template <class T> constexpr std::int32_t qmax() noexcept { return std::numeric_limits<T>::max(); }
@@ -59,6 +60,50 @@ inline void qlinear_broadcast(const qlinear_binary_params& p, const T* a, const 
   strided_walker<2> w{p.rank, p.dims, p.strides};
   for (index_t i = 0; i < p.count; ++i, w.next()) y[i] = f(a[w.offset[0]], b[w.offset[1]]);
 }
+
+enum class operand_layout { contiguous, scalar, strided };
+
+// How operand k walks the output: contiguous (its shape), one scalar (stride 0 on every axis), or
+// anything else. Axes of extent 1 are never stepped along, whatever their stride.
+inline operand_layout qlinear_layout(const qlinear_binary_params& p, int k) noexcept {
+  bool contiguous = true, scalar = true;
+  index_t step = 1;
+  for (index_t axis = p.rank - 1; axis >= 0; --axis) {
+    if (p.dims[axis] == 1) continue;
+    contiguous = contiguous && p.strides[k][axis] == step;
+    scalar = scalar && p.strides[k][axis] == 0;
+    step *= p.dims[axis];
+  }
+  return contiguous ? operand_layout::contiguous : scalar ? operand_layout::scalar : operand_layout::strided;
+}
+
+// Elementwise over blocks, x and z stepping SX and SZ (1 or 0) per element. Each block goes through a
+// local buffer: y may be x or z (in place), which sends a runtime overlap check (clang's) to its
+// scalar loop. Full blocks have a constant trip count, which GCC vectorizes at -O2 too.
+template <index_t SX, index_t SZ, class T, class F>
+inline void qlinear_blocks(index_t count, const T* x, const T* z, T* y, F& f) noexcept {
+  constexpr index_t block = 128;
+  T out[block];
+  const auto run = [&](index_t i0, index_t n) {
+    for (index_t i = 0; i < n; ++i) out[i] = f(x[(i0 + i) * SX], z[(i0 + i) * SZ]);
+    for (index_t i = 0; i < n; ++i) y[i0 + i] = out[i];
+  };
+  index_t i0 = 0;
+  for (; count - i0 >= block; i0 += block) run(i0, block);
+  if (i0 < count) run(i0, count - i0);
+}
+
+// The trivial broadcasts as loops the compiler vectorizes; false for the others.
+template <class T, class F>
+inline bool qlinear_flat(index_t count, const T* x, operand_layout lx, const T* z, operand_layout lz, T* y,
+                         F&& f) noexcept {
+  using L = operand_layout;
+  if (lx == L::contiguous && lz == L::contiguous) qlinear_blocks<1, 1>(count, x, z, y, f);
+  else if (lx == L::contiguous && lz == L::scalar) qlinear_blocks<1, 0>(count, x, z, y, f);
+  else if (lx == L::scalar && lz == L::contiguous) qlinear_blocks<0, 1>(count, x, z, y, f);
+  else return false;
+  return true;
+}
 }  // namespace detail
 
 // QLinearAdd, as MLAS's AVX2 kernel (MlasQLinearAddKernelAvx2Helper, float32 with fused multiply-adds):
@@ -69,24 +114,31 @@ inline void qlinear_broadcast(const qlinear_binary_params& p, const T* a, const 
 // c_zp - (ratio_x * x_zp + ratio_y * y_zp)). Needs std::fma (a hardware FMA, or libm's).
 template <class T>
 inline void qlinear_add(const qlinear_binary_params& p, const T* a, const T* b, T* y) noexcept {
-  const float rx = p.swap ? p.ratio_b : p.ratio_a, ry = p.swap ? p.ratio_a : p.ratio_b;
-  detail::qlinear_broadcast(p, a, b, y, [&](T av, T bv) {
-    const float x = static_cast<float>(p.swap ? bv : av), yv = static_cast<float>(p.swap ? av : bv);
-    const float v = std::fma(x, rx, std::fma(yv, ry, p.fixed));
+  const float rx = p.swap ? p.ratio_b : p.ratio_a, ry = p.swap ? p.ratio_a : p.ratio_b, fixed = p.fixed;
+  const auto mlas = [rx, ry, fixed](T xv, T yv) {  // MLAS's operands, in its order
+    const float v = std::fma(static_cast<float>(xv), rx, std::fma(static_cast<float>(yv), ry, fixed));
     return detail::sat<T>(detail::cvtps2dq(v));
-  });
+  };
+  const int kx = p.swap ? 1 : 0;
+  if (detail::qlinear_flat(p.count, p.swap ? b : a, detail::qlinear_layout(p, kx), p.swap ? a : b,
+                           detail::qlinear_layout(p, 1 - kx), y, mlas))
+    return;
+  detail::qlinear_broadcast(p, a, b, y, [&](T av, T bv) { return p.swap ? mlas(bv, av) : mlas(av, bv); });
 }
 
 // QLinearMul, as MLAS's SSE2 kernel: the integer product (a - a_zp) * (b - b_zp), times the folded
 // float32 ratio, plus float(c_zp) (two float32 roundings), converted half to even, saturated.
 template <class T>
 inline void qlinear_mul(const qlinear_binary_params& p, const T* a, const T* b, T* y) noexcept {
-  const float zc = static_cast<float>(p.c_zp);
-  detail::qlinear_broadcast(p, a, b, y, [&](T av, T bv) {
-    const std::int32_t prod = (static_cast<std::int32_t>(av) - p.a_zp) * (static_cast<std::int32_t>(bv) - p.b_zp);
-    const float scaled = static_cast<float>(prod) * p.ratio;
+  const float zc = static_cast<float>(p.c_zp), ratio = p.ratio;
+  const std::int32_t za = p.a_zp, zb = p.b_zp;
+  const auto f = [zc, ratio, za, zb](T av, T bv) {
+    const std::int32_t prod = (static_cast<std::int32_t>(av) - za) * (static_cast<std::int32_t>(bv) - zb);
+    const float scaled = static_cast<float>(prod) * ratio;
     return detail::sat<T>(detail::cvtps2dq(scaled + zc));
-  });
+  };
+  if (!detail::qlinear_flat(p.count, a, detail::qlinear_layout(p, 0), b, detail::qlinear_layout(p, 1), y, f))
+    detail::qlinear_broadcast(p, a, b, y, f);
 }
 
 // QLinearGlobalAveragePool (and QLinearAveragePool when the window is the whole image, unpadded):
