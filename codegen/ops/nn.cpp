@@ -56,7 +56,7 @@ void lower_conv(lower_context& ctx) {
     const auto wid = ctx.constant("packed", dtype::f32, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
     layer l = make_layer("kiln::packed::conv", &kiln::packed::conv, p,
                          {ctx.in_id(0), wid, ctx.in_id(2), ctx.out_id(0), scratch_arg});
-    l.scratch_bytes = kiln::packed::conv_scratch_bytes(k);
+    l.scratch_bytes = kiln::packed::conv_scratch_bytes(p);
     l.macs = static_cast<std::uint64_t>(k) * static_cast<std::uint64_t>(ctx.g().at(ctx.out_id(0)).count());
     ctx.emit(std::move(l));
     return;

@@ -224,18 +224,19 @@ bool lower_packed_qconv(lower_context& ctx, const qconv_params& p, tensor_id rq)
     if (folded > std::numeric_limits<std::int32_t>::max() / 2 || folded < std::numeric_limits<std::int32_t>::min() / 2)
       return false;
   }
-  std::vector<std::int8_t> packed(kiln::packed::conv_weight_count(p.out_channels, p.group, k, 4));
+  std::vector<std::int8_t> packed(kiln::packed::qconv_weight_count(p));
   std::vector<std::int32_t> zp_out(static_cast<std::size_t>(p.w_zp_count)), bias_out(static_cast<std::size_t>(p.out_channels));
   const bool any_zp = kiln::packed::prepare_qconv(w.data(), w_zp.empty() ? nullptr : w_zp.data(), p.w_zp_count,
                                                   bias.empty() ? nullptr : bias.data(), x_zp, std::is_signed_v<X>,
-                                                  p.out_channels, p.group, k, packed.data(), zp_out.data(), bias_out.data());
+                                                  p.out_channels, p.group, k, packed.data(), zp_out.data(), bias_out.data(),
+                                                  kiln::packed::qconv_channel_quad_taps(p));
   const auto wid = ctx.constant("packed", dtype::i8, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
   const auto zid = any_zp ? ctx.constant("packed_zp", dtype::i32, {p.w_zp_count}, to_bytes(zp_out)) : no_tensor;
   const auto bid = ctx.constant("packed_bias", dtype::i32, {p.out_channels}, to_bytes(bias_out));
   layer l = make_layer(tmpl("kiln::packed::qlinear_conv", {cpp_name<X>(), cpp_name<Y>()}),
                        &kiln::packed::qlinear_conv<X, Y>, p,
                        {ctx.in_id(0), ctx.in_id(2), wid, zid, rq, bid, ctx.in_id(7), ctx.out_id(0), scratch_arg});
-  l.scratch_bytes = kiln::packed::qconv_scratch_bytes(k);
+  l.scratch_bytes = kiln::packed::qconv_scratch_bytes(p);
   l.macs = conv_macs(ctx.in(3), p);
   ctx.emit(std::move(l));
   return true;

@@ -121,7 +121,8 @@ TEST_CASE("packed float conv equals the reference conv") {
       kiln::conv<float>(q, x.data(), w.data(), bias.data(), want.data());
       std::vector<float> packed(kiln::packed::conv_weight_count(g.m, g.group, k, 1));
       kiln::packed::pack_conv_weights(w.data(), g.m, g.group, k, 1, packed.data(), [](float v) { return v; });
-      std::vector<float> panel(kiln::packed::conv_scratch_bytes(k) / sizeof(float));
+      // Stale scratch (as in a reused arena): a kept output that reads any of it unwritten is NaN.
+      std::vector<float> panel(kiln::packed::conv_scratch_bytes(q) / sizeof(float), std::nanf(""));
       kiln::packed::conv(q, x.data(), packed.data(), bias.data(), got.data(), panel.data());
       for (std::size_t i = 0; i < want.size(); ++i) REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-4).scale(1));
       if (kiln::packed::conv1x1_small_plane_applies(q)) {  // the same layer with the roles swapped
@@ -172,13 +173,13 @@ template <class X, class W, class Y> void check_qconv(bool per_channel, bool wei
       kiln::packed::qlinear_depthwise(p, x.data(), &x_zp, w.data(), w_zp.data(), scale.data(), bias.data(), &y_zp,
                                       got.data(), acc.data());
     } else {
-      std::vector<std::int8_t> packed(kiln::packed::conv_weight_count(g.m, g.group, k, 4));
+      std::vector<std::int8_t> packed(kiln::packed::qconv_weight_count(p));
       std::vector<std::int32_t> zp(static_cast<std::size_t>(p.w_zp_count)), folded(static_cast<std::size_t>(g.m));
       const bool any = kiln::packed::prepare_qconv(w.data(), w_zp.data(), p.w_zp_count, bias.data(), x_zp,
                                                   std::is_signed_v<X>, g.m, g.group, k, packed.data(), zp.data(),
-                                                  folded.data());
+                                                  folded.data(), kiln::packed::qconv_channel_quad_taps(p));
       CHECK(any == weight_zero_points);
-      std::vector<std::uint8_t> panel(kiln::packed::qconv_scratch_bytes(k), 0xab);  // stale scratch
+      std::vector<std::uint8_t> panel(kiln::packed::qconv_scratch_bytes(p), 0xab);  // stale scratch
       kiln::packed::qlinear_conv(p, x.data(), &x_zp, packed.data(), any ? zp.data() : nullptr, scale.data(),
                                  folded.data(), &y_zp, got.data(), panel.data());
     }

@@ -1,13 +1,15 @@
 // The one place that picks the architecture kernels. Everything above it (include/kiln/packed)
-// calls kiln::arch::active::{f32_tile, int8_tile, requantize_saturate} with tile widths
-// active::{f32_nb, s8_nb}.
+// calls kiln::arch::active::{f32_tile, int8_tile, depthwise_taps, depthwise_lane_taps,
+// requantize_saturate, requantize_row, requantize_lanes, ...} with tile widths
+// active::{f32_nb, s8_nb} on panels and active::{f32_window_nb, s8_window_nb} on windows.
 //
 //   Cortex-M with DSP (__ARM_FEATURE_DSP, M-profile)        → arch/cortex_m   (ACLE __smlad)
 //   x86 with AVX2 or AVX-512, or ARM NEON, and xsimd found  → arch/xsimd      (xsimd, VNNI)
 //   anything else, or KILN_ARCH_GENERIC defined              → arch/generic   (plain C++)
 //
 // Every choice computes the same integers; float results differ only in summation rounding.
-// Tile widths divide packed::panel_cols, so packed weights and scratch sizes do not depend on it.
+// Panel tile widths divide packed::panel_cols and window tiles read at most packed::direct_slack
+// past a band, so packed weights and scratch sizes do not depend on the choice.
 #pragma once
 
 #include "generic/tiles.hpp"

@@ -1,7 +1,8 @@
-// Packed convolutions: one activation panel (packed/panel.hpp) at a time, multiplied by weight
-// panels packed at codegen time (packed/layout.hpp) with the architecture's register tile
-// (arch/dispatch.hpp), then bias, activation or requantization on the way out. Grouped
-// convolutions run group by group; depthwise int8 has its own direct kernel below.
+// Packed convolutions: weight panels packed at codegen time (packed/layout.hpp) times the
+// activations with the architecture's register tile (arch/dispatch.hpp), then bias, activation or
+// requantization on the way out. The activations come from a band of shifted windows for 1-D and
+// 2-D windows (packed/direct.hpp), else from one im2col panel (packed/panel.hpp) at a time.
+// Grouped convolutions run group by group.
 #pragma once
 
 #include "../arch/dispatch.hpp"
@@ -9,6 +10,7 @@
 #include "../core/requantize.hpp"
 #include "../ops/conv.hpp"
 #include "../ops/quant.hpp"
+#include "direct.hpp"
 #include "epilogue.hpp"
 #include "panel.hpp"
 
@@ -19,18 +21,175 @@
 
 namespace kiln::packed {
 
-// Scratch of conv: one float panel.
-constexpr std::size_t conv_scratch_bytes(index_t k) noexcept {
-  return static_cast<std::size_t>(k) * panel_cols * sizeof(float);
+template <class P> constexpr index_t conv_k(const P& p) noexcept {
+  return p.in_channels / p.group * p.kernel[0] * p.kernel[1] * p.kernel[2];
 }
-// Scratch of qlinear_conv: one uint8 panel of quads and the row-major rows it is built from.
-constexpr std::size_t qconv_scratch_bytes(index_t k) noexcept {
-  return 2 * static_cast<std::size_t>(round_up(k, 4)) * panel_cols;
+// Scratch of conv: a float band, or one float panel.
+template <class P> constexpr std::size_t conv_scratch_bytes(const P& p) noexcept {
+  if (direct_geometry(p)) return direct_scratch_bytes(p, 1);
+  return static_cast<std::size_t>(conv_k(p)) * panel_cols * sizeof(float);
+}
+// Whether a QLinearConv takes the direct path: its channel quads leave 4 - C_g lanes empty when a
+// group has fewer than 3 input channels (a spectrogram's 1), which the panel's quads of K avoid.
+template <class P> constexpr bool qconv_direct(const P& p) noexcept {
+  return direct_geometry(p) && p.in_channels / p.group >= 3;
+}
+// Scratch of qlinear_conv: a band of channel quads, or one uint8 panel of quads and the
+// row-major rows it is built from.
+template <class P> constexpr std::size_t qconv_scratch_bytes(const P& p) noexcept {
+  if (qconv_direct(p)) return direct_scratch_bytes(p, 4);
+  return 2 * static_cast<std::size_t>(round_up(conv_k(p), 4)) * panel_cols;
 }
 
-// y = act(bias + conv(x, w)); w packed by pack_conv_weights (quad 1), panel: conv_scratch_bytes.
+// The int8 weight order of a QLinearConv (prepare_qconv): the window's taps for the direct path's
+// channel quads, else 0 for the panel's quads of K; and the packed weight count.
+template <class P> constexpr index_t qconv_channel_quad_taps(const P& p) noexcept {
+  return qconv_direct(p) ? p.kernel[1] * p.kernel[2] : 0;
+}
+template <class P> constexpr std::size_t qconv_weight_count(const P& p) noexcept {
+  const index_t taps = qconv_channel_quad_taps(p);
+  const index_t k = taps > 0 ? round_up(p.in_channels / p.group, 4) * taps : conv_k(p);
+  return conv_weight_count(p.out_channels, p.group, k, 4);
+}
+
+namespace detail {
+// conv (below) over bands of shifted windows; weights in the same [K][conv_mr] panels.
+inline void conv_direct(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
+                        void* scratch) noexcept {
+  constexpr index_t NB = arch::active::f32_window_nb, MR = conv_mr;
+  const direct_layout d = make_direct_layout(p);
+  const index_t in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
+  const index_t cin_g = p.in_channels / p.group, mg = p.out_channels / p.group;
+  const index_t taps = p.kernel[1] * p.kernel[2], k = cin_g * taps, mblocks = ceil_div(mg, MR);
+  float* const band = static_cast<float*>(scratch);
+  static_assert(NB <= direct_slack, "the last tile reads at most direct_slack positions past the band");
+  for (index_t i = 0; i < direct_slack; ++i) band[cin_g * d.channel_size + i] = 0.f;  // read by the last tile
+  index_t off[direct_max_taps];
+  direct_offsets(p, d, off);
+  for (index_t n = 0; n < p.batch; ++n)
+    for (index_t g = 0; g < p.group; ++g) {
+      const float* xg = x + (n * p.in_channels + g * cin_g) * in_plane;
+      const float* wg = w + g * mblocks * k * MR;
+      for (index_t oh0 = 0; oh0 < p.out[1]; oh0 += d.rows) {
+        for (index_t c = 0; c < cin_g; ++c) {
+          float* bc = band + c * d.channel_size;
+          direct_band_channel(p, d, xg + c * in_plane, oh0, 0.f, [bc](index_t at, float v) { bc[at] = v; });
+        }
+        const index_t rows = p.out[1] - oh0 < d.rows ? p.out[1] - oh0 : d.rows;
+        const index_t positions = (rows - 1) * d.wq + p.out[2];
+        for (index_t mb = 0; mb < mblocks; ++mb) {
+          const float* a = wg + mb * k * MR;
+          const index_t rows_m = mg - mb * MR < MR ? mg - mb * MR : MR;
+          for (index_t j0 = 0; j0 < positions; j0 += NB) {
+            float c[MR * NB];
+            arch::active::f32_tile<MR, NB>(cin_g, a, 1, MR, arch::window_rows<float>{band + j0, d.channel_size, taps, off},
+                                           c);
+            const index_t width = positions - j0 < NB ? positions - j0 : NB;
+            with_activation(p.act, [&](auto act) {  // around the stores only: one copy of the tile
+              for (index_t r = 0; r < rows_m; ++r) {
+                const index_t m = g * mg + mb * MR + r;
+                const float b = bias ? bias[m] : 0.f;
+                float* ym = y + (n * p.out_channels + m) * out_plane + oh0 * p.out[2];
+                const float* cr = c + r * NB;
+                for_each_output_run(j0, width, d.wq, p.out[2], [&](index_t j, index_t count, index_t row, index_t ow) {
+                  float* yr = ym + row * p.out[2] + ow;
+                  for (index_t i = 0; i < count; ++i) yr[i] = act(cr[j + i] + b);
+                });
+              }
+            });
+          }
+        }
+      }
+    }
+}
+
+// The requantization of one weight panel's output channels [m0, m0 + rows): scale, its integer
+// form, and the (shifted) weight zero point.
+template <index_t MR> struct block_requant {
+  float s[MR] = {};
+  requant_params rq[MR] = {};
+  std::int32_t wz[MR] = {};
+  block_requant(const qconv_params& p, const float* scale, const std::int32_t* w_zp, index_t m0,
+                index_t rows) noexcept {
+    for (index_t r = 0; r < rows; ++r) {
+      s[r] = scale[p.rq_count > 1 ? m0 + r : 0];
+      rq[r] = requant_from_float(s[r]);
+      wz[r] = w_zp ? w_zp[p.w_zp_count > 1 ? m0 + r : 0] : 0;
+    }
+  }
+};
+
+// qlinear_conv (below) over bands of channel quads; weights in channel-quad order.
+template <class X, class Y>
+inline void qlinear_conv_direct(const qconv_params& p, const X* x, const X* x_zp, const std::int8_t* w,
+                                const std::int32_t* w_zp, const float* scale, const std::int32_t* bias,
+                                const Y* y_zp, Y* y, void* scratch) noexcept {
+  constexpr index_t NB = arch::active::s8_window_nb, MR = conv_mr;
+  constexpr std::int32_t offset = std::is_signed_v<X> ? 128 : 0;
+  const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
+  const X pad = x_zp ? x_zp[0] : X(0);
+  const direct_layout d = make_direct_layout(p);
+  const index_t in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
+  const index_t cin_g = p.in_channels / p.group, mg = p.out_channels / p.group, quads = ceil_div(cin_g, 4);
+  const index_t taps = p.kernel[1] * p.kernel[2], k4 = quads * taps, mblocks = ceil_div(mg, MR);
+  std::uint8_t* const band = static_cast<std::uint8_t*>(scratch);  // [quad][phase planes][position][4]
+  static_assert(NB <= direct_slack, "the last tile reads at most direct_slack positions past the band");
+  std::memset(band + 4 * quads * d.channel_size, 0, 4 * direct_slack);  // read by the last tile
+  if (cin_g % 4 != 0)  // the last quad's missing channels: zero activations (and zero weights); no
+    std::memset(band + 4 * (quads - 1) * d.channel_size, 0, 4 * d.channel_size);  // band writes them
+  index_t off[direct_max_taps];
+  direct_offsets(p, d, off);
+  for (index_t t = 0; t < taps; ++t) off[t] *= 4;
+  for (index_t n = 0; n < p.batch; ++n)
+    for (index_t g = 0; g < p.group; ++g) {
+      const X* xg = x + (n * p.in_channels + g * cin_g) * in_plane;
+      const std::int8_t* wg = w + g * mblocks * k4 * 4 * MR;
+      for (index_t oh0 = 0; oh0 < p.out[1]; oh0 += d.rows) {
+        for (index_t c = 0; c < cin_g; ++c) {
+          std::uint8_t* bc = band + 4 * (c / 4) * d.channel_size + c % 4;
+          direct_band_channel(p, d, xg + c * in_plane, oh0, pad, [bc](index_t at, X v) {
+            bc[4 * at] = static_cast<std::uint8_t>(static_cast<std::int32_t>(v) + offset);
+          });
+        }
+        const index_t rows = p.out[1] - oh0 < d.rows ? p.out[1] - oh0 : d.rows;
+        const index_t positions = (rows - 1) * d.wq + p.out[2];
+        for (index_t mb = 0; mb < mblocks; ++mb) {
+          const std::int8_t* a = wg + mb * k4 * 4 * MR;
+          const index_t rows_m = mg - mb * MR < MR ? mg - mb * MR : MR;
+          const block_requant<MR> req(p, scale, w_zp, g * mg + mb * MR, rows_m);
+          for (index_t j0 = 0; j0 < positions; j0 += NB) {
+            const arch::window_rows<std::uint8_t> rows_b{band + 4 * j0, 4 * d.channel_size, taps, off};
+            std::int32_t c[MR * NB];
+            arch::active::int8_tile<MR, NB>(quads, a, 4, 4 * MR, rows_b, c);
+            std::int32_t colsum[NB] = {};
+            if (w_zp)  // the weight zero points' term needs each column's sum of activations
+              rows_b.each(quads, [&](const std::uint8_t* b) {
+                for (index_t j = 0; j < NB; ++j) colsum[j] += b[4 * j] + b[4 * j + 1] + b[4 * j + 2] + b[4 * j + 3];
+              });
+            const index_t width = positions - j0 < NB ? positions - j0 : NB;
+            for (index_t r = 0; r < rows_m; ++r) {
+              const index_t m = g * mg + mb * MR + r;
+              std::int32_t* cr = c + r * NB;
+              for (index_t j = 0; j < width; ++j) cr[j] += bias[m] - req.wz[r] * colsum[j];
+              Y* ym = y + (n * p.out_channels + m) * out_plane + oh0 * p.out[2];
+              for_each_output_run(j0, width, d.wq, p.out[2], [&](index_t j, index_t count, index_t row, index_t ow) {
+                arch::active::requantize_row(cr + j, count, req.s[r], req.rq[r], yz, ym + row * p.out[2] + ow);
+              });
+            }
+          }
+        }
+      }
+    }
+}
+}  // namespace detail
+
+// y = act(bias + conv(x, w)); w packed by pack_conv_weights (quad 1); scratch: conv_scratch_bytes.
 inline void conv(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
                  void* scratch) noexcept {
+  if (direct_geometry(p)) {
+    detail::conv_direct(p, x, w, bias, y, scratch);
+    return;
+  }
   float* const panel = static_cast<float*>(scratch);
   constexpr index_t NB = arch::active::f32_nb, MR = conv_mr;
   static_assert(panel_cols % NB == 0, "tile width must divide the panel");
@@ -47,14 +206,14 @@ inline void conv(const conv_params& p, const float* x, const float* w, const flo
         detail::pack_panel<1>(p, xg, cin_g, p0, cols, 0.f, panel, [](float v) { return v; });
         for (index_t kk = 0; kk < k; ++kk)  // the last tile of a short panel reads defined zeros
           for (index_t j = cols; j < round_up(cols, NB); ++j) panel[kk * panel_cols + j] = 0.f;
-        detail::with_activation(p.act, [&](auto act) {
-          for (index_t mb = 0; mb < mblocks; ++mb) {
-            const float* a = wg + mb * k * MR;
-            const index_t rows = mg - mb * MR < MR ? mg - mb * MR : MR;
-            for (index_t j0 = 0; j0 < cols; j0 += NB) {
-              float c[MR * NB];
-              arch::active::f32_tile<MR, NB>(k, a, 1, MR, panel + j0, panel_cols, c);
-              const index_t width = cols - j0 < NB ? cols - j0 : NB;
+        for (index_t mb = 0; mb < mblocks; ++mb) {
+          const float* a = wg + mb * k * MR;
+          const index_t rows = mg - mb * MR < MR ? mg - mb * MR : MR;
+          for (index_t j0 = 0; j0 < cols; j0 += NB) {
+            float c[MR * NB];
+            arch::active::f32_tile<MR, NB>(k, a, 1, MR, panel + j0, panel_cols, c);
+            const index_t width = cols - j0 < NB ? cols - j0 : NB;
+            detail::with_activation(p.act, [&](auto act) {  // around the stores only: one copy of the tile
               for (index_t r = 0; r < rows; ++r) {
                 const index_t m = g * mg + mb * MR + r;
                 const float b = bias ? bias[m] : 0.f;
@@ -65,9 +224,9 @@ inline void conv(const conv_params& p, const float* x, const float* w, const flo
                 else
                   for (index_t j = 0; j < width; ++j) yr[j] = act(cr[j] + b);
               }
-            }
+            });
           }
-        });
+        }
       }
     }
 }
@@ -84,6 +243,10 @@ inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const
                          const std::int32_t* w_zp, const float* scale, const std::int32_t* bias, const Y* y_zp, Y* y,
                          void* scratch) noexcept {
   static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "quads are assembled as little-endian words");
+  if (qconv_direct(p)) {
+    detail::qlinear_conv_direct(p, x, x_zp, w, w_zp, scale, bias, y_zp, y, scratch);
+    return;
+  }
   constexpr index_t NB = arch::active::s8_nb, MR = conv_mr, row = panel_cols * 4;
   static_assert(panel_cols % NB == 0, "tile width must divide the panel");
   constexpr std::int32_t offset = std::is_signed_v<X> ? 128 : 0;
@@ -125,15 +288,7 @@ inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const
         for (index_t mb = 0; mb < mblocks; ++mb) {
           const std::int8_t* a = wg + mb * k4 * 4 * MR;
           const index_t rows = mg - mb * MR < MR ? mg - mb * MR : MR;
-          requant_params rq[MR];
-          float s[MR];
-          std::int32_t wz[MR];
-          for (index_t r = 0; r < rows; ++r) {
-            const index_t m = g * mg + mb * MR + r;
-            s[r] = scale[p.rq_count > 1 ? m : 0];
-            rq[r] = requant_from_float(s[r]);
-            wz[r] = w_zp ? w_zp[p.w_zp_count > 1 ? m : 0] : 0;
-          }
+          const detail::block_requant<MR> req(p, scale, w_zp, g * mg + mb * MR, rows);
           for (index_t j0 = 0; j0 < cols; j0 += NB) {
             std::int32_t c[MR * NB];
             arch::active::int8_tile<MR, NB>(k4, a, 4, 4 * MR, panel + 4 * j0, row, c);
@@ -141,8 +296,8 @@ inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const
             for (index_t r = 0; r < rows; ++r) {
               const index_t m = g * mg + mb * MR + r;
               std::int32_t* cr = c + r * NB;
-              for (index_t j = 0; j < width; ++j) cr[j] += bias[m] - wz[r] * colsum[j0 + j];
-              arch::active::requantize_row(cr, width, s[r], rq[r], yz, y + (n * p.out_channels + m) * out_plane + p0 + j0);
+              for (index_t j = 0; j < width; ++j) cr[j] += bias[m] - req.wz[r] * colsum[j0 + j];
+              arch::active::requantize_row(cr, width, req.s[r], req.rq[r], yz, y + (n * p.out_channels + m) * out_plane + p0 + j0);
             }
           }
         }

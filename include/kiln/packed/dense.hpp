@@ -38,15 +38,19 @@ inline void dense(const gemm_params& p, const float* a, const float* b, const fl
     const index_t cols = p.n - n0 < width ? p.n - n0 : width;
     detail::with_panel_width(width, [&](auto w) {
       constexpr index_t W = decltype(w)::value;
+      // The activation's switch once per tile, not per element (epilogue.hpp), and around the
+      // stores only: one copy of the tiles, not one per activation kind.
       auto finish = [&](index_t i0, index_t rows, const float* t) {
-        for (index_t r = 0; r < rows; ++r) {
-          float* yr = y + (i0 + r) * p.n + n0;
-          for (index_t j = 0; j < cols; ++j) {
-            float v = alpha * t[r * W + j];
-            if (c) v += beta * c[(i0 + r) * p.c_stride_m + (n0 + j) * p.c_stride_n];
-            yr[j] = activate(p.act, v);
+        detail::with_activation(p.act, [&](auto act) {
+          for (index_t r = 0; r < rows; ++r) {
+            float* yr = y + (i0 + r) * p.n + n0;
+            for (index_t j = 0; j < cols; ++j) {
+              float v = alpha * t[r * W + j];
+              if (c) v += beta * c[(i0 + r) * p.c_stride_m + (n0 + j) * p.c_stride_n];
+              yr[j] = act(v);
+            }
           }
-        }
+        });
       };
       index_t i = 0;
       for (; i + 4 <= p.m; i += 4) {
@@ -85,12 +89,14 @@ inline void conv1x1_small_plane(const conv_params& p, const float* x, const floa
       const index_t cols = m - n0 < width ? m - n0 : width;
       detail::with_panel_width(width, [&](auto wc) {
         constexpr index_t W = decltype(wc)::value;
-        detail::with_activation(p.act, [&](auto act) {
+        {
           auto finish = [&](index_t i0, index_t rows, const float* t) {
-            for (index_t j = 0; j < cols; ++j) {
-              const float b = bias ? bias[n0 + j] : 0.f;
-              for (index_t r = 0; r < rows; ++r) yn[(n0 + j) * plane + i0 + r] = act(t[r * W + j] + b);
-            }
+            detail::with_activation(p.act, [&](auto act) {
+              for (index_t j = 0; j < cols; ++j) {
+                const float b = bias ? bias[n0 + j] : 0.f;
+                for (index_t r = 0; r < rows; ++r) yn[(n0 + j) * plane + i0 + r] = act(t[r * W + j] + b);
+              }
+            });
           };
           index_t i = 0;
           for (; i + 4 <= plane; i += 4) {
@@ -103,7 +109,7 @@ inline void conv1x1_small_plane(const conv_params& p, const float* x, const floa
             arch::active::f32_tile<1, W>(k, xn + i, 1, plane, panel, W, t);
             finish(i, 1, t);
           }
-        });
+        }
       });
       panel += static_cast<std::size_t>(width) * static_cast<std::size_t>(k);
     }

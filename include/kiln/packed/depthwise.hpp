@@ -12,10 +12,12 @@
 #include "../core/requantize.hpp"
 #include "../ops/conv.hpp"
 #include "../ops/quant.hpp"
+#include "direct.hpp"
 #include "epilogue.hpp"
 
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 namespace kiln::packed {
 
@@ -41,35 +43,115 @@ template <class P, class A, class W>
 inline void depthwise_plane(const P& p, const A* xp, const W* w, A wz, A bias, A* acc) noexcept {
   const index_t wq = phase_width(p), pitch = acc_pitch(p), s = p.stride[2];
   const index_t n = (p.out[1] - 1) * pitch + p.out[2];
-  for (index_t i = 0; i < n; ++i) acc[i] = bias;
+  // Taps go to the architecture kernel in groups of up to `group` (its weights and offsets).
+  constexpr index_t group = 16;
+  A wt[group];
+  index_t off[group], t = 0;
+  bool accumulate = false;
   for (index_t kh = 0; kh < p.kernel[1]; ++kh)
     for (index_t kw = 0; kw < p.kernel[2]; ++kw) {
-      const A wv = static_cast<A>(w[kh * p.kernel[2] + kw]) - wz;
       const index_t col = kw * p.dilation[2];
-      const A* xs = xp + (col % s) * phase_size(p) + kh * p.dilation[1] * wq + col / s;
-      for (index_t i = 0; i < n; ++i) acc[i] += wv * xs[i];
+      wt[t] = static_cast<A>(w[kh * p.kernel[2] + kw]) - wz;
+      off[t] = (col % s) * phase_size(p) + kh * p.dilation[1] * wq + col / s;
+      if (++t == group || (kh + 1 == p.kernel[1] && kw + 1 == p.kernel[2])) {
+        arch::active::depthwise_taps(n, t, wt, off, xp, bias, accumulate, acc);
+        accumulate = true;
+        t = 0;
+      }
     }
 }
 
-// Copies channel plane x (H x W) into the phase planes as A(x) - zp, zero in the padding.
+// Copies channel plane x (H x W) into the phase planes as A(x) - zp, zero in the padding. Every
+// entry is written, also a phase's last one past the padded width: the wide plane's dropped
+// columns read it, and must read a defined value.
 template <class P, class X, class A>
 inline void pad_plane(const P& p, const X* x, A zp, A* xp) noexcept {
-  const index_t wp = padded_width(p), hp = padded_height(p), wq = phase_width(p), s = p.stride[2];
+  const index_t hp = padded_height(p), wq = phase_width(p), s = p.stride[2];
   const index_t size = phase_size(p);
-  for (index_t r = 0; r < hp; ++r) {
-    const index_t ih = r - p.pad[1];
-    const bool row_inside = ih >= 0 && ih < p.in[1];
-    const X* src = x + ih * p.in[2] - p.pad[2];  // src[c]: padded column c
-    for (index_t ph = 0; ph < s; ++ph) {
-      // Every entry is written, also a phase's last one past the padded width: the wide plane's
-      // dropped columns read it, and must read a defined value.
+  for (index_t ph = 0; ph < s; ++ph) {
+    const column_span span = phase_columns(ph, s, p.pad[2], p.in[2], wq);
+    const index_t shift = ph - p.pad[2];  // phase column q reads input column q * s + shift
+    for (index_t r = 0; r < hp; ++r) {
+      const index_t ih = r - p.pad[1];
       A* dst = xp + ph * size + r * wq;
-      for (index_t q = 0, c = ph; q < wq; ++q, c += s) {
-        const index_t iw = c - p.pad[2];
-        dst[q] = row_inside && c < wp && iw >= 0 && iw < p.in[2] ? static_cast<A>(src[c]) - zp : A(0);
-      }
+      // Padding reads the zero point itself (an X value), which lands as exactly 0.
+      phase_row(ih >= 0 && ih < p.in[1] ? x + ih * p.in[2] : nullptr, span, s, shift, wq, static_cast<X>(zp),
+                [dst, zp](index_t q, X v) { dst[q] = static_cast<A>(v) - zp; });
     }
   }
+}
+
+// Depthwise with arch::active::depthwise_lanes channels side by side, for targets that prefer it
+// (depthwise_by_lanes): every vector is full whatever the plane size, where a small plane gives
+// the per-channel wide plane a few short rows. The lanes' padded input rows live in a ring of
+// (kernel height - 1) * dilation + 1 rows, each input row interleaved by lane once.
+// Interleaving channels into lanes costs a scalar store per input element, which only pays where
+// the wide plane is short: used when it has at most lanes_max_plane<A> outputs. Measured on
+// MobileNet and DS-CNN: float gains below ~100 outputs (6x6 and 3x3 planes), int32 (int8
+// layers, whose wide-plane multiplies are slow 32-bit ones) up to 24x24.
+template <class A> inline constexpr index_t lanes_max_plane = std::is_floating_point_v<A> ? 100 : 700;
+template <class A, class P> constexpr bool lanes_apply(const P& p) noexcept {
+  return p.out[1] * acc_pitch(p) <= lanes_max_plane<A>;
+}
+template <class P> constexpr index_t lane_ring_rows(const P& p) noexcept {
+  return (p.kernel[1] - 1) * p.dilation[1] + 1;
+}
+template <class P> constexpr std::size_t lanes_scratch_bytes(const P& p) noexcept {
+  constexpr index_t L = arch::generic::depthwise_lanes;
+  const index_t taps = p.kernel[1] * p.kernel[2];
+  return static_cast<std::size_t>(lane_ring_rows(p) * padded_width(p) * L + taps * L + L + p.out[2] * L) * 4 +
+         static_cast<std::size_t>(taps) * sizeof(index_t);
+}
+
+// channel(c, lane, bias, wz) reports channel c's bias and weight zero point (and lets the caller
+// note per-lane state); store(n, c0, lanes, oh, out) writes output row oh of channels
+// [c0, c0 + lanes) from out[ow * L + lane] (its scratch to reuse). A block's channels are read
+// before they are written.
+template <class P, class X, class W, class A, class Channel, class Store>
+inline void depthwise_by_lanes(const P& p, const X* x, A xz, const W* w, Channel&& channel, Store&& store,
+                               void* scratch) noexcept {
+  constexpr index_t L = arch::active::depthwise_lanes;
+  const index_t ring = lane_ring_rows(p), wp = padded_width(p), taps = p.kernel[1] * p.kernel[2];
+  const index_t in_plane = p.in[1] * p.in[2], row_size = wp * L;
+  A* const xl = static_cast<A*>(scratch);
+  A* const wl = xl + ring * row_size;
+  A* const bl = wl + taps * L;
+  A* const out = bl + L;
+  index_t* const off = reinterpret_cast<index_t*>(out + p.out[2] * L);
+  for (index_t n = 0; n < p.batch; ++n)
+    for (index_t c0 = 0; c0 < p.out_channels; c0 += L) {
+      const index_t lanes = p.out_channels - c0 < L ? p.out_channels - c0 : L;
+      for (index_t i = 0; i < taps * L; ++i) wl[i] = A(0);
+      for (index_t l = 0; l < L; ++l) bl[l] = A(0);
+      for (index_t l = 0; l < lanes; ++l) {
+        A wz(0);
+        channel(c0 + l, l, bl[l], wz);
+        for (index_t t = 0; t < taps; ++t) wl[t * L + l] = static_cast<A>(w[(c0 + l) * taps + t]) - wz;
+      }
+      const X* xb = x + (n * p.in_channels + c0) * in_plane;
+      auto load_row = [&](index_t r) {  // padded row r into its ring slot, zero where padding
+        A* d = xl + (r % ring) * row_size;
+        for (index_t i = 0; i < row_size; ++i) d[i] = A(0);
+        const index_t ih = r - p.pad[1];
+        if (ih < 0 || ih >= p.in[1]) return;
+        const index_t width = p.in[2] < wp - p.pad[2] ? p.in[2] : wp - p.pad[2];
+        for (index_t l = 0; l < lanes; ++l) {
+          const X* xr = xb + l * in_plane + ih * p.in[2];
+          A* dl = d + p.pad[2] * L + l;
+          for (index_t iw = 0; iw < width; ++iw) dl[iw * L] = static_cast<A>(xr[iw]) - xz;
+        }
+      };
+      index_t loaded = 0;
+      for (index_t oh = 0; oh < p.out[1]; ++oh) {
+        const index_t top = oh * p.stride[1];
+        for (; loaded < top + ring; ++loaded) load_row(loaded);
+        for (index_t kh = 0; kh < p.kernel[1]; ++kh)
+          for (index_t kw = 0; kw < p.kernel[2]; ++kw)
+            off[kh * p.kernel[2] + kw] = ((top + kh * p.dilation[1]) % ring * wp + kw * p.dilation[2]) * L;
+        arch::active::depthwise_lane_taps(p.out[2], p.stride[2] * L, taps, wl, off, xl, bl, out);
+        store(n, c0, lanes, oh, out);
+      }
+    }
 }
 }  // namespace detail
 
@@ -79,14 +161,34 @@ template <class P> constexpr bool depthwise_applies(const P& p) noexcept {
          p.out[0] == 1;
 }
 
-// Scratch of both kernels: the padded plane and the wide accumulator plane (4-byte elements).
+// Scratch of both kernels: the padded plane and the wide accumulator plane (4-byte elements), or
+// the lanes' ring and weights, whichever is larger (the target picks the path, not the codegen).
 template <class P> constexpr std::size_t depthwise_scratch_bytes(const P& p) noexcept {
-  return static_cast<std::size_t>(p.stride[2] * detail::phase_size(p) + p.out[1] * detail::acc_pitch(p)) * 4;
+  const std::size_t planes =
+      static_cast<std::size_t>(p.stride[2] * detail::phase_size(p) + p.out[1] * detail::acc_pitch(p)) * 4;
+  const bool by_lanes = std::is_same_v<P, qconv_params> ? detail::lanes_apply<std::int32_t>(p) : detail::lanes_apply<float>(p);
+  const std::size_t lanes = by_lanes ? detail::lanes_scratch_bytes(p) : 0;
+  return planes > lanes ? planes : lanes;
 }
 
 inline void depthwise(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
                       void* scratch) noexcept {
   const index_t pitch = detail::acc_pitch(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
+  if (arch::active::depthwise_by_lanes && detail::lanes_apply<float>(p)) {
+    constexpr index_t L = arch::active::depthwise_lanes;
+    detail::with_activation(p.act, [&](auto act) {
+      detail::depthwise_by_lanes(
+          p, x, 0.f, w, [&](index_t c, index_t, float& b, float&) { b = bias ? bias[c] : 0.f; },
+          [&](index_t n, index_t c0, index_t lanes, index_t oh, const float* out) {
+            for (index_t l = 0; l < lanes; ++l) {
+              float* yr = y + (n * p.out_channels + c0 + l) * out_plane + oh * p.out[2];
+              for (index_t ow = 0; ow < p.out[2]; ++ow) yr[ow] = act(out[ow * L + l]);
+            }
+          },
+          scratch);
+    });
+    return;
+  }
   float* const xp = static_cast<float*>(scratch);
   float* const acc = xp + p.stride[2] * detail::phase_size(p);
   for (index_t n = 0; n < p.batch; ++n)
@@ -108,6 +210,30 @@ inline void qlinear_depthwise(const qconv_params& p, const X* x, const X* x_zp, 
   const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
   const std::int32_t xz = x_zp ? static_cast<std::int32_t>(x_zp[0]) : 0;
   const index_t pitch = detail::acc_pitch(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
+  if (arch::active::depthwise_by_lanes && detail::lanes_apply<std::int32_t>(p)) {
+    constexpr index_t L = arch::active::depthwise_lanes;
+    float s[L] = {};  // lanes past the last channel requantize too (and are dropped): defined
+    requant_params rq[L] = {};
+    detail::depthwise_by_lanes(
+        p, x, xz, w,
+        [&](index_t c, index_t l, std::int32_t& b, std::int32_t& wz) {
+          b = bias ? bias[c] : 0;
+          wz = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;
+          s[l] = scale[p.rq_count > 1 ? c : 0];
+          rq[l] = requant_from_float(s[l]);
+        },
+        [&](index_t n, index_t c0, index_t lanes, index_t oh, std::int32_t* out) {
+          // Requantized in place: each int32 slot takes its own output value (a Y fits in it).
+          Y* q = reinterpret_cast<Y*>(out);
+          arch::active::requantize_lanes(out, p.out[2], s, rq, yz, q);
+          for (index_t l = 0; l < lanes; ++l) {
+            Y* yr = y + (n * p.out_channels + c0 + l) * out_plane + oh * p.out[2];
+            for (index_t ow = 0; ow < p.out[2]; ++ow) yr[ow] = q[ow * L + l];
+          }
+        },
+        scratch);
+    return;
+  }
   std::int32_t* const xp = static_cast<std::int32_t*>(scratch);
   std::int32_t* const acc = xp + p.stride[2] * detail::phase_size(p);
   for (index_t n = 0; n < p.batch; ++n)

@@ -2,7 +2,9 @@
 // (packed/conv.hpp, packed/dense.hpp), so every kernel reads its weights front to back.
 //
 //   float conv weights  [group][ceil(M_g / conv_mr)][K][conv_mr]            K = C_g * taps
-//   int8 conv weights   [group][ceil(M_g / conv_mr)][ceil(K / 4)][conv_mr][4]
+//   int8 conv weights   [group][ceil(M_g / conv_mr)][ceil(K / 4)][conv_mr][4]       (im2col panel)
+//                       [group][ceil(M_g / conv_mr)][ceil(C_g / 4)][taps][conv_mr][4] (direct: a
+//                       quad holds 4 channels of one tap, as the band's channel quads)
 //   float dense weights [ceil(N / dense_nr)][K][panel width]  (last panel: N's tail rounded to 16)
 // Rows beyond M_g and k beyond K are zero. Activations are packed at run time into a panel of
 // panel_cols output positions (float: [K][panel_cols]; int8: [ceil(K/4)][panel_cols][4]), held
@@ -50,6 +52,24 @@ void pack_conv_weights(const W* w, index_t out_channels, index_t group, index_t 
           }
 }
 
+// Packs int8 conv weights in channel-quad order for the direct path (packed/direct.hpp). The
+// element count is conv_weight_count(M, group, round_up(C_g, 4) * taps, 4).
+template <class W, class P, class F>
+void pack_conv_weights_channel_quads(const W* w, index_t out_channels, index_t group, index_t cin_g, index_t taps,
+                                     P* out, F&& convert) noexcept {
+  const index_t mg = out_channels / group, k = cin_g * taps;
+  std::size_t i = 0;
+  for (index_t g = 0; g < group; ++g)
+    for (index_t m0 = 0; m0 < mg; m0 += conv_mr)
+      for (index_t c0 = 0; c0 < cin_g; c0 += 4)
+        for (index_t t = 0; t < taps; ++t)
+          for (index_t r = 0; r < conv_mr; ++r)
+            for (index_t e = 0; e < 4; ++e, ++i) {
+              const index_t m = m0 + r, c = c0 + e;
+              out[i] = m < mg && c < cin_g ? convert(w[(g * mg + m) * k + c * taps + t]) : P(0);
+            }
+}
+
 // Width of dense weight panel starting at column n0 of n.
 constexpr index_t dense_panel_width(index_t n, index_t n0) noexcept {
   return n - n0 >= dense_nr ? dense_nr : round_up(n - n0, dense_tail);
@@ -80,13 +100,18 @@ namespace kiln::packed {
 // the shifted weight zero points (`w_zp_out`, w_zp_count of them) and the folded per-channel
 // bias (out_channels of them). Returns whether any shifted weight zero point is non-zero, i.e.
 // whether the kernel needs w_zp_out. x_zp: the input zero point; x_signed: int8 input.
+// channel_quad_taps: the window's taps when the layer takes the direct path (channel-quad order,
+// packed/conv.hpp's qconv_channel_quad_taps), else 0 (im2col panel order).
 template <class W>
 bool prepare_qconv(const W* w, const W* w_zp, index_t w_zp_count, const std::int32_t* bias, std::int32_t x_zp,
                    bool x_signed, index_t out_channels, index_t group, index_t k, std::int8_t* w_out,
-                   std::int32_t* w_zp_out, std::int32_t* bias_out) noexcept {
+                   std::int32_t* w_zp_out, std::int32_t* bias_out, index_t channel_quad_taps) noexcept {
   constexpr std::int32_t w_shift = std::is_signed_v<W> ? 0 : 128;
-  pack_conv_weights(w, out_channels, group, k, 4, w_out,
-                    [](W v) { return static_cast<std::int8_t>(static_cast<std::int32_t>(v) - w_shift); });
+  auto shift = [](W v) { return static_cast<std::int8_t>(static_cast<std::int32_t>(v) - w_shift); };
+  if (channel_quad_taps > 0)
+    pack_conv_weights_channel_quads(w, out_channels, group, k / channel_quad_taps, channel_quad_taps, w_out, shift);
+  else
+    pack_conv_weights(w, out_channels, group, k, 4, w_out, shift);
   bool any_zp = false;
   for (index_t i = 0; i < w_zp_count; ++i) {
     w_zp_out[i] = (w_zp ? static_cast<std::int32_t>(w_zp[i]) : 0) - w_shift;

@@ -13,11 +13,19 @@
 
 namespace kiln::arch::cortex_m {
 
+using generic::depthwise_lane_taps;
+using generic::depthwise_lanes;
+using generic::depthwise_taps;
+// Sixteen lane accumulators do not fit the register file: depthwise stays one channel at a time.
+inline constexpr bool depthwise_by_lanes = false;
 using generic::f32_nb;
+using generic::f32_window_nb;
 using generic::f32_tile;
+using generic::requantize_lanes;
 using generic::requantize_row;
 using generic::requantize_saturate;  // FPv4 has no round-to-integer instruction: integers are faster
 inline constexpr index_t s8_nb = 2;  // 2 columns x 4 rows: 8 accumulators fit the register file
+inline constexpr index_t s8_window_nb = s8_nb;
 
 namespace detail {
 inline std::uint32_t load_quad(const void* p) noexcept {
@@ -32,11 +40,11 @@ template <class T> inline std::uint32_t even_halves(std::uint32_t q) noexcept {
 }
 }  // namespace detail
 
-template <index_t MR, index_t NB, class A, class B>
-inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
-                      std::int32_t* c) noexcept {
+template <index_t MR, index_t NB, class A, class Rows>
+inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
+  using B = typename Rows::value_type;
   std::int32_t acc[MR][NB] = {};
-  for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb) {
+  rows.each(k4, [&](const B* b) {
     std::uint32_t b02[NB], b13[NB];
     for (index_t j = 0; j < NB; ++j) {
       const std::uint32_t w = detail::load_quad(b + 4 * j);
@@ -51,9 +59,15 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
         acc[r][j] = __smlad(static_cast<std::int32_t>(a13), static_cast<std::int32_t>(b13[j]), acc[r][j]);
       }
     }
-  }
+    a += a_ks;
+  });
   for (index_t r = 0; r < MR; ++r)
     for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
+}
+template <index_t MR, index_t NB, class A, class B>
+inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
+                      std::int32_t* c) noexcept {
+  int8_tile<MR, NB>(k4, a, a_rs, a_ks, panel_rows<B>{b, ldb}, c);
 }
 
 }  // namespace kiln::arch::cortex_m

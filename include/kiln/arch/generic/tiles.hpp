@@ -8,6 +8,10 @@
 //           B(kk, j) = b[(kk/4)*ldb + 4*j + kk%4]. Quads are what VNNI (vpdpbusd), SDOT and the
 //           Cortex-M DSP (two __smlad per quad) consume in one step.
 // c is a dense MR x NB array; the caller adds bias, activation or requantization and stores.
+//
+// Where b's rows are is the tile's `Rows` argument: a panel (panel_rows: k rows ldb apart), or a
+// window (window_rows, packed/direct.hpp: per step a channel, or a channel quad, cs apart, and
+// within it one row per tap at off[tap]). The tiles take the same a either way, one step per row.
 #pragma once
 
 #include "../../core/requantize.hpp"
@@ -16,35 +20,110 @@
 #include <cstdint>
 #include <limits>
 
+namespace kiln::arch {
+
+template <class T> struct panel_rows {
+  using value_type = T;
+  const T* b;
+  index_t ldb;
+  template <class F> void each(index_t k, F&& f) const noexcept {
+    const T* p = b;
+    for (index_t q = 0; q < k; ++q, p += ldb) f(p);
+  }
+};
+template <class T> struct window_rows {
+  using value_type = T;
+  const T* b;
+  index_t cs, taps;
+  const index_t* off;
+  template <class F> void each(index_t steps, F&& f) const noexcept {
+    const T* p = b;
+    for (index_t q = 0; q < steps; ++q, p += cs)
+      for (index_t t = 0; t < taps; ++t) f(p + off[t]);
+  }
+};
+
+}  // namespace kiln::arch
+
 namespace kiln::arch::generic {
 
 inline constexpr index_t f32_nb = 8;  // columns per float tile
 inline constexpr index_t s8_nb = 8;   // columns per int8 tile
+// Tile widths on the direct path's windows (packed/direct.hpp). Wider where the registers allow:
+// most of a window's unaligned loads cross a cache line, and a wider tile shares each one among
+// more multiply-adds per weight broadcast.
+inline constexpr index_t f32_window_nb = f32_nb;
+inline constexpr index_t s8_window_nb = s8_nb;
 
-template <index_t MR, index_t NB>
-inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const float* b, index_t ldb,
-                     float* c) noexcept {
+template <index_t MR, index_t NB, class Rows>
+inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows, float* c) noexcept {
   float acc[MR][NB] = {};
-  for (index_t kk = 0; kk < k; ++kk, a += a_ks, b += ldb)
+  rows.each(k, [&](const float* b) {
     for (index_t r = 0; r < MR; ++r) {
       const float av = a[r * a_rs];
       for (index_t j = 0; j < NB; ++j) acc[r][j] += av * b[j];
     }
+    a += a_ks;
+  });
   for (index_t r = 0; r < MR; ++r)
     for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
 }
+template <index_t MR, index_t NB>
+inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const float* b, index_t ldb,
+                     float* c) noexcept {
+  f32_tile<MR, NB>(k, a, a_rs, a_ks, panel_rows<float>{b, ldb}, c);
+}
 
-template <index_t MR, index_t NB, class A, class B>
-inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
-                      std::int32_t* c) noexcept {
+// Depthwise taps over a wide plane (packed/depthwise.hpp), float or int32:
+//   acc[i] = (accumulate ? acc[i] : bias) + sum over t < taps of w[t] * x[off[t] + i],  i < n.
+// Each output sums all its taps in a register and is stored once.
+template <class A>
+inline void depthwise_taps(index_t n, index_t taps, const A* w, const index_t* off, const A* x, A bias,
+                           bool accumulate, A* acc) noexcept {
+  for (index_t i = 0; i < n; ++i) {
+    A a = accumulate ? acc[i] : bias;
+    for (index_t t = 0; t < taps; ++t) a += w[t] * x[off[t] + i];
+    acc[i] = a;
+  }
+}
+
+// Depthwise over channel lanes (packed/depthwise.hpp, small planes): depthwise_lanes channels side
+// by side, element l of every position's group of lanes. For count output positions j:
+//   out[j*L + l] = bias[l] + sum over t < taps of w[t*L + l] * x[j*step + off[t] + l]
+// Whether a target prefers this to the per-channel wide planes: depthwise_by_lanes.
+inline constexpr index_t depthwise_lanes = 16;
+inline constexpr bool depthwise_by_lanes = true;
+
+template <class A>
+inline void depthwise_lane_taps(index_t count, index_t step, index_t taps, const A* w, const index_t* off,
+                                const A* x, const A* bias, A* out) noexcept {
+  constexpr index_t L = depthwise_lanes;
+  for (index_t j = 0; j < count; ++j, x += step, out += L) {
+    A a[L];
+    for (index_t l = 0; l < L; ++l) a[l] = bias[l];
+    for (index_t t = 0; t < taps; ++t)
+      for (index_t l = 0; l < L; ++l) a[l] += w[t * L + l] * x[off[t] + l];
+    for (index_t l = 0; l < L; ++l) out[l] = a[l];
+  }
+}
+
+template <index_t MR, index_t NB, class A, class Rows>
+inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
   std::int32_t acc[MR][NB] = {};
-  for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb)
+  rows.each(k4, [&](const auto* b) {
     for (index_t r = 0; r < MR; ++r)
       for (index_t j = 0; j < NB; ++j)
         for (index_t i = 0; i < 4; ++i)
           acc[r][j] += static_cast<std::int32_t>(a[r * a_rs + i]) * static_cast<std::int32_t>(b[4 * j + i]);
+    a += a_ks;
+  });
   for (index_t r = 0; r < MR; ++r)
     for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
+}
+template <index_t MR, index_t NB, class A, class B>
+inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
+                      std::int32_t* c) noexcept {
+  int8_tile<MR, NB>(k4, a, a_rs, a_ks, panel_rows<B>{b, ldb}, c);
 }
 
 // ONNX Runtime's requantization, saturate(round_half_even(float32(acc) * scale) + zero_point),
@@ -54,6 +133,19 @@ inline std::int32_t requantize_saturate(std::int32_t acc, float scale, const req
                                         std::int32_t zero_point, std::int32_t lo, std::int32_t hi) noexcept {
   static_cast<void>(scale);
   return kiln::requantize_saturate(acc, rq, zero_point, lo, hi);
+}
+
+
+// Requantizes count positions of depthwise_lanes lanes, lane l with its own scale:
+// y[j*L + l] = requantize_saturate(acc[j*L + l], scale[l], rq[l]) into Y's range.
+template <class Y>
+inline void requantize_lanes(const std::int32_t* acc, index_t count, const float* scale, const requant_params* rq,
+                             std::int32_t zero_point, Y* y) noexcept {
+  static_cast<void>(scale);
+  constexpr std::int32_t lo = std::numeric_limits<Y>::min(), hi = std::numeric_limits<Y>::max();
+  for (index_t j = 0; j < count; ++j)
+    for (index_t l = 0; l < depthwise_lanes; ++l, ++acc, ++y)
+      *y = static_cast<Y>(kiln::requantize_saturate(*acc, rq[l], zero_point, lo, hi));
 }
 
 }  // namespace kiln::arch::generic

@@ -24,29 +24,102 @@ using f32_batch = xsimd::batch<float>;
 // Two vectors per row and MR = 4 rows: 8 accumulators keep both FMA ports busy through the FMA
 // latency, leaving registers for the two column loads and the broadcast.
 inline constexpr index_t f32_nb = 2 * static_cast<index_t>(f32_batch::size);
+inline constexpr index_t f32_window_nb = 2 * f32_nb;  // 16 accumulators (see generic::f32_window_nb)
 
-template <index_t MR, index_t NB>
-inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const float* b, index_t ldb,
-                     float* c) noexcept {
+template <index_t MR, index_t NB, class Rows>
+inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows, float* c) noexcept {
   constexpr index_t lanes = static_cast<index_t>(f32_batch::size);
   if constexpr (NB % lanes != 0) {
-    generic::f32_tile<MR, NB>(k, a, a_rs, a_ks, b, ldb, c);
+    generic::f32_tile<MR, NB>(k, a, a_rs, a_ks, rows, c);
   } else {
     constexpr index_t V = NB / lanes;
     f32_batch acc[MR][V];
     for (index_t r = 0; r < MR; ++r)
       for (index_t v = 0; v < V; ++v) acc[r][v] = f32_batch(0.f);
-    for (index_t kk = 0; kk < k; ++kk, a += a_ks, b += ldb) {
+    rows.each(k, [&](const float* b) {
       f32_batch bv[V];
       for (index_t v = 0; v < V; ++v) bv[v] = f32_batch::load_unaligned(b + v * lanes);
       for (index_t r = 0; r < MR; ++r) {
         const f32_batch av(a[r * a_rs]);
         for (index_t v = 0; v < V; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
       }
-    }
+      a += a_ks;
+    });
     for (index_t r = 0; r < MR; ++r)
       for (index_t v = 0; v < V; ++v) acc[r][v].store_unaligned(c + r * NB + v * lanes);
   }
+}
+template <index_t MR, index_t NB>
+inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const float* b, index_t ldb,
+                     float* c) noexcept {
+  f32_tile<MR, NB>(k, a, a_rs, a_ks, panel_rows<float>{b, ldb}, c);
+}
+
+// Depthwise taps (see generic::depthwise_taps), every tap accumulated in registers. V vectors of
+// outputs at a time: four independent chains cover the multiply-add latency. int32 multiplies are
+// exact, float ones fused.
+namespace detail {
+// c + a * b: fused for float, exact for int32.
+template <class B> inline B madd(const B& a, const B& b, const B& c) noexcept {
+  if constexpr (std::is_floating_point_v<typename B::value_type>) return xsimd::fma(a, b, c);
+  else return a * b + c;
+}
+
+template <index_t V, class A>
+inline index_t depthwise_taps_by(index_t i, index_t n, index_t taps, const A* w, const index_t* off, const A* x,
+                                 A bias, bool accumulate, A* acc) noexcept {
+  using batch = xsimd::batch<A>;
+  constexpr index_t L = static_cast<index_t>(batch::size);
+  for (; i + V * L <= n; i += V * L) {
+    batch a[V];
+    for (index_t v = 0; v < V; ++v) a[v] = accumulate ? batch::load_unaligned(acc + i + v * L) : batch(bias);
+    for (index_t t = 0; t < taps; ++t) {
+      const batch wv(w[t]);
+      const A* xt = x + off[t] + i;
+      for (index_t v = 0; v < V; ++v) a[v] = madd(wv, batch::load_unaligned(xt + v * L), a[v]);
+    }
+    for (index_t v = 0; v < V; ++v) a[v].store_unaligned(acc + i + v * L);
+  }
+  return i;
+}
+}  // namespace detail
+
+template <class A>
+inline void depthwise_taps(index_t n, index_t taps, const A* w, const index_t* off, const A* x, A bias,
+                           bool accumulate, A* acc) noexcept {
+  index_t i = detail::depthwise_taps_by<4>(0, n, taps, w, off, x, bias, accumulate, acc);
+  i = detail::depthwise_taps_by<1>(i, n, taps, w, off, x, bias, accumulate, acc);
+  generic::depthwise_taps(n - i, taps, w, off, x + i, bias, accumulate, acc + i);
+}
+
+using generic::depthwise_by_lanes;
+using generic::depthwise_lanes;
+
+// Depthwise over channel lanes (see generic::depthwise_lane_taps): four positions at a time, so
+// four independent multiply-add chains per vector of lanes.
+template <class A>
+inline void depthwise_lane_taps(index_t count, index_t step, index_t taps, const A* w, const index_t* off,
+                                const A* x, const A* bias, A* out) noexcept {
+  using batch = xsimd::batch<A>;
+  constexpr index_t L = depthwise_lanes, V = L / static_cast<index_t>(batch::size), J = 4;
+  static_assert(V * static_cast<index_t>(batch::size) == L, "lanes fill whole vectors");
+  index_t j = 0;
+  for (; j + J <= count; j += J, x += J * step, out += J * L) {
+    batch a[J][V];
+    for (index_t v = 0; v < V; ++v) {
+      const batch b = batch::load_unaligned(bias + v * batch::size);
+      for (index_t p = 0; p < J; ++p) a[p][v] = b;
+    }
+    for (index_t t = 0; t < taps; ++t)
+      for (index_t v = 0; v < V; ++v) {
+        const batch wv = batch::load_unaligned(w + t * L + v * batch::size);
+        for (index_t p = 0; p < J; ++p)
+          a[p][v] = detail::madd(wv, batch::load_unaligned(x + p * step + off[t] + v * batch::size), a[p][v]);
+      }
+    for (index_t p = 0; p < J; ++p)
+      for (index_t v = 0; v < V; ++v) a[p][v].store_unaligned(out + p * L + v * batch::size);
+  }
+  generic::depthwise_lane_taps(count - j, step, taps, w, off, x, bias, out);
 }
 
 #if defined(__SSE4_1__) || defined(__aarch64__)
@@ -62,9 +135,18 @@ inline std::int32_t requantize_saturate(std::int32_t acc, float scale, const req
   return v < lo ? lo : v > hi ? hi : static_cast<std::int32_t>(v);
 }
 
-// A row of 8/16-bit outputs: clamping the rounded float to [lo - zp, hi - zp] (small integers,
-// exact in float) before the conversion is the same saturation, and keeps the loop free of
-// 64-bit steps so the compiler vectorizes it (vcvtdq2ps, vmulps, vroundps, vcvtps2dq).
+// Rows of 8/16-bit outputs: clamping the rounded float to [lo - zp, hi - zp] (small integers,
+// exact in float) before the conversion is the same saturation, and keeps the loops free of
+// 64-bit steps so the compiler vectorizes them (vcvtdq2ps, vmulps, vroundps, vcvtps2dq).
+namespace detail {
+template <class Y>
+inline Y round_clamp(std::int32_t acc, float scale, float lo, float hi, std::int32_t zero_point) noexcept {
+  float v = std::nearbyint(static_cast<float>(acc) * scale);
+  v = v < lo ? lo : (v > hi ? hi : v);
+  return static_cast<Y>(static_cast<std::int32_t>(v) + zero_point);
+}
+}  // namespace detail
+
 template <class Y>
 inline void requantize_row(const std::int32_t* acc, index_t n, float scale, const requant_params& rq,
                            std::int32_t zero_point, Y* y) noexcept {
@@ -72,13 +154,23 @@ inline void requantize_row(const std::int32_t* acc, index_t n, float scale, cons
   static_cast<void>(rq);
   const float lo = static_cast<float>(std::numeric_limits<Y>::min() - zero_point);
   const float hi = static_cast<float>(std::numeric_limits<Y>::max() - zero_point);
-  for (index_t i = 0; i < n; ++i) {
-    float v = std::nearbyint(static_cast<float>(acc[i]) * scale);
-    v = v < lo ? lo : (v > hi ? hi : v);
-    y[i] = static_cast<Y>(static_cast<std::int32_t>(v) + zero_point);
-  }
+  for (index_t i = 0; i < n; ++i) y[i] = detail::round_clamp<Y>(acc[i], scale, lo, hi, zero_point);
+}
+
+// requantize_row with a scale per lane (generic::requantize_lanes); the lane loop vectorizes.
+template <class Y>
+inline void requantize_lanes(const std::int32_t* acc, index_t count, const float* scale, const requant_params* rq,
+                             std::int32_t zero_point, Y* y) noexcept {
+  static_assert(sizeof(Y) <= 2, "8- and 16-bit outputs");
+  static_cast<void>(rq);
+  constexpr index_t L = generic::depthwise_lanes;
+  const float lo = static_cast<float>(std::numeric_limits<Y>::min() - zero_point);
+  const float hi = static_cast<float>(std::numeric_limits<Y>::max() - zero_point);
+  for (index_t j = 0; j < count; ++j, acc += L, y += L)
+    for (index_t l = 0; l < L; ++l) y[l] = detail::round_clamp<Y>(acc[l], scale[l], lo, hi, zero_point);
 }
 #else
+using generic::requantize_lanes;
 using generic::requantize_row;
 using generic::requantize_saturate;
 #endif
@@ -88,14 +180,13 @@ namespace detail {
 // The VNNI tile for both operand roles. vpdpbusd multiplies unsigned bytes by signed bytes, four
 // per 32-bit lane: UnsignedBroadcast says whether the broadcast quads (a: conv weights are int8,
 // dense activations uint8) or the vector quads (b) are the unsigned operand.
-template <index_t MR, index_t NB, bool UnsignedBroadcast, class A, class B>
-inline void vnni_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
-                      std::int32_t* c) noexcept {
+template <index_t MR, index_t NB, bool UnsignedBroadcast, class A, class Rows>
+inline void vnni_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
   constexpr index_t V = NB / 16;
   __m512i acc[MR][V];
   for (index_t r = 0; r < MR; ++r)
     for (index_t v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_si512();
-  for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb) {
+  rows.each(k4, [&](const auto* b) {
     __m512i bv[V];
     for (index_t v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(b + 64 * v);
     for (index_t r = 0; r < MR; ++r) {
@@ -105,41 +196,44 @@ inline void vnni_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
       for (index_t v = 0; v < V; ++v)
         acc[r][v] = UnsignedBroadcast ? _mm512_dpbusd_epi32(acc[r][v], av, bv[v]) : _mm512_dpbusd_epi32(acc[r][v], bv[v], av);
     }
-  }
+    a += a_ks;
+  });
   for (index_t r = 0; r < MR; ++r)
     for (index_t v = 0; v < V; ++v) _mm512_storeu_si512(c + r * NB + 16 * v, acc[r][v]);
 }
 }  // namespace detail
 
 inline constexpr index_t s8_nb = 32;  // two 16-lane vectors of column quads per row
+inline constexpr index_t s8_window_nb = 2 * s8_nb;
 
-template <index_t MR, index_t NB, class A, class B>
-inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
-                      std::int32_t* c) noexcept {
+template <index_t MR, index_t NB, class A, class Rows>
+inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
   // vpdpbusd multiplies unsigned bytes by signed bytes: the vector side must be uint8 and the
   // broadcast side int8 (the layout packed weights and activation panels are given in).
+  using B = typename Rows::value_type;
   if constexpr (!std::is_same_v<A, std::int8_t> || !std::is_same_v<B, std::uint8_t> || NB % 16 != 0)
-    generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, b, ldb, c);
+    generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, rows, c);
   else
-    detail::vnni_tile<MR, NB, false>(k4, a, a_rs, a_ks, b, ldb, c);
+    detail::vnni_tile<MR, NB, false>(k4, a, a_rs, a_ks, rows, c);
 }
 #elif defined(__ARM_NEON)
 inline constexpr index_t s8_nb = 8;  // two vectors of four column quads per row
+inline constexpr index_t s8_window_nb = 2 * s8_nb;
 
-template <index_t MR, index_t NB, class A, class B>
-inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
-                      std::int32_t* c) noexcept {
+template <index_t MR, index_t NB, class A, class Rows>
+inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
   // Widening multiply-accumulate: uint8 activations and int8 weights become int16, whose products
   // (|.| <= 255 * 128) still fit int16; vpadalq adds adjacent product pairs into int32 lanes, so
   // each column quad leaves two partial sums that one pairwise add joins at the end. Exact.
+  using B = typename Rows::value_type;
   if constexpr (!std::is_same_v<A, std::int8_t> || !std::is_same_v<B, std::uint8_t> || NB % 4 != 0) {
-    generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, b, ldb, c);
+    generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, rows, c);
   } else {
     constexpr index_t V = NB / 4;  // 16 bytes of b (4 column quads) per step
     int32x4_t lo[MR][V], hi[MR][V];  // partial sums of columns 0-1 and 2-3 of each 4
     for (index_t r = 0; r < MR; ++r)
       for (index_t v = 0; v < V; ++v) lo[r][v] = hi[r][v] = vdupq_n_s32(0);
-    for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb) {
+    rows.each(k4, [&](const std::uint8_t* b) {
       int16x8_t b_lo[V], b_hi[V];
       for (index_t v = 0; v < V; ++v) {
         const uint8x16_t bv = vld1q_u8(b + 16 * v);
@@ -155,7 +249,8 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
           hi[r][v] = vpadalq_s16(hi[r][v], vmulq_s16(av, b_hi[v]));
         }
       }
-    }
+      a += a_ks;
+    });
     for (index_t r = 0; r < MR; ++r)
       for (index_t v = 0; v < V; ++v) vst1q_s32(c + r * NB + 4 * v, vpaddq_s32(lo[r][v], hi[r][v]));
   }
@@ -163,6 +258,15 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
 #else
 using generic::int8_tile;
 using generic::s8_nb;
+using generic::s8_window_nb;
+#endif
+
+#if (defined(__AVX512VNNI__) && defined(__AVX512BW__)) || defined(__ARM_NEON)
+template <index_t MR, index_t NB, class A, class B>
+inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
+                      std::int32_t* c) noexcept {
+  int8_tile<MR, NB>(k4, a, a_rs, a_ks, panel_rows<B>{b, ldb}, c);
+}
 #endif
 
 }  // namespace kiln::arch::simd
@@ -181,7 +285,7 @@ inline void int8_dense_tile(index_t k4, const std::uint8_t* a, index_t a_rs, ind
   if constexpr (NB % 16 != 0)
     generic::int8_dense_tile<MR, NB>(k4, a, a_rs, a_ks, b, ldb, c);
   else
-    detail::vnni_tile<MR, NB, true>(k4, a, a_rs, a_ks, b, ldb, c);
+    detail::vnni_tile<MR, NB, true>(k4, a, a_rs, a_ks, panel_rows<std::int8_t>{b, ldb}, c);
 }
 #else
 using generic::int8_dense_tile;

@@ -1,0 +1,143 @@
+// Direct convolution by shifted windows, the packed conv kernels' path for 1-D and 2-D windows
+// (packed/conv.hpp) on targets that take it (arch::active::conv_direct). No im2col panel: a band
+// of output rows is computed from one padded copy of the input rows it reads, split into stride
+// phases (padded row r, column c in phase (r % s_h, c % s_w)). Output (row, ow) of the band is
+// element row * wq + ow of a "wide" band whose rows keep the phase pitch wq, and every tap reads
+// the phase plane shifted by a constant offset: the tile's vector operand for (channel, tap) is
+// the contiguous run at channel * channel_size + offset[tap] + position. The wide band's extra
+// columns (ow >= OW) are computed and dropped.
+//
+// Copying the band is one pass over its input rows, where a panel rewrites every input element
+// once per tap. Int8 bands hold channel quads (4 channels of one position in a 32-bit word), as
+// the dot-product instructions want them.
+#pragma once
+
+#include "layout.hpp"
+#include "panel.hpp"
+
+#include <cstdint>
+#include <cstring>
+
+namespace kiln::packed {
+
+inline constexpr index_t direct_band = 256;     // wide positions a band aims for
+inline constexpr index_t direct_max_taps = 64;  // window taps the kernel's offset table holds
+inline constexpr index_t direct_slack = 64;     // positions past the band the widest tile may read
+
+struct direct_layout {
+  index_t wq;            // phase width: the wide band's row pitch
+  index_t rows;          // output rows per band
+  index_t hq;            // phase rows per band
+  index_t phase_size;    // hq * wq
+  index_t channel_size;  // s_h * s_w phase planes
+};
+
+template <class P> constexpr direct_layout make_direct_layout(const P& p) noexcept {
+  direct_layout d{};
+  d.wq = p.out[2] + (p.kernel[2] - 1) * p.dilation[2] / p.stride[2];
+  d.rows = ceil_div(direct_band, d.wq);
+  d.rows = d.rows < p.out[1] ? d.rows : p.out[1];
+  d.hq = d.rows + (p.kernel[1] - 1) * p.dilation[1] / p.stride[1];
+  d.phase_size = d.hq * d.wq;
+  d.channel_size = p.stride[1] * p.stride[2] * d.phase_size;
+  return d;
+}
+
+// Geometries the direct path can take (whether it does is the target's choice): one depth slice,
+// a window of at most direct_max_taps, not pointwise (a pointwise panel row is a plain copy).
+template <class P> constexpr bool direct_geometry(const P& p) noexcept {
+  return p.in[0] == 1 && p.out[0] == 1 && p.kernel[0] == 1 && p.kernel[1] * p.kernel[2] <= direct_max_taps &&
+         !detail::is_pointwise(p);
+}
+
+// Bytes of a band: float (quad 1) or channel quads of uint8 (quad 4), with direct_slack positions
+// at the end, so the last tile may read past the last phase plane.
+template <class P> constexpr std::size_t direct_scratch_bytes(const P& p, index_t quad) noexcept {
+  const direct_layout d = make_direct_layout(p);
+  const index_t cin_g = p.in_channels / p.group;
+  return static_cast<std::size_t>(ceil_div(cin_g, quad) * d.channel_size + direct_slack) * 4;
+}
+
+namespace detail {
+
+// off[kh * KW + kw]: the tap's offset into a channel's phase planes, in elements of the band.
+template <class P> inline void direct_offsets(const P& p, const direct_layout& d, index_t* off) noexcept {
+  for (index_t kh = 0; kh < p.kernel[1]; ++kh)
+    for (index_t kw = 0; kw < p.kernel[2]; ++kw) {
+      const index_t r = kh * p.dilation[1], c = kw * p.dilation[2];
+      off[kh * p.kernel[2] + kw] = ((r % p.stride[1]) * p.stride[2] + c % p.stride[2]) * d.phase_size +
+                                   r / p.stride[1] * d.wq + c / p.stride[2];
+    }
+}
+
+// Phase column q of phase ph reads input column q * s + ph - pad; [lo, hi) are inside the input.
+struct column_span {
+  index_t lo, hi;
+};
+constexpr column_span phase_columns(index_t ph, index_t s, index_t pad, index_t width, index_t phase_width) noexcept {
+  auto first_at_or_after = [&](index_t c) { return c <= ph ? index_t(0) : (c - ph + s - 1) / s; };
+  index_t lo = first_at_or_after(pad), hi = first_at_or_after(pad + width);
+  hi = hi < phase_width ? hi : phase_width;
+  return {lo < hi ? lo : hi, hi};
+}
+
+// One row of a phase plane, wq entries: put(q, v) with v = row[q * s + shift] inside span, pad
+// outside it and everywhere for a padding row (row null). The copy is a plain strided loop, which
+// vectorizes. Shared by the direct bands and the depthwise planes.
+template <class T, class Put>
+inline void phase_row(const T* row, const column_span& span, index_t s, index_t shift, index_t wq, T pad,
+                      Put&& put) noexcept {
+  if (!row) {
+    for (index_t q = 0; q < wq; ++q) put(q, pad);
+    return;
+  }
+  for (index_t q = 0; q < span.lo; ++q) put(q, pad);
+  if (s == 1)
+    for (index_t q = span.lo; q < span.hi; ++q) put(q, row[q + shift]);
+  else
+    for (index_t q = span.lo; q < span.hi; ++q) put(q, row[q * s + shift]);
+  for (index_t q = span.hi; q < wq; ++q) put(q, pad);
+}
+
+// Calls put(at, v) for every element of the band of one channel whose first output row is oh0:
+// at its index in the channel's phase planes, v the input value, or pad outside the input.
+template <class P, class T, class Put>
+inline void direct_band_channel(const P& p, const direct_layout& d, const T* xc, index_t oh0, T pad, Put&& put) noexcept {
+  const index_t sh = p.stride[1], sw = p.stride[2];
+  for (index_t ph_r = 0; ph_r < sh; ++ph_r)
+    for (index_t ph_c = 0; ph_c < sw; ++ph_c) {
+      const index_t plane = (ph_r * sw + ph_c) * d.phase_size;
+      const column_span span = phase_columns(ph_c, sw, p.pad[2], p.in[2], d.wq);
+      const index_t shift = ph_c - p.pad[2];
+      for (index_t i = 0; i < d.hq; ++i) {
+        const index_t ih = (oh0 + i) * sh + ph_r - p.pad[1];
+        const index_t at = plane + i * d.wq;
+        phase_row(ih >= 0 && ih < p.in[1] ? xc + ih * p.in[2] : nullptr, span, sw, shift, d.wq, pad,
+                  [&](index_t q, T v) { put(at + q, v); });
+      }
+    }
+}
+
+// The runs of a tile's columns [j0, j0 + width) of the wide band that are real outputs: f(j,
+// count, row, ow) for tile column j, output row `row` of the band, first output column ow.
+template <class F>
+inline void for_each_output_run(index_t j0, index_t width, index_t wq, index_t out_w, F&& f) noexcept {
+  index_t row = j0 / wq, ow = j0 % wq;
+  for (index_t j = 0; j < width;) {
+    const index_t left = width - j;
+    if (ow < out_w) {
+      const index_t count = out_w - ow < left ? out_w - ow : left;
+      f(j, count, row, ow);
+      j += count;
+      ow += count;
+    } else {
+      const index_t skip = wq - ow < left ? wq - ow : left;
+      j += skip;
+      ow += skip;
+    }
+    if (ow == wq) ow = 0, ++row;
+  }
+}
+
+}  // namespace detail
+}  // namespace kiln::packed
