@@ -199,6 +199,11 @@ def main():
           [vi("x", TP.FLOAT, [2, 3])], [vi("y", TP.FLOAT, [2, 3])], opsets=(("", 13), ("com.acme", 1)))
     model("opset_99", [h.make_node("Relu", ["x"], ["y"], name="r")], [vi("x", TP.FLOAT, [2, 3])],
           [vi("y", TP.FLOAT, [2, 3])], opsets=(("", 99),))
+    # An opset-11 If whose branch returns a tensor of the enclosing graph: ONNX's version converter
+    # (run on opsets below 13) crashes on such a subgraph, so kiln refuses subgraphs before it.
+    branch = h.make_graph([], "branch", [], [vi("x", TP.FLOAT, [2, 3])])
+    model("old_opset_subgraph", [h.make_node("If", ["c"], ["y"], name="choose", then_branch=branch, else_branch=branch)],
+          [vi("c", TP.BOOL, []), vi("x", TP.FLOAT, [2, 3])], [vi("y", TP.FLOAT, [2, 3])], opsets=(("", 11),))
     model("domain_not_imported", [h.make_node("MagicOp", ["x"], ["y"], name="magic", domain="com.acme")],
           [vi("x", TP.FLOAT, [2, 3])], [vi("y", TP.FLOAT, [2, 3])])
 

@@ -70,6 +70,8 @@ echo "aarch64 stage (cross build + qemu-aarch64): $((SECONDS - a64_start)) s"
 # 2. libFuzzer over load → check → shapes → import → lower → plan → emit, seeded with the zoo and
 #    tests/hostile, for a bounded time: one pass or fail. A finding is saved in $san as
 #    crash-*/timeout-*/oom-*; reproduce with `$san/tests/fuzz/kiln_fuzz_frontend FILE`.
+#    The seed is fixed (KILN_FUZZ_SEED, default 1) so a run explores the same inputs on every
+#    machine and a red run reproduces; fuzz with other seeds and longer (KILN_FUZZ_SECONDS) to hunt.
 san=${KILN_SANITIZE_BUILD_DIR:-$build-sanitize}
 if cmake -S "$root" -B "$san" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \
      -DKILN_SANITIZE=address,undefined -DKILN_FUZZ=ON -DKILN_BUILD_BENCHMARKS=OFF >/dev/null &&
@@ -78,7 +80,7 @@ if cmake -S "$root" -B "$san" -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Re
   tally "$build/ctest-sanitize.log"
   mkdir -p "$san/fuzz_corpus"
   if "$san/tests/fuzz/kiln_fuzz_frontend" "$san/fuzz_corpus" "$san/tests/fuzz/fuzz_seeds" \
-       -max_total_time="${KILN_FUZZ_SECONDS:-60}" -timeout=30 -rss_limit_mb=3072 -artifact_prefix="$san/" \
+       -seed="${KILN_FUZZ_SEED:-1}" -max_total_time="${KILN_FUZZ_SECONDS:-60}" -timeout=30 -rss_limit_mb=3072 -artifact_prefix="$san/" \
        -print_final_stats=1 2>"$build/fuzz.log"; then
     passed=$((passed + 1)); grep -E "^(Done|stat::number_of_executed_units|stat::average_exec_per_sec)" "$build/fuzz.log"
   else

@@ -33,6 +33,11 @@ void check_structure(const onnx::GraphProto& g) {
       throw error(fmt::format("tensor '{}' is produced twice, by {} and by {}", o, node_label(g.node(it->second)),
                               node_label(g.node(ni))));
     }
+  // ONNX's checker (1.12) lets an undefined graph output through; its version converter then
+  // dereferences a null value for it.
+  for (const auto& o : g.output())
+    if (!producer.count(o.name()))
+      throw error(fmt::format("graph output '{}' is produced by no node, graph input or initializer", o.name()));
   std::vector<int> pending(static_cast<std::size_t>(g.node_size()), 0);
   std::map<std::string, std::vector<int>> consumers;
   for (int ni = 0; ni < g.node_size(); ++ni)

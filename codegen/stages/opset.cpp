@@ -28,6 +28,13 @@ void convert_opset(onnx::ModelProto& model) {
   if (v > newest_opset)
     throw unsupported_error({fmt::format("opset {} of the ai.onnx domain (kiln reads opsets up to {})", v, newest_opset)});
   if (v == 0 || v >= canonical_opset) return;
+  // The converter rebuilds subgraphs (If, Loop, Scan bodies) without checking them and crashes on
+  // an output that refers to the enclosing graph. kiln runs no control flow, so refuse up front.
+  for (const auto& n : model.graph().node())
+    for (const auto& a : n.attribute())
+      if (a.has_g() || a.graphs_size() > 0)
+        throw unsupported_error({fmt::format("{} node '{}' (a subgraph in attribute '{}'; kiln runs no control flow)",
+                                             n.op_type(), n.name(), a.name())});
   try {
     model = onnx::version_conversion::ConvertVersion(model, canonical_opset);
   } catch (const std::exception& e) {
