@@ -33,7 +33,7 @@ void convert_opset(onnx::ModelProto& model) {
   for (const auto& n : model.graph().node())
     for (const auto& a : n.attribute())
       if (a.has_g() || a.graphs_size() > 0)
-        throw unsupported_error({fmt::format("{} node '{}' (a subgraph in attribute '{}'; kiln runs no control flow)",
+        throw unsupported_error({fmt::format("{} node '{}': attribute '{}' holds a subgraph, and kiln runs no control flow",
                                              n.op_type(), n.name(), a.name())});
   try {
     model = onnx::version_conversion::ConvertVersion(model, canonical_opset);
