@@ -38,20 +38,21 @@ template <class P> constexpr index_t phase_size(const P& p) noexcept { return pa
 template <class P> constexpr index_t acc_pitch(const P& p) noexcept { return phase_width(p) * p.stride[1]; }
 
 // acc[oh * pitch + ow] = bias + sum over taps (w[t] - wz) * x(oh*s_h + kh*d_h, ow*s_w + kw*d_w),
-// read from the phase planes: for every tap one contiguous multiply-add over the wide plane.
-template <class P, class A, class W>
-inline void depthwise_plane(const P& p, const A* xp, const W* w, A wz, A bias, A* acc) noexcept {
+// read from the phase planes (elements T, accumulators A): for every tap one contiguous
+// multiply-add over the wide plane.
+template <class P, class T, class W, class A>
+inline void depthwise_plane(const P& p, const T* xp, const W* w, T wz, A bias, A* acc) noexcept {
   const index_t wq = phase_width(p), pitch = acc_pitch(p), s = p.stride[2];
   const index_t n = (p.out[1] - 1) * pitch + p.out[2];
   // Taps go to the architecture kernel in groups of up to `group` (its weights and offsets).
   constexpr index_t group = 16;
-  A wt[group];
+  T wt[group];
   index_t off[group], t = 0;
   bool accumulate = false;
   for (index_t kh = 0; kh < p.kernel[1]; ++kh)
     for (index_t kw = 0; kw < p.kernel[2]; ++kw) {
       const index_t col = kw * p.dilation[2];
-      wt[t] = static_cast<A>(w[kh * p.kernel[2] + kw]) - wz;
+      wt[t] = static_cast<T>(static_cast<A>(w[kh * p.kernel[2] + kw]) - static_cast<A>(wz));
       off[t] = (col % s) * phase_size(p) + kh * p.dilation[1] * wq + col / s;
       if (++t == group || (kh + 1 == p.kernel[1] && kw + 1 == p.kernel[2])) {
         arch::active::depthwise_taps(n, t, wt, off, xp, bias, accumulate, acc);
@@ -76,7 +77,7 @@ inline void pad_plane(const P& p, const X* x, A zp, A* xp) noexcept {
       A* dst = xp + ph * size + r * wq;
       // Padding reads the zero point itself (an X value), which lands as exactly 0.
       phase_row(ih >= 0 && ih < p.in[1] ? x + ih * p.in[2] : nullptr, span, s, shift, wq, static_cast<X>(zp),
-                [dst, zp](index_t q, X v) { dst[q] = static_cast<A>(v) - zp; });
+                [dst, zp](index_t q, X v) { dst[q] = static_cast<A>(static_cast<A>(v) - zp); });
     }
   }
 }
@@ -234,13 +235,16 @@ inline void qlinear_depthwise(const qconv_params& p, const X* x, const X* x_zp, 
         scratch);
     return;
   }
-  std::int32_t* const xp = static_cast<std::int32_t*>(scratch);
-  std::int32_t* const acc = xp + p.stride[2] * detail::phase_size(p);
+  // The planes hold the target's element type (int16 where two fit a DSP multiply-add); the
+  // accumulators start where 4-byte planes would end, so the scratch size is the same for every target.
+  using T = arch::active::depthwise_int8_plane;
+  T* const xp = static_cast<T*>(scratch);
+  std::int32_t* const acc = static_cast<std::int32_t*>(scratch) + p.stride[2] * detail::phase_size(p);
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t c = 0; c < p.out_channels; ++c) {
       const std::int32_t wz = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;
-      detail::pad_plane(p, x + (n * p.in_channels + c) * in_plane, xz, xp);
-      detail::depthwise_plane(p, xp, w + c * p.kernel[1] * p.kernel[2], wz, bias ? bias[c] : 0, acc);
+      detail::pad_plane(p, x + (n * p.in_channels + c) * in_plane, static_cast<T>(xz), xp);
+      detail::depthwise_plane(p, xp, w + c * p.kernel[1] * p.kernel[2], static_cast<T>(wz), bias ? bias[c] : 0, acc);
       const float s = scale[p.rq_count > 1 ? c : 0];
       const requant_params rq = requant_from_float(s);
       Y* yc = y + (n * p.out_channels + c) * out_plane;

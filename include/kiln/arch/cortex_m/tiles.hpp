@@ -5,6 +5,7 @@
 #pragma once
 
 #include "../generic/tiles.hpp"
+#include "depthwise.hpp"
 
 #include <arm_acle.h>
 #include <cstdint>
@@ -15,7 +16,7 @@ namespace kiln::arch::cortex_m {
 
 using generic::depthwise_lane_taps;
 using generic::depthwise_lanes;
-using generic::depthwise_taps;
+using generic::depthwise_taps;  // float; int8 layers take the int16 overload (depthwise.hpp)
 // Sixteen lane accumulators do not fit the register file: depthwise stays one channel at a time.
 inline constexpr bool depthwise_by_lanes = false;
 using generic::f32_nb;
@@ -26,6 +27,7 @@ using generic::requantize_row;
 using generic::requantize_saturate;  // FPv4 has no round-to-integer instruction: integers are faster
 inline constexpr index_t s8_nb = 2;  // 2 columns x 4 rows: 8 accumulators fit the register file
 inline constexpr index_t s8_window_nb = s8_nb;
+inline constexpr const char* int8_tile_name = "cortex_m_smlad";
 
 namespace detail {
 inline std::uint32_t load_quad(const void* p) noexcept {

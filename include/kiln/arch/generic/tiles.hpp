@@ -54,6 +54,8 @@ inline constexpr index_t s8_nb = 8;   // columns per int8 tile
 // more multiply-adds per weight broadcast.
 inline constexpr index_t f32_window_nb = f32_nb;
 inline constexpr index_t s8_window_nb = s8_nb;
+// Which int8 tile a target runs, for tests and reports.
+inline constexpr const char* int8_tile_name = "generic";
 
 template <index_t MR, index_t NB, class Rows>
 inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows, float* c) noexcept {
@@ -77,10 +79,24 @@ inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, cons
 // Depthwise taps over a wide plane (packed/depthwise.hpp), float or int32:
 //   acc[i] = (accumulate ? acc[i] : bias) + sum over t < taps of w[t] * x[off[t] + i],  i < n.
 // Each output sums all its taps in a register and is stored once.
+// Four outputs per step: each tap's weight and offset are loaded once per four multiply-adds
+// (scalar targets: Cortex-M's FPU, M0/M3).
 template <class A>
 inline void depthwise_taps(index_t n, index_t taps, const A* w, const index_t* off, const A* x, A bias,
                            bool accumulate, A* acc) noexcept {
-  for (index_t i = 0; i < n; ++i) {
+  constexpr index_t J = 4;
+  index_t i = 0;
+  for (; i + J <= n; i += J) {
+    A a[J];
+    for (index_t j = 0; j < J; ++j) a[j] = accumulate ? acc[i + j] : bias;
+    for (index_t t = 0; t < taps; ++t) {
+      const A wt = w[t];
+      const A* xt = x + off[t] + i;
+      for (index_t j = 0; j < J; ++j) a[j] += wt * xt[j];
+    }
+    for (index_t j = 0; j < J; ++j) acc[i + j] = a[j];
+  }
+  for (; i < n; ++i) {
     A a = accumulate ? acc[i] : bias;
     for (index_t t = 0; t < taps; ++t) a += w[t] * x[off[t] + i];
     acc[i] = a;
@@ -93,6 +109,8 @@ inline void depthwise_taps(index_t n, index_t taps, const A* w, const index_t* o
 // Whether a target prefers this to the per-channel wide planes: depthwise_by_lanes.
 inline constexpr index_t depthwise_lanes = 16;
 inline constexpr bool depthwise_by_lanes = true;
+// The element type of an int8 layer's padded planes (input minus zero point) for depthwise_taps.
+using depthwise_int8_plane = std::int32_t;
 
 template <class A>
 inline void depthwise_lane_taps(index_t count, index_t step, index_t taps, const A* w, const index_t* off,

@@ -1,6 +1,8 @@
-// Host SIMD tiles: float through xsimd (AVX2, AVX-512, NEON: whichever the compiler targets),
-// int8 through VNNI (vpdpbusd: four uint8 x int8 products per 32-bit lane, exact int32 sums)
-// where the CPU has it, else the portable tile.
+// Host SIMD tiles: float through xsimd (AVX2, AVX-512, NEON: whichever the compiler targets).
+// int8 through the best exact instruction the target has:
+//   AVX-512 VNNI  vpdpbusd: four uint8 x int8 products per 32-bit lane, summed in int32;
+//   AVX2          bytes widened to int16, vpmaddwd: two products per 32-bit lane;
+//   NEON          bytes widened to int16, vmulq_s16 + vpadalq_s16 (widening multiply-accumulate).
 #pragma once
 
 #include "../generic/tiles.hpp"
@@ -12,7 +14,7 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#if defined(__AVX2__)
 #include <immintrin.h>
 #elif defined(__ARM_NEON)
 #include <arm_neon.h>
@@ -93,6 +95,7 @@ inline void depthwise_taps(index_t n, index_t taps, const A* w, const index_t* o
 }
 
 using generic::depthwise_by_lanes;
+using generic::depthwise_int8_plane;
 using generic::depthwise_lanes;
 
 // Depthwise over channel lanes (see generic::depthwise_lane_taps): four positions at a time, so
@@ -205,6 +208,7 @@ inline void vnni_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
 
 inline constexpr index_t s8_nb = 32;  // two 16-lane vectors of column quads per row
 inline constexpr index_t s8_window_nb = 2 * s8_nb;
+inline constexpr const char* int8_tile_name = "avx512_vnni";
 
 template <index_t MR, index_t NB, class A, class Rows>
 inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
@@ -216,52 +220,125 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
   else
     detail::vnni_tile<MR, NB, false>(k4, a, a_rs, a_ks, rows, c);
 }
-#elif defined(__ARM_NEON)
+#elif defined(__AVX2__)
+namespace detail {
+// 16 bytes (four quads) as 16 int16, each byte widened by its own signedness.
+template <class T> inline __m256i widen16(const T* p) noexcept {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  if constexpr (std::is_signed_v<T>) return _mm256_cvtepi8_epi16(v);
+  else return _mm256_cvtepu8_epi16(v);
+}
+// One quad as four int16, repeated across the vector.
+template <class T> inline __m256i broadcast_quad16(const T* p) noexcept {
+  std::int32_t quad;
+  std::memcpy(&quad, p, 4);
+  const __m128i v = _mm_cvtsi32_si128(quad);
+  return _mm256_broadcastq_epi64(std::is_signed_v<T> ? _mm_cvtepi8_epi16(v) : _mm_cvtepu8_epi16(v));
+}
+
+// The AVX2 tile for any byte signedness: a vector holds four column quads as int16, vpmaddwd
+// multiplies it by the broadcast quad and adds product pairs, so each column keeps two partial
+// sums (|2 * 255 * 255| fits int32: exact) that one vphaddd joins at the end. NB % 8 == 0.
+template <index_t MR, index_t NB, class A, class Rows>
+inline void madd_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
+  using B = typename Rows::value_type;
+  constexpr index_t V = NB / 4;
+  __m256i acc[MR][V];
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_si256();
+  rows.each(k4, [&](const B* b) {
+    __m256i bv[V];
+    for (index_t v = 0; v < V; ++v) bv[v] = widen16(b + 16 * v);
+    for (index_t r = 0; r < MR; ++r) {
+      const __m256i av = broadcast_quad16(a + r * a_rs);
+      for (index_t v = 0; v < V; ++v) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(bv[v], av));
+    }
+    a += a_ks;
+  });
+  // vphaddd of the vectors of columns 0-3 and 4-7 gives columns 0 1 4 5 | 2 3 6 7: one 64-bit
+  // lane permute puts them in order.
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t v = 0; v < V; v += 2)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + r * NB + 4 * v),
+                          _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[r][v], acc[r][v + 1]), 0xd8));
+}
+}  // namespace detail
+
 inline constexpr index_t s8_nb = 8;  // two vectors of four column quads per row
 inline constexpr index_t s8_window_nb = 2 * s8_nb;
+inline constexpr const char* int8_tile_name = "avx2_vpmaddwd";
 
 template <index_t MR, index_t NB, class A, class Rows>
 inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
-  // Widening multiply-accumulate: uint8 activations and int8 weights become int16, whose products
-  // (|.| <= 255 * 128) still fit int16; vpadalq adds adjacent product pairs into int32 lanes, so
-  // each column quad leaves two partial sums that one pairwise add joins at the end. Exact.
+  if constexpr (NB % 8 != 0) generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, rows, c);
+  else detail::madd_tile<MR, NB>(k4, a, a_rs, a_ks, rows, c);
+}
+#elif defined(__ARM_NEON)
+namespace detail {
+template <class T> inline int16x8_t widen_low(uint8x16_t v) noexcept {
+  if constexpr (std::is_signed_v<T>) return vmovl_s8(vget_low_s8(vreinterpretq_s8_u8(v)));
+  else return vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(v)));
+}
+template <class T> inline int16x8_t widen_high(uint8x16_t v) noexcept {
+  if constexpr (std::is_signed_v<T>) return vmovl_s8(vget_high_s8(vreinterpretq_s8_u8(v)));
+  else return vreinterpretq_s16_u16(vmovl_u8(vget_high_u8(v)));
+}
+
+// Widening multiply-accumulate: both operands become int16, whose products still fit int16 when
+// one side is signed (|.| <= 255 * 128); vpadalq adds adjacent product pairs into int32 lanes, so
+// each column quad leaves two partial sums that one pairwise add joins at the end. Exact.
+template <index_t MR, index_t NB, class A, class Rows>
+inline void widening_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows,
+                          std::int32_t* c) noexcept {
   using B = typename Rows::value_type;
-  if constexpr (!std::is_same_v<A, std::int8_t> || !std::is_same_v<B, std::uint8_t> || NB % 4 != 0) {
-    generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, rows, c);
-  } else {
-    constexpr index_t V = NB / 4;  // 16 bytes of b (4 column quads) per step
-    int32x4_t lo[MR][V], hi[MR][V];  // partial sums of columns 0-1 and 2-3 of each 4
-    for (index_t r = 0; r < MR; ++r)
-      for (index_t v = 0; v < V; ++v) lo[r][v] = hi[r][v] = vdupq_n_s32(0);
-    rows.each(k4, [&](const std::uint8_t* b) {
-      int16x8_t b_lo[V], b_hi[V];
+  constexpr index_t V = NB / 4;  // 16 bytes of b (4 column quads) per step
+  int32x4_t lo[MR][V], hi[MR][V];  // partial sums of columns 0-1 and 2-3 of each 4
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t v = 0; v < V; ++v) lo[r][v] = hi[r][v] = vdupq_n_s32(0);
+  rows.each(k4, [&](const B* b) {
+    int16x8_t b_lo[V], b_hi[V];
+    for (index_t v = 0; v < V; ++v) {
+      const uint8x16_t bv = vld1q_u8(reinterpret_cast<const std::uint8_t*>(b) + 16 * v);
+      b_lo[v] = widen_low<B>(bv);
+      b_hi[v] = widen_high<B>(bv);
+    }
+    for (index_t r = 0; r < MR; ++r) {
+      std::int32_t quad;
+      std::memcpy(&quad, a + r * a_rs, 4);
+      const int16x8_t av = widen_low<A>(vreinterpretq_u8_s32(vdupq_n_s32(quad)));  // the quad, twice
       for (index_t v = 0; v < V; ++v) {
-        const uint8x16_t bv = vld1q_u8(b + 16 * v);
-        b_lo[v] = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(bv)));
-        b_hi[v] = vreinterpretq_s16_u16(vmovl_u8(vget_high_u8(bv)));
+        lo[r][v] = vpadalq_s16(lo[r][v], vmulq_s16(av, b_lo[v]));
+        hi[r][v] = vpadalq_s16(hi[r][v], vmulq_s16(av, b_hi[v]));
       }
-      for (index_t r = 0; r < MR; ++r) {
-        std::int32_t quad;
-        std::memcpy(&quad, a + r * a_rs, 4);
-        const int16x8_t av = vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(quad)));  // the quad, twice
-        for (index_t v = 0; v < V; ++v) {
-          lo[r][v] = vpadalq_s16(lo[r][v], vmulq_s16(av, b_lo[v]));
-          hi[r][v] = vpadalq_s16(hi[r][v], vmulq_s16(av, b_hi[v]));
-        }
-      }
-      a += a_ks;
-    });
-    for (index_t r = 0; r < MR; ++r)
-      for (index_t v = 0; v < V; ++v) vst1q_s32(c + r * NB + 4 * v, vpaddq_s32(lo[r][v], hi[r][v]));
-  }
+    }
+    a += a_ks;
+  });
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t v = 0; v < V; ++v) vst1q_s32(c + r * NB + 4 * v, vpaddq_s32(lo[r][v], hi[r][v]));
+}
+}  // namespace detail
+
+inline constexpr index_t s8_nb = 8;  // two vectors of four column quads per row
+inline constexpr index_t s8_window_nb = 2 * s8_nb;
+inline constexpr const char* int8_tile_name = "neon_widening";
+
+template <index_t MR, index_t NB, class A, class Rows>
+inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
+  using B = typename Rows::value_type;
+  // uint8 x uint8 products overflow int16: that pairing takes the portable tile.
+  if constexpr ((!std::is_signed_v<A> && !std::is_signed_v<B>) || NB % 4 != 0)
+    generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, rows, c);
+  else
+    detail::widening_tile<MR, NB>(k4, a, a_rs, a_ks, rows, c);
 }
 #else
 using generic::int8_tile;
+using generic::int8_tile_name;
 using generic::s8_nb;
 using generic::s8_window_nb;
 #endif
 
-#if (defined(__AVX512VNNI__) && defined(__AVX512BW__)) || defined(__ARM_NEON)
+#if defined(__AVX2__) || defined(__ARM_NEON)
 template <index_t MR, index_t NB, class A, class B>
 inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
                       std::int32_t* c) noexcept {
@@ -286,6 +363,14 @@ inline void int8_dense_tile(index_t k4, const std::uint8_t* a, index_t a_rs, ind
     generic::int8_dense_tile<MR, NB>(k4, a, a_rs, a_ks, b, ldb, c);
   else
     detail::vnni_tile<MR, NB, true>(k4, a, a_rs, a_ks, panel_rows<std::int8_t>{b, ldb}, c);
+}
+#elif defined(__AVX2__) || defined(__ARM_NEON)
+inline constexpr index_t s8_dense_nb = 16;
+
+template <index_t MR, index_t NB>
+inline void int8_dense_tile(index_t k4, const std::uint8_t* a, index_t a_rs, index_t a_ks, const std::int8_t* b,
+                            index_t ldb, std::int32_t* c) noexcept {
+  int8_tile<MR, NB>(k4, a, a_rs, a_ks, panel_rows<std::int8_t>{b, ldb}, c);  // the tile takes either signedness
 }
 #else
 using generic::int8_dense_tile;

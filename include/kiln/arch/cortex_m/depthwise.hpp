@@ -1,0 +1,109 @@
+// Cortex-M DSP depthwise taps for int8 layers (packed/depthwise.hpp), on planes of int16 values
+// (input minus zero point, |.| <= 255) with int32 accumulators. Two taps whose rows sit side by
+// side in the plane (off[u] == off[t] + 1: horizontal neighbours at stride 1, kw and kw + 2 in one
+// stride-2 phase) share one word load and one __smlad per output: two multiply-adds. A tap left
+// over multiplies one halfword of a word that holds two consecutive outputs' inputs (__smlabb,
+// __smlabt). Four outputs per step keep the weights and offsets loaded once per four.
+//
+// Without the DSP extension (host tests) the same code runs on a portable emulation of those
+// instructions, so the pairing is tested on the host against generic::depthwise_taps.
+#pragma once
+
+#include "../generic/tiles.hpp"
+
+#include <cstdint>
+#include <cstring>
+#if defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
+#endif
+
+namespace kiln::arch::cortex_m {
+
+// The element type of an int8 layer's padded planes: two per word, for __smlad.
+using depthwise_int8_plane = std::int16_t;
+
+namespace dsp {
+inline std::int32_t load_pair(const std::int16_t* p) noexcept {
+  std::int32_t v;
+  std::memcpy(&v, p, 4);  // one LDR: unaligned word loads are allowed on M4 and later
+  return v;
+}
+inline std::int32_t pack_pair(std::int16_t lo, std::int16_t hi) noexcept {
+  const std::uint32_t v = static_cast<std::uint16_t>(lo) | (static_cast<std::uint32_t>(static_cast<std::uint16_t>(hi)) << 16);
+  std::int32_t r;
+  std::memcpy(&r, &v, 4);
+  return r;
+}
+#if defined(__ARM_FEATURE_DSP)
+inline std::int32_t smlad(std::int32_t a, std::int32_t b, std::int32_t acc) noexcept { return __smlad(a, b, acc); }
+inline std::int32_t smlabb(std::int32_t a, std::int32_t b, std::int32_t acc) noexcept { return __smlabb(a, b, acc); }
+inline std::int32_t smlabt(std::int32_t a, std::int32_t b, std::int32_t acc) noexcept { return __smlabt(a, b, acc); }
+#else
+inline std::int32_t lo(std::int32_t v) noexcept { return static_cast<std::int16_t>(static_cast<std::uint32_t>(v) & 0xffffu); }
+inline std::int32_t hi(std::int32_t v) noexcept { return static_cast<std::int16_t>(static_cast<std::uint32_t>(v) >> 16); }
+// The instructions wrap modulo 2^32; so does this (unsigned arithmetic, no overflow UB).
+inline std::int32_t wrap_add(std::int32_t acc, std::int32_t a, std::int32_t b) noexcept {
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(acc) + static_cast<std::uint32_t>(a) + static_cast<std::uint32_t>(b));
+}
+inline std::int32_t smlad(std::int32_t a, std::int32_t b, std::int32_t acc) noexcept {
+  return wrap_add(acc, lo(a) * lo(b), hi(a) * hi(b));
+}
+inline std::int32_t smlabb(std::int32_t a, std::int32_t b, std::int32_t acc) noexcept { return wrap_add(acc, lo(a) * lo(b), 0); }
+inline std::int32_t smlabt(std::int32_t a, std::int32_t b, std::int32_t acc) noexcept { return wrap_add(acc, lo(a) * hi(b), 0); }
+#endif
+
+// Outputs [i, i + J) of depthwise_taps: pairs then single taps, all J accumulators in registers.
+template <index_t J>
+inline void taps_step(index_t i, index_t pairs, const std::int32_t* pw, const index_t* po, index_t singles,
+                      const std::int32_t* sw, const index_t* so, const std::int16_t* x, std::int32_t bias,
+                      bool accumulate, std::int32_t* acc) noexcept {
+  std::int32_t a[J];
+  for (index_t j = 0; j < J; ++j) a[j] = accumulate ? acc[i + j] : bias;
+  for (index_t p = 0; p < pairs; ++p) {
+    const std::int16_t* xp = x + po[p] + i;
+    for (index_t j = 0; j < J; ++j) a[j] = smlad(pw[p], load_pair(xp + j), a[j]);
+  }
+  for (index_t s = 0; s < singles; ++s) {
+    const std::int16_t* xs = x + so[s] + i;
+    if constexpr (J == 1) {
+      a[0] = smlabb(sw[s], *xs, a[0]);
+    } else {
+      for (index_t j = 0; j < J; j += 2) {
+        const std::int32_t v = load_pair(xs + j);  // outputs j and j + 1
+        a[j] = smlabb(sw[s], v, a[j]);
+        a[j + 1] = smlabt(sw[s], v, a[j + 1]);
+      }
+    }
+  }
+  for (index_t j = 0; j < J; ++j) acc[i + j] = a[j];
+}
+}  // namespace dsp
+
+// acc[i] = (accumulate ? acc[i] : bias) + sum over t < taps of w[t] * x[off[t] + i],  i < n, as
+// generic::depthwise_taps; taps <= 16. Reads no x element that one does not.
+inline void depthwise_taps(index_t n, index_t taps, const std::int16_t* w, const index_t* off, const std::int16_t* x,
+                           std::int32_t bias, bool accumulate, std::int32_t* acc) noexcept {
+  constexpr index_t max_taps = 16;
+  std::int32_t pw[max_taps], sw[max_taps];
+  index_t po[max_taps], so[max_taps], pairs = 0, singles = 0;
+  bool paired[max_taps] = {};
+  for (index_t t = 0; t < taps; ++t) {
+    if (paired[t]) continue;
+    index_t u = t + 1;
+    while (u < taps && (paired[u] || (off[u] != off[t] + 1 && off[u] + 1 != off[t]))) ++u;
+    if (u == taps) {
+      sw[singles] = w[t];
+      so[singles++] = off[t];
+      continue;
+    }
+    paired[u] = true;
+    const bool t_first = off[u] == off[t] + 1;  // the pair's low halfword is the lower address
+    pw[pairs] = t_first ? dsp::pack_pair(w[t], w[u]) : dsp::pack_pair(w[u], w[t]);
+    po[pairs++] = t_first ? off[t] : off[u];
+  }
+  index_t i = 0;
+  for (; i + 4 <= n; i += 4) dsp::taps_step<4>(i, pairs, pw, po, singles, sw, so, x, bias, accumulate, acc);
+  for (; i < n; ++i) dsp::taps_step<1>(i, pairs, pw, po, singles, sw, so, x, bias, accumulate, acc);
+}
+
+}  // namespace kiln::arch::cortex_m
