@@ -175,7 +175,7 @@ template <class P> constexpr std::size_t depthwise_scratch_bytes(const P& p) noe
 inline void depthwise(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
                       void* scratch) noexcept {
   const index_t pitch = detail::acc_pitch(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
-  if (arch::active::depthwise_by_lanes && detail::lanes_apply<float>(p)) {
+  if (arch::active::depthwise_by_lanes<float> && detail::lanes_apply<float>(p)) {
     constexpr index_t L = arch::active::depthwise_lanes;
     detail::with_activation(p.act, [&](auto act) {
       detail::depthwise_by_lanes(
@@ -211,7 +211,7 @@ inline void qlinear_depthwise(const qconv_params& p, const X* x, const X* x_zp, 
   const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
   const std::int32_t xz = x_zp ? static_cast<std::int32_t>(x_zp[0]) : 0;
   const index_t pitch = detail::acc_pitch(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
-  if (arch::active::depthwise_by_lanes && detail::lanes_apply<std::int32_t>(p)) {
+  if (arch::active::depthwise_by_lanes<std::int32_t> && detail::lanes_apply<std::int32_t>(p)) {
     constexpr index_t L = arch::active::depthwise_lanes;
     float s[L] = {};  // lanes past the last channel requantize too (and are dropped): defined
     requant_params rq[L] = {};

@@ -106,9 +106,10 @@ inline void depthwise_taps(index_t n, index_t taps, const A* w, const index_t* o
 // Depthwise over channel lanes (packed/depthwise.hpp, small planes): depthwise_lanes channels side
 // by side, element l of every position's group of lanes. For count output positions j:
 //   out[j*L + l] = bias[l] + sum over t < taps of w[t*L + l] * x[j*step + off[t] + l]
-// Whether a target prefers this to the per-channel wide planes: depthwise_by_lanes.
+// Whether a target prefers this to the per-channel wide planes, for accumulators A (float, or
+// int32 for int8 layers): depthwise_by_lanes<A>.
 inline constexpr index_t depthwise_lanes = 16;
-inline constexpr bool depthwise_by_lanes = true;
+template <class A> inline constexpr bool depthwise_by_lanes = true;
 // The element type of an int8 layer's padded planes (input minus zero point) for depthwise_taps.
 using depthwise_int8_plane = std::int32_t;
 
