@@ -10,6 +10,7 @@
 #include <arm_acle.h>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 namespace kiln::arch::cortex_m {
@@ -24,9 +25,6 @@ template <class A> inline constexpr bool depthwise_by_lanes = std::is_floating_p
 using generic::f32_nb;
 using generic::f32_window_nb;
 using generic::f32_tile;
-using generic::requantize_lanes;
-using generic::requantize_row;
-using generic::requantize_saturate;  // FPv4 has no round-to-integer instruction: integers are faster
 inline constexpr index_t s8_nb = 2;  // 2 columns x 4 rows: 8 accumulators fit the register file
 inline constexpr index_t s8_window_nb = s8_nb;
 inline constexpr const char* int8_tile_name = "cortex_m_smlad";
@@ -73,6 +71,54 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
                       std::int32_t* c) noexcept {
   int8_tile<MR, NB>(k4, a, a_rs, a_ks, panel_rows<B>{b, ldb}, c);
 }
+
+// Requantization, saturate(round_half_even(float32(acc) * scale) + zero_point) as ONNX Runtime
+// computes it. With a single-precision FPU (M4F, M7, M33F) that is the float product rounded by
+// vcvtr, which rounds in the FPSCR's mode: round to nearest even, the reset default that C code
+// assumes. Five instructions where the integer-only emulation (core/requantize.hpp), which
+// FPU-less cores keep, spends ~80 on the 64-bit variable shifts. vcvtr saturates to int32, __qadd
+// keeps the zero point from wrapping, __ssat / __usat clamp to the output type.
+#if defined(__ARM_FP) && (__ARM_FP & 4)
+namespace detail {
+inline std::int32_t round_product(std::int32_t acc, float scale) noexcept {
+  const float v = static_cast<float>(acc) * scale;
+  float r;
+  __asm__("vcvtr.s32.f32 %0, %1" : "=t"(r) : "t"(v));
+  std::int32_t i;
+  std::memcpy(&i, &r, 4);  // the integer the instruction left in the register
+  return i;
+}
+template <class Y> inline Y saturate_to(std::int32_t v) noexcept {
+  static_assert(sizeof(Y) <= 2, "8- and 16-bit outputs");
+  if constexpr (std::is_signed_v<Y>) return static_cast<Y>(__ssat(v, std::numeric_limits<Y>::digits + 1));
+  else return static_cast<Y>(__usat(v, std::numeric_limits<Y>::digits));
+}
+}  // namespace detail
+
+inline std::int32_t requantize_saturate(std::int32_t acc, float scale, const requant_params&, std::int32_t zero_point,
+                                        std::int32_t lo, std::int32_t hi) noexcept {
+  const std::int32_t v = __qadd(detail::round_product(acc, scale), zero_point);
+  return v < lo ? lo : (v > hi ? hi : v);
+}
+
+template <class Y>
+inline void requantize_row(const std::int32_t* acc, index_t n, float scale, const requant_params&,
+                           std::int32_t zero_point, Y* y) noexcept {
+  for (index_t i = 0; i < n; ++i) y[i] = detail::saturate_to<Y>(__qadd(detail::round_product(acc[i], scale), zero_point));
+}
+
+template <class Y>
+inline void requantize_lanes(const std::int32_t* acc, index_t count, const float* scale, const requant_params*,
+                             std::int32_t zero_point, Y* y) noexcept {
+  constexpr index_t L = depthwise_lanes;
+  for (index_t j = 0; j < count; ++j, acc += L, y += L)
+    for (index_t l = 0; l < L; ++l) y[l] = detail::saturate_to<Y>(__qadd(detail::round_product(acc[l], scale[l]), zero_point));
+}
+#else
+using generic::requantize_lanes;
+using generic::requantize_row;
+using generic::requantize_saturate;  // no FPU: the integer-only emulation
+#endif
 
 }  // namespace kiln::arch::cortex_m
 
