@@ -270,3 +270,37 @@ TEST_CASE("the architecture's row requantization equals the integer-only emulati
     }
   }
 }
+
+// requantize_lanes: one scale per lane, the lanes' blocks in place of a row; 8- and 16-bit outputs.
+template <class Y> void check_lane_requantization(lcg& rng) {
+  constexpr index_t L = kiln::arch::generic::depthwise_lanes, count = 5;
+  std::vector<std::int32_t> acc(static_cast<std::size_t>(L * count));
+  std::vector<Y> got(acc.size());
+  float scale[L];
+  kiln::requant_params rq[L];
+  for (int round = 0; round < 500; ++round) {
+    for (index_t l = 0; l < L; ++l) {
+      scale[l] = round % 4 == 0 ? 0.5f : std::ldexp(rng.uniform() + 1.5f, rng.range(-30, 0));
+      rq[l] = kiln::requant_from_float(scale[l]);
+    }
+    for (auto& v : acc) v = static_cast<std::int32_t>(rng.next()) >> rng.range(4, 31);
+    if (round % 4 == 0)
+      for (auto& v : acc) v = (v | 1) % 4001;  // ties
+    const std::int32_t zp = rng.range(std::numeric_limits<Y>::min(), std::numeric_limits<Y>::max());
+    kiln::arch::active::requantize_lanes(acc.data(), count, scale, rq, zp, got.data());
+    for (std::size_t i = 0; i < acc.size(); ++i) {
+      CAPTURE(acc[i]);
+      CAPTURE(scale[i % L]);
+      REQUIRE(+got[i] == kiln::requantize_saturate(acc[i], rq[i % L], zp, std::numeric_limits<Y>::min(),
+                                                   std::numeric_limits<Y>::max()));
+    }
+  }
+}
+
+TEST_CASE("the architecture's lane requantization equals the integer-only emulation") {
+  lcg rng{19};
+  SUBCASE("uint8") { check_lane_requantization<std::uint8_t>(rng); }
+  SUBCASE("int8") { check_lane_requantization<std::int8_t>(rng); }
+  SUBCASE("int16") { check_lane_requantization<std::int16_t>(rng); }
+  SUBCASE("uint16") { check_lane_requantization<std::uint16_t>(rng); }
+}

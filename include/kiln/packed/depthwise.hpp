@@ -97,11 +97,17 @@ template <class A, class P> constexpr bool lanes_apply(const P& p) noexcept {
 template <class P> constexpr index_t lane_ring_rows(const P& p) noexcept {
   return (p.kernel[1] - 1) * p.dilation[1] + 1;
 }
-template <class P> constexpr std::size_t lanes_scratch_bytes(const P& p) noexcept {
+// The ring, the lanes' weights and biases, a row of accumulators and the tap offsets; then a row
+// of requantized outputs (up to 16-bit) for int8 layers, apart from the accumulators so the
+// requantizing loop has no aliasing to rule out and vectorizes.
+template <class P> constexpr std::size_t lanes_work_bytes(const P& p) noexcept {
   constexpr index_t L = arch::generic::depthwise_lanes;
   const index_t taps = p.kernel[1] * p.kernel[2];
   return static_cast<std::size_t>(lane_ring_rows(p) * padded_width(p) * L + taps * L + L + p.out[2] * L) * 4 +
          static_cast<std::size_t>(taps) * sizeof(index_t);
+}
+template <class P> constexpr std::size_t lanes_scratch_bytes(const P& p) noexcept {
+  return lanes_work_bytes(p) + static_cast<std::size_t>(p.out[2] * arch::generic::depthwise_lanes) * 2;
 }
 
 // channel(c, lane, bias, wz) reports channel c's bias and weight zero point (and lets the caller
@@ -223,9 +229,8 @@ inline void qlinear_depthwise(const qconv_params& p, const X* x, const X* x_zp, 
           s[l] = scale[p.rq_count > 1 ? c : 0];
           rq[l] = requant_from_float(s[l]);
         },
-        [&](index_t n, index_t c0, index_t lanes, index_t oh, std::int32_t* out) {
-          // Requantized in place: each int32 slot takes its own output value (a Y fits in it).
-          Y* q = reinterpret_cast<Y*>(out);
+        [&](index_t n, index_t c0, index_t lanes, index_t oh, const std::int32_t* out) {
+          Y* const q = reinterpret_cast<Y*>(static_cast<unsigned char*>(scratch) + detail::lanes_work_bytes(p));
           arch::active::requantize_lanes(out, p.out[2], s, rq, yz, q);
           for (index_t l = 0; l < lanes; ++l) {
             Y* yr = y + (n * p.out_channels + c0 + l) * out_plane + oh * p.out[2];

@@ -138,15 +138,43 @@ inline std::int32_t requantize_saturate(std::int32_t acc, float scale, const req
   return v < lo ? lo : v > hi ? hi : static_cast<std::int32_t>(v);
 }
 
-// Rows of 8/16-bit outputs: clamping the rounded float to [lo - zp, hi - zp] (small integers,
-// exact in float) before the conversion is the same saturation, and keeps the loops free of
-// 64-bit steps so the compiler vectorizes them (vcvtdq2ps, vmulps, vroundps, vcvtps2dq).
+// Rows of 8/16-bit outputs, sixteen at a time in GCC/clang vector types (compiled to whatever
+// vectors the target has): clamping to [lo - zp, hi - zp] (small integers, exact in float) before
+// rounding is the same saturation without 64-bit steps, and adding and subtracting 1.5 * 2^23
+// rounds half to even (the default mode) any |v| < 2^22. The clamp sits between the product and
+// the addition, so no contraction into an FMA can skip the product's rounding. A short row or
+// tail goes through the same block (padded), where a compiler-vectorized loop would leave rows
+// of 6 or 12 outputs to its scalar epilogue. -ffast-math, which may fold the addition away,
+// gets std::nearbyint one element at a time.
 namespace detail {
+using f32x16 = float __attribute__((vector_size(64)));
+using i32x16 = std::int32_t __attribute__((vector_size(64)));
+
 template <class Y>
-inline Y round_clamp(std::int32_t acc, float scale, float lo, float hi, std::int32_t zero_point) noexcept {
-  float v = std::nearbyint(static_cast<float>(acc) * scale);
-  v = v < lo ? lo : (v > hi ? hi : v);
-  return static_cast<Y>(static_cast<std::int32_t>(v) + zero_point);
+inline void requantize_block(const std::int32_t* acc, index_t count, const f32x16& scale, float lo, float hi,
+                             std::int32_t zero_point, Y* y) noexcept {
+#if defined(__FAST_MATH__)
+  for (index_t k = 0; k < count; ++k) {
+    float v = std::nearbyint(static_cast<float>(acc[k]) * scale[k]);
+    v = v < lo ? lo : (v > hi ? hi : v);
+    y[k] = static_cast<Y>(static_cast<std::int32_t>(v) + zero_point);
+  }
+#else
+  i32x16 a = {};
+  if (count == 16) std::memcpy(&a, acc, sizeof a);
+  else
+    for (index_t k = 0; k < count; ++k) a[k] = acc[k];
+  const f32x16 lov = lo - f32x16{}, hiv = hi - f32x16{}, magic = 12582912.f - f32x16{};
+  f32x16 v = __builtin_convertvector(a, f32x16) * scale;
+  v = v < lov ? lov : v;
+  v = v > hiv ? hiv : v;
+  v = (v + magic) - magic;
+  const i32x16 r = __builtin_convertvector(v, i32x16) + zero_point;
+  if (count == 16)
+    for (index_t k = 0; k < 16; ++k) y[k] = static_cast<Y>(r[k]);
+  else
+    for (index_t k = 0; k < count; ++k) y[k] = static_cast<Y>(r[k]);
+#endif
 }
 }  // namespace detail
 
@@ -157,20 +185,22 @@ inline void requantize_row(const std::int32_t* acc, index_t n, float scale, cons
   static_cast<void>(rq);
   const float lo = static_cast<float>(std::numeric_limits<Y>::min() - zero_point);
   const float hi = static_cast<float>(std::numeric_limits<Y>::max() - zero_point);
-  for (index_t i = 0; i < n; ++i) y[i] = detail::round_clamp<Y>(acc[i], scale, lo, hi, zero_point);
+  const detail::f32x16 s = scale - detail::f32x16{};
+  for (index_t i = 0; i < n; i += 16) detail::requantize_block(acc + i, n - i < 16 ? n - i : 16, s, lo, hi, zero_point, y + i);
 }
 
-// requantize_row with a scale per lane (generic::requantize_lanes); the lane loop vectorizes.
+// requantize_row with a scale per lane (generic::requantize_lanes): one block per position.
 template <class Y>
 inline void requantize_lanes(const std::int32_t* acc, index_t count, const float* scale, const requant_params* rq,
                              std::int32_t zero_point, Y* y) noexcept {
   static_assert(sizeof(Y) <= 2, "8- and 16-bit outputs");
+  static_assert(generic::depthwise_lanes == 16, "a block of lanes is one vector block");
   static_cast<void>(rq);
-  constexpr index_t L = generic::depthwise_lanes;
   const float lo = static_cast<float>(std::numeric_limits<Y>::min() - zero_point);
   const float hi = static_cast<float>(std::numeric_limits<Y>::max() - zero_point);
-  for (index_t j = 0; j < count; ++j, acc += L, y += L)
-    for (index_t l = 0; l < L; ++l) y[l] = detail::round_clamp<Y>(acc[l], scale[l], lo, hi, zero_point);
+  detail::f32x16 s;
+  std::memcpy(&s, scale, sizeof s);
+  for (index_t j = 0; j < count; ++j) detail::requantize_block(acc + 16 * j, 16, s, lo, hi, zero_point, y + 16 * j);
 }
 #else
 using generic::requantize_lanes;
