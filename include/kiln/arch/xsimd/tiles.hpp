@@ -143,8 +143,9 @@ inline std::int32_t requantize_saturate(std::int32_t acc, float scale, const req
 // rounding is the same saturation without 64-bit steps, and adding and subtracting 1.5 * 2^23
 // rounds half to even (the default mode) any |v| < 2^22. The clamp sits between the product and
 // the addition, so no contraction into an FMA can skip the product's rounding. A short row or
-// tail goes through the same block (padded), where a compiler-vectorized loop would leave rows
-// of 6 or 12 outputs to its scalar epilogue. -ffast-math, which may fold the addition away,
+// tail goes through whole blocks (the last overlapping the one before; rows under 16 padded),
+// where a compiler-vectorized loop would leave rows of 6 to 47 outputs largely to its scalar
+// epilogue. -ffast-math, which may fold the addition away,
 // gets std::nearbyint one element at a time.
 namespace detail {
 using f32x16 = float __attribute__((vector_size(64)));
@@ -186,7 +187,16 @@ inline void requantize_row(const std::int32_t* acc, index_t n, float scale, cons
   const float lo = static_cast<float>(std::numeric_limits<Y>::min() - zero_point);
   const float hi = static_cast<float>(std::numeric_limits<Y>::max() - zero_point);
   const detail::f32x16 s = scale - detail::f32x16{};
-  for (index_t i = 0; i < n; i += 16) detail::requantize_block(acc + i, n - i < 16 ? n - i : 16, s, lo, hi, zero_point, y + i);
+  if (n < 16) {
+    detail::requantize_block(acc, n, s, lo, hi, zero_point, y);
+    return;
+  }
+  // Whole blocks; the last one ends at n, overlapping the one before (same values rewritten).
+  for (index_t i = 0;; i += 16) {
+    const index_t at = i + 16 <= n ? i : n - 16;
+    detail::requantize_block(acc + at, 16, s, lo, hi, zero_point, y + at);
+    if (at + 16 == n) break;
+  }
 }
 
 // requantize_row with a scale per lane (generic::requantize_lanes): one block per position.
