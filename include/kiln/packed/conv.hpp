@@ -135,8 +135,6 @@ inline void qlinear_conv_direct(const qconv_params& p, const X* x, const X* x_zp
   std::uint8_t* const band = static_cast<std::uint8_t*>(scratch);  // [quad][phase planes][position][4]
   static_assert(NB <= direct_slack, "the last tile reads at most direct_slack positions past the band");
   std::memset(band + 4 * quads * d.channel_size, 0, 4 * direct_slack);  // read by the last tile
-  if (cin_g % 4 != 0)  // the last quad's missing channels: zero activations (and zero weights); no
-    std::memset(band + 4 * (quads - 1) * d.channel_size, 0, 4 * d.channel_size);  // band writes them
   index_t off[direct_max_taps];
   direct_offsets(p, d, off);
   for (index_t t = 0; t < taps; ++t) off[t] *= 4;
@@ -145,11 +143,16 @@ inline void qlinear_conv_direct(const qconv_params& p, const X* x, const X* x_zp
       const X* xg = x + (n * p.in_channels + g * cin_g) * in_plane;
       const std::int8_t* wg = w + g * mblocks * k4 * 4 * MR;
       for (index_t oh0 = 0; oh0 < p.out[1]; oh0 += d.rows) {
-        for (index_t c = 0; c < cin_g; ++c) {
-          std::uint8_t* bc = band + 4 * (c / 4) * d.channel_size + c % 4;
-          direct_band_channel(p, d, xg + c * in_plane, oh0, pad, [bc](index_t at, X v) {
-            bc[4 * at] = static_cast<std::uint8_t>(static_cast<std::int32_t>(v) + offset);
-          });
+        for (index_t q4 = 0; q4 < quads; ++q4) {
+          // Channels past the last (in the last quad) are zero activations, against zero weights.
+          const X* planes[4];
+          std::uint8_t pads[4];
+          for (index_t k = 0; k < 4; ++k) {
+            const index_t c = 4 * q4 + k;
+            planes[k] = c < cin_g ? xg + c * in_plane : nullptr;
+            pads[k] = c < cin_g ? static_cast<std::uint8_t>(static_cast<std::int32_t>(pad) + offset) : 0;
+          }
+          direct_band_quad(p, d, planes, oh0, pads, offset, band + 4 * q4 * d.channel_size);
         }
         const index_t rows = p.out[1] - oh0 < d.rows ? p.out[1] - oh0 : d.rows;
         const index_t positions = (rows - 1) * d.wq + p.out[2];
@@ -171,9 +174,13 @@ inline void qlinear_conv_direct(const qconv_params& p, const X* x, const X* x_zp
               const index_t m = g * mg + mb * MR + r;
               std::int32_t* cr = c + r * NB;
               for (index_t j = 0; j < width; ++j) cr[j] += bias[m] - req.wz[r] * colsum[j];
+              // The whole tile row at once (long vectors; dropped columns cost little), then its
+              // runs of output columns copied out.
+              Y q[NB];
+              arch::active::requantize_row(cr, width, req.s[r], req.rq[r], yz, q);
               Y* ym = y + (n * p.out_channels + m) * out_plane + oh0 * p.out[2];
               for_each_output_run(j0, width, d.wq, p.out[2], [&](index_t j, index_t count, index_t row, index_t ow) {
-                arch::active::requantize_row(cr + j, count, req.s[r], req.rq[r], yz, ym + row * p.out[2] + ow);
+                std::memcpy(ym + row * p.out[2] + ow, q + j, static_cast<std::size_t>(count) * sizeof(Y));
               });
             }
           }

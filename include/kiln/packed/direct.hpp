@@ -118,6 +118,62 @@ inline void direct_band_channel(const P& p, const direct_layout& d, const T* xc,
     }
 }
 
+// One row of a channel quad's phase plane for the int8 bands, wq quads: dst[4q + k] is channel
+// k's value (phase_row's rule) plus offset, as uint8; pad[k] where there is no input (padding, or
+// rows[k] null: a padding row or a channel past the last). The four channels are written
+// together, so the interleaving stores vectorize where a channel at a time would be byte scatters.
+template <class X>
+inline void quad_phase_row(const X* const rows[4], const column_span& span, index_t s, index_t shift, index_t wq,
+                           const std::uint8_t pad[4], std::int32_t offset, std::uint8_t* dst) noexcept {
+  auto u8 = [offset](X v) { return static_cast<std::uint8_t>(static_cast<std::int32_t>(v) + offset); };
+  for (index_t q = 0; q < span.lo; ++q)
+    for (index_t k = 0; k < 4; ++k) dst[4 * q + k] = pad[k];
+  if (rows[0] && rows[1] && rows[2] && rows[3]) {
+    const X *r0 = rows[0] + shift, *r1 = rows[1] + shift, *r2 = rows[2] + shift, *r3 = rows[3] + shift;
+    if (s == 1) {
+      for (index_t q = span.lo; q < span.hi; ++q) {
+        dst[4 * q] = u8(r0[q]);
+        dst[4 * q + 1] = u8(r1[q]);
+        dst[4 * q + 2] = u8(r2[q]);
+        dst[4 * q + 3] = u8(r3[q]);
+      }
+    } else {
+      for (index_t q = span.lo; q < span.hi; ++q) {
+        dst[4 * q] = u8(r0[q * s]);
+        dst[4 * q + 1] = u8(r1[q * s]);
+        dst[4 * q + 2] = u8(r2[q * s]);
+        dst[4 * q + 3] = u8(r3[q * s]);
+      }
+    }
+  } else {
+    for (index_t q = span.lo; q < span.hi; ++q)
+      for (index_t k = 0; k < 4; ++k) dst[4 * q + k] = rows[k] ? u8(rows[k][q * s + shift]) : pad[k];
+  }
+  for (index_t q = span.hi; q < wq; ++q)
+    for (index_t k = 0; k < 4; ++k) dst[4 * q + k] = pad[k];
+}
+
+// The band of one channel quad (channel planes xc[k], null past the last channel) whose first
+// output row is oh0, as quads at dst (direct_band_channel's layout, four channels interleaved).
+template <class P, class X>
+inline void direct_band_quad(const P& p, const direct_layout& d, const X* const xc[4], index_t oh0,
+                             const std::uint8_t pad[4], std::int32_t offset, std::uint8_t* dst) noexcept {
+  const index_t sh = p.stride[1], sw = p.stride[2];
+  for (index_t ph_r = 0; ph_r < sh; ++ph_r)
+    for (index_t ph_c = 0; ph_c < sw; ++ph_c) {
+      const index_t plane = (ph_r * sw + ph_c) * d.phase_size;
+      const column_span span = phase_columns(ph_c, sw, p.pad[2], p.in[2], d.wq);
+      const index_t shift = ph_c - p.pad[2];
+      for (index_t i = 0; i < d.hq; ++i) {
+        const index_t ih = (oh0 + i) * sh + ph_r - p.pad[1];
+        const bool inside = ih >= 0 && ih < p.in[1];
+        const X* rows[4];
+        for (index_t k = 0; k < 4; ++k) rows[k] = inside && xc[k] ? xc[k] + ih * p.in[2] : nullptr;
+        quad_phase_row(rows, span, sw, shift, d.wq, pad, offset, dst + 4 * (plane + i * d.wq));
+      }
+    }
+}
+
 // The runs of a tile's columns [j0, j0 + width) of the wide band that are real outputs: f(j,
 // count, row, ow) for tile column j, output row `row` of the band, first output column ow.
 template <class F>
