@@ -99,23 +99,28 @@ inline void phase_row(const T* row, const column_span& span, index_t s, index_t 
   for (index_t q = span.hi; q < wq; ++q) put(q, pad);
 }
 
-// Calls put(at, v) for every element of the band of one channel whose first output row is oh0:
-// at its index in the channel's phase planes, v the input value, or pad outside the input.
-template <class P, class T, class Put>
-inline void direct_band_channel(const P& p, const direct_layout& d, const T* xc, index_t oh0, T pad, Put&& put) noexcept {
+// Calls f(at, span, shift, ih) for every row of the band whose first output row is oh0: `at` is
+// the row's first index in a channel's phase planes, span and shift as phase_row takes them, ih
+// the input row it reads (outside [0, in[1]) for a padding row).
+template <class P, class F>
+inline void for_each_band_row(const P& p, const direct_layout& d, index_t oh0, F&& f) noexcept {
   const index_t sh = p.stride[1], sw = p.stride[2];
   for (index_t ph_r = 0; ph_r < sh; ++ph_r)
     for (index_t ph_c = 0; ph_c < sw; ++ph_c) {
       const index_t plane = (ph_r * sw + ph_c) * d.phase_size;
       const column_span span = phase_columns(ph_c, sw, p.pad[2], p.in[2], d.wq);
-      const index_t shift = ph_c - p.pad[2];
-      for (index_t i = 0; i < d.hq; ++i) {
-        const index_t ih = (oh0 + i) * sh + ph_r - p.pad[1];
-        const index_t at = plane + i * d.wq;
-        phase_row(ih >= 0 && ih < p.in[1] ? xc + ih * p.in[2] : nullptr, span, sw, shift, d.wq, pad,
-                  [&](index_t q, T v) { put(at + q, v); });
-      }
+      for (index_t i = 0; i < d.hq; ++i) f(plane + i * d.wq, span, ph_c - p.pad[2], (oh0 + i) * sh + ph_r - p.pad[1]);
     }
+}
+
+// Calls put(at, v) for every element of the band of one channel whose first output row is oh0:
+// at its index in the channel's phase planes, v the input value, or pad outside the input.
+template <class P, class T, class Put>
+inline void direct_band_channel(const P& p, const direct_layout& d, const T* xc, index_t oh0, T pad, Put&& put) noexcept {
+  for_each_band_row(p, d, oh0, [&](index_t at, const column_span& span, index_t shift, index_t ih) {
+    phase_row(ih >= 0 && ih < p.in[1] ? xc + ih * p.in[2] : nullptr, span, p.stride[2], shift, d.wq, pad,
+              [&](index_t q, T v) { put(at + q, v); });
+  });
 }
 
 // One row of a channel quad's phase plane for the int8 bands, wq quads: dst[4q + k] is channel
@@ -158,20 +163,12 @@ inline void quad_phase_row(const X* const rows[4], const column_span& span, inde
 template <class P, class X>
 inline void direct_band_quad(const P& p, const direct_layout& d, const X* const xc[4], index_t oh0,
                              const std::uint8_t pad[4], std::int32_t offset, std::uint8_t* dst) noexcept {
-  const index_t sh = p.stride[1], sw = p.stride[2];
-  for (index_t ph_r = 0; ph_r < sh; ++ph_r)
-    for (index_t ph_c = 0; ph_c < sw; ++ph_c) {
-      const index_t plane = (ph_r * sw + ph_c) * d.phase_size;
-      const column_span span = phase_columns(ph_c, sw, p.pad[2], p.in[2], d.wq);
-      const index_t shift = ph_c - p.pad[2];
-      for (index_t i = 0; i < d.hq; ++i) {
-        const index_t ih = (oh0 + i) * sh + ph_r - p.pad[1];
-        const bool inside = ih >= 0 && ih < p.in[1];
-        const X* rows[4];
-        for (index_t k = 0; k < 4; ++k) rows[k] = inside && xc[k] ? xc[k] + ih * p.in[2] : nullptr;
-        quad_phase_row(rows, span, sw, shift, d.wq, pad, offset, dst + 4 * (plane + i * d.wq));
-      }
-    }
+  for_each_band_row(p, d, oh0, [&](index_t at, const column_span& span, index_t shift, index_t ih) {
+    const bool inside = ih >= 0 && ih < p.in[1];
+    const X* rows[4];
+    for (index_t k = 0; k < 4; ++k) rows[k] = inside && xc[k] ? xc[k] + ih * p.in[2] : nullptr;
+    quad_phase_row(rows, span, p.stride[2], shift, d.wq, pad, offset, dst + 4 * at);
+  });
 }
 
 // The runs of a tile's columns [j0, j0 + width) of the wide band that are real outputs: f(j,
