@@ -94,6 +94,8 @@ inline void phase_row(const T* row, const column_span& span, index_t s, index_t 
   for (index_t q = 0; q < span.lo; ++q) put(q, pad);
   if (s == 1)
     for (index_t q = span.lo; q < span.hi; ++q) put(q, row[q + shift]);
+  else if (s == 2)  // a constant stride the compiler vectorizes (loads and a deinterleave)
+    for (index_t q = span.lo; q < span.hi; ++q) put(q, row[2 * q + shift]);
   else
     for (index_t q = span.lo; q < span.hi; ++q) put(q, row[q * s + shift]);
   for (index_t q = span.hi; q < wq; ++q) put(q, pad);
@@ -141,6 +143,13 @@ inline void quad_phase_row(const X* const rows[4], const column_span& span, inde
         dst[4 * q + 1] = u8(r1[q]);
         dst[4 * q + 2] = u8(r2[q]);
         dst[4 * q + 3] = u8(r3[q]);
+      }
+    } else if (s == 2) {
+      for (index_t q = span.lo; q < span.hi; ++q) {
+        dst[4 * q] = u8(r0[2 * q]);
+        dst[4 * q + 1] = u8(r1[2 * q]);
+        dst[4 * q + 2] = u8(r2[2 * q]);
+        dst[4 * q + 3] = u8(r3[2 * q]);
       }
     } else {
       for (index_t q = span.lo; q < span.hi; ++q) {
