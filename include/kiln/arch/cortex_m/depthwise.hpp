@@ -53,10 +53,14 @@ inline std::int32_t smlabt(std::int32_t a, std::int32_t b, std::int32_t acc) noe
 #endif
 
 // Outputs [i, i + J) of depthwise_taps: pairs then single taps, all J accumulators in registers.
-template <index_t J>
+// NP / NS >= 0 fix the numbers of pairs and singles at compile time (loops unrolled, weights
+// kept in registers across steps); -1 takes them from pairs / singles.
+template <index_t J, index_t NP, index_t NS>
 inline void taps_step(index_t i, index_t pairs, const std::int32_t* pw, const index_t* po, index_t singles,
                       const std::int32_t* sw, const index_t* so, const std::int16_t* x, std::int32_t bias,
                       bool accumulate, std::int32_t* acc) noexcept {
+  if constexpr (NP >= 0) pairs = NP;
+  if constexpr (NS >= 0) singles = NS;
   std::int32_t a[J];
   for (index_t j = 0; j < J; ++j) a[j] = accumulate ? acc[i + j] : bias;
   for (index_t p = 0; p < pairs; ++p) {
@@ -76,6 +80,15 @@ inline void taps_step(index_t i, index_t pairs, const std::int32_t* pw, const in
     }
   }
   for (index_t j = 0; j < J; ++j) acc[i + j] = a[j];
+}
+
+template <index_t NP, index_t NS>
+inline void taps_sweep(index_t n, index_t pairs, const std::int32_t* pw, const index_t* po, index_t singles,
+                       const std::int32_t* sw, const index_t* so, const std::int16_t* x, std::int32_t bias,
+                       bool accumulate, std::int32_t* acc) noexcept {
+  index_t i = 0;
+  for (; i + 4 <= n; i += 4) taps_step<4, NP, NS>(i, pairs, pw, po, singles, sw, so, x, bias, accumulate, acc);
+  for (; i < n; ++i) taps_step<1, NP, NS>(i, pairs, pw, po, singles, sw, so, x, bias, accumulate, acc);
 }
 }  // namespace dsp
 
@@ -101,9 +114,9 @@ inline void depthwise_taps(index_t n, index_t taps, const std::int16_t* w, const
     pw[pairs] = t_first ? dsp::pack_pair(w[t], w[u]) : dsp::pack_pair(w[u], w[t]);
     po[pairs++] = t_first ? off[t] : off[u];
   }
-  index_t i = 0;
-  for (; i + 4 <= n; i += 4) dsp::taps_step<4>(i, pairs, pw, po, singles, sw, so, x, bias, accumulate, acc);
-  for (; i < n; ++i) dsp::taps_step<1>(i, pairs, pw, po, singles, sw, so, x, bias, accumulate, acc);
+  // 3x3 kernels, the common case, pair into 3 pairs and 3 singles at stride 1 and at stride 2.
+  if (pairs == 3 && singles == 3) dsp::taps_sweep<3, 3>(n, pairs, pw, po, singles, sw, so, x, bias, accumulate, acc);
+  else dsp::taps_sweep<-1, -1>(n, pairs, pw, po, singles, sw, so, x, bias, accumulate, acc);
 }
 
 }  // namespace kiln::arch::cortex_m
