@@ -1,11 +1,12 @@
 // Requantization on the target: the architecture kernels' requantize_saturate, requantize_row and
 // requantize_lanes (arch/cortex_m: the FPU's vcvtr where there is one) against the integer-only
 // emulation of ONNX Runtime's float32 requantization (core/requantize.hpp), which the host tests
-// prove exact. Ties, random accumulators and scales over many magnitudes, the int8, uint8, 16-bit
+// prove exact; and QuantizeLinear's rounding (core/round.hpp) on known values. Ties, random accumulators and scales over many magnitudes, the int8, uint8, 16-bit
 // and int32 output ranges, float32 overflow and a subnormal scale. qemu's exit status is the
 // number of mismatches (0: pass).
 #include <kiln/arch/dispatch.hpp>
 #include <kiln/core/requantize.hpp>
+#include <kiln/core/round.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -92,6 +93,17 @@ int main() {
   check(std::numeric_limits<std::int32_t>::min(), 1e30f, 0, -128, 127);  // float32 overflow saturates
   check(std::numeric_limits<std::int32_t>::max(), 1e30f, 100, 0, 255);
   check(7, 1e-40f, 0, -128, 127);                                        // subnormal scale
+  // QuantizeLinear's rounding (core/round.hpp: vcvtr here): ties to even, saturation, NaN.
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  constexpr std::int32_t lo32 = std::numeric_limits<std::int32_t>::min(), hi32 = std::numeric_limits<std::int32_t>::max();
+  const struct { float v; std::int32_t want; } rounding[] = {
+      {0.5f, 0},   {1.5f, 2},     {2.5f, 2},   {-0.5f, 0},  {-1.5f, -2}, {-2.5f, -2}, {2.4999998f, 2},
+      {8388609.f, 8388609},       {2147483520.f, 2147483520}, {2147483648.f, hi32}, {-2147483648.f, lo32},
+      {1e30f, hi32}, {-1e30f, lo32}, {inf, hi32}, {-inf, lo32}, {nan, lo32}};
+  for (const auto& c : rounding) {
+    const std::int32_t got = kiln::round_to_int32(c.v);
+    if (got != c.want) report(0, c.v, got, c.want);
+  }
   check_rows<std::int8_t>(rng);
   check_rows<std::uint8_t>(rng);
   check_rows<std::int16_t>(rng);

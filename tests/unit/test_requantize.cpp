@@ -175,3 +175,26 @@ TEST_CASE("qlinear_conv and qlinear_matmul requantize per channel with zero poin
         CHECK(y[m * 16 + oh * 4 + ow] == static_cast<std::int8_t>(v));
       }
 }
+
+// QuantizeLinear's rounding: half to even, saturated, NaN to the type's minimum (ONNX Runtime's
+// kernels clamp with maxps before converting, and NaN loses to the bound).
+TEST_CASE("round_to_int32 and quantize_value: ties to even, saturation, NaN") {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  constexpr std::int32_t lo = std::numeric_limits<std::int32_t>::min(), hi = std::numeric_limits<std::int32_t>::max();
+  const struct { float v; std::int32_t want; } cases[] = {
+      {0.5f, 0},   {1.5f, 2},     {2.5f, 2},   {-0.5f, 0},  {-1.5f, -2}, {-2.5f, -2}, {2.4999998f, 2},
+      {8388609.f, 8388609},       {16777216.f, 16777216},   {2147483520.f, 2147483520}, {2147483648.f, hi},
+      {-2147483648.f, lo},        {1e30f, hi}, {-1e30f, lo}, {inf, hi}, {-inf, lo}, {nan, lo}};
+  for (const auto& c : cases) {
+    CAPTURE(c.v);
+    CHECK(kiln::round_to_int32(c.v) == c.want);
+  }
+  CHECK(kiln::detail::quantize_value<std::uint8_t>(2.5f, 10.f) == 12);
+  CHECK(kiln::detail::quantize_value<std::uint8_t>(-20.5f, 10.f) == 0);
+  CHECK(kiln::detail::quantize_value<std::uint8_t>(1e9f, 10.f) == 255);
+  CHECK(kiln::detail::quantize_value<std::uint8_t>(nan, 10.f) == 0);
+  CHECK(kiln::detail::quantize_value<std::int8_t>(-3.5f, -1.f) == -5);
+  CHECK(kiln::detail::quantize_value<std::int8_t>(nan, 5.f) == -128);
+  CHECK(kiln::detail::quantize_value<std::int8_t>(-inf, 5.f) == -128);
+  CHECK(kiln::detail::quantize_value<std::int8_t>(inf, 5.f) == 127);
+}

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "../core/requantize.hpp"
+#include "../core/round.hpp"
 #include "../core/shape.hpp"
 #include "../core/window.hpp"
 
@@ -25,11 +26,12 @@ struct quant_params {
 namespace detail {
 template <class Y> constexpr float float_min() noexcept { return static_cast<float>(std::numeric_limits<Y>::min()); }
 template <class Y> constexpr float float_max() noexcept { return static_cast<float>(std::numeric_limits<Y>::max()); }
-// float32 v to Y: round half to even, add the zero point, saturate (as ONNX Runtime does, in float).
+// float32 v to Y: round half to even, add the zero point, saturate (as ONNX Runtime does). The
+// zero point is a Y value held as a float, so the sum is exact in 64 bits.
 template <class Y> inline Y quantize_value(float v, float zero_point) noexcept {
-  float r = std::nearbyint(v) + zero_point;  // half to even under the default rounding mode
-  r = r < float_min<Y>() ? float_min<Y>() : r > float_max<Y>() ? float_max<Y>() : r;
-  return static_cast<Y>(r);
+  const std::int64_t r = static_cast<std::int64_t>(round_to_int32(v)) + static_cast<std::int64_t>(zero_point);
+  constexpr std::int64_t lo = std::numeric_limits<Y>::min(), hi = std::numeric_limits<Y>::max();
+  return static_cast<Y>(r < lo ? lo : (r > hi ? hi : r));
 }
 }  // namespace detail
 

@@ -4,6 +4,7 @@
 // then add all four products. Float tiles are the portable ones (the FPU has no SIMD).
 #pragma once
 
+#include "../../core/round.hpp"
 #include "../generic/tiles.hpp"
 #include "depthwise.hpp"
 
@@ -81,12 +82,7 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
 #if defined(__ARM_FP) && (__ARM_FP & 4)
 namespace detail {
 inline std::int32_t round_product(std::int32_t acc, float scale) noexcept {
-  const float v = static_cast<float>(acc) * scale;
-  float r;
-  __asm__("vcvtr.s32.f32 %0, %1" : "=t"(r) : "t"(v));
-  std::int32_t i;
-  std::memcpy(&i, &r, 4);  // the integer the instruction left in the register
-  return i;
+  return round_to_int32_not_nan(static_cast<float>(acc) * scale);  // finite operands: never NaN
 }
 template <class Y> inline Y saturate_to(std::int32_t v) noexcept {
   static_assert(sizeof(Y) <= 2, "8- and 16-bit outputs");
