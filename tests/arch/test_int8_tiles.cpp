@@ -30,7 +30,7 @@ template <class T> std::vector<T> quads(bytes_rng& rng, std::size_t n) {
   for (auto& x : v) x = rng.value<T>();
   v[0] = std::numeric_limits<T>::min();
   v[1] = std::numeric_limits<T>::max();
-  v[4] = std::numeric_limits<T>::min();
+  if (v.size() > 4) v[4] = std::numeric_limits<T>::min();
   return v;
 }
 
@@ -79,8 +79,8 @@ TEST_CASE("the int8 tile reads windows: one row per tap at its offset, channel q
   const auto b = quads<std::uint8_t>(rng, static_cast<std::size_t>(cs * steps));
   const kiln::arch::window_rows<std::uint8_t> rows{b.data(), cs, taps, off};
   std::int32_t want[MR * NB], got[MR * NB];
-  kiln::arch::generic::int8_tile<MR, NB>(steps * taps, a.data(), 4, 4 * MR, rows, want);
-  kiln::arch::active::int8_tile<MR, NB>(steps * taps, a.data(), 4, 4 * MR, rows, got);
+  kiln::arch::generic::int8_tile<MR, NB>(steps, a.data(), 4, 4 * MR, rows, want);  // k counts channel-quad steps
+  kiln::arch::active::int8_tile<MR, NB>(steps, a.data(), 4, 4 * MR, rows, got);
   for (index_t i = 0; i < MR * NB; ++i) {
     CAPTURE(i);
     REQUIRE(got[i] == want[i]);

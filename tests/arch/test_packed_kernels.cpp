@@ -11,7 +11,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -303,4 +305,33 @@ TEST_CASE("the architecture's lane requantization equals the integer-only emulat
   SUBCASE("int8") { check_lane_requantization<std::int8_t>(rng); }
   SUBCASE("int16") { check_lane_requantization<std::int16_t>(rng); }
   SUBCASE("uint16") { check_lane_requantization<std::uint16_t>(rng); }
+}
+
+// interleave_lanes (the depthwise lanes' input copy): the architecture's against the portable
+// one, byte and float inputs, all 16 lanes and fewer, widths around the 16-column blocks.
+template <class X, class A> void check_interleave(lcg& rng) {
+  constexpr index_t L = kiln::arch::generic::depthwise_lanes, stride = 53;
+  std::vector<X> x(static_cast<std::size_t>(L * stride));
+  for (auto& v : x) v = static_cast<X>(rng.range(std::is_floating_point_v<X> ? -1000 : std::numeric_limits<X>::min(),
+                                                 std::is_floating_point_v<X> ? 1000 : std::numeric_limits<X>::max()));
+  for (index_t lanes : {index_t(16), index_t(5)})
+    for (index_t width : {index_t(1), index_t(15), index_t(16), index_t(17), index_t(32), index_t(47)}) {
+      CAPTURE(lanes);
+      CAPTURE(width);
+      std::vector<A> want(static_cast<std::size_t>(width * L), A(-7)), got = want;
+      const A zp = static_cast<A>(rng.range(-20, 20));
+      kiln::arch::generic::interleave_lanes(x.data(), stride, lanes, width, zp, want.data());
+      kiln::arch::active::interleave_lanes(x.data(), stride, lanes, width, zp, got.data());
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        CAPTURE(i);
+        REQUIRE(got[i] == want[i]);
+      }
+    }
+}
+
+TEST_CASE("the architecture's lane interleave equals the portable one") {
+  lcg rng{23};
+  SUBCASE("uint8 to int32") { check_interleave<std::uint8_t, std::int32_t>(rng); }
+  SUBCASE("int8 to int32") { check_interleave<std::int8_t, std::int32_t>(rng); }
+  SUBCASE("float") { check_interleave<float, float>(rng); }
 }

@@ -142,11 +142,7 @@ inline void depthwise_by_lanes(const P& p, const X* x, A xz, const W* w, Channel
         const index_t ih = r - p.pad[1];
         if (ih < 0 || ih >= p.in[1]) return;
         const index_t width = p.in[2] < wp - p.pad[2] ? p.in[2] : wp - p.pad[2];
-        for (index_t l = 0; l < lanes; ++l) {
-          const X* xr = xb + l * in_plane + ih * p.in[2];
-          A* dl = d + p.pad[2] * L + l;
-          for (index_t iw = 0; iw < width; ++iw) dl[iw * L] = static_cast<A>(xr[iw]) - xz;
-        }
+        arch::active::interleave_lanes(xb + ih * p.in[2], in_plane, lanes, width, xz, d + p.pad[2] * L);
       };
       index_t loaded = 0;
       for (index_t oh = 0; oh < p.out[1]; ++oh) {

@@ -113,6 +113,18 @@ template <class A> inline constexpr bool depthwise_by_lanes = true;
 // The element type of an int8 layer's padded planes (input minus zero point) for depthwise_taps.
 using depthwise_int8_plane = std::int32_t;
 
+// The lanes' input rows: dst[iw * L + l] = A(x[l * row_stride + iw]) - zero_point for lanes l <
+// `lanes` and columns iw < width (one input row of `lanes` channels, row_stride apart).
+template <class X, class A>
+inline void interleave_lanes(const X* x, index_t row_stride, index_t lanes, index_t width, A zero_point,
+                             A* dst) noexcept {
+  constexpr index_t L = depthwise_lanes;
+  for (index_t l = 0; l < lanes; ++l) {
+    const X* xr = x + l * row_stride;
+    for (index_t iw = 0; iw < width; ++iw) dst[iw * L + l] = static_cast<A>(static_cast<A>(xr[iw]) - zero_point);
+  }
+}
+
 template <class A>
 inline void depthwise_lane_taps(index_t count, index_t step, index_t taps, const A* w, const index_t* off,
                                 const A* x, const A* bias, A* out) noexcept {

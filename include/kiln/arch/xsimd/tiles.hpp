@@ -96,6 +96,43 @@ inline void depthwise_taps(index_t n, index_t taps, const A* w, const index_t* o
 
 using generic::depthwise_by_lanes;
 using generic::depthwise_int8_plane;
+
+#if defined(__SSE2__)
+// generic::interleave_lanes for byte inputs and 16 full lanes: blocks of 16 columns transposed in
+// registers (four rounds of byte interleaves of rows k and k + 8 transpose a 16 x 16 block), then
+// widened by a loop the compiler vectorizes, where the scalar copy stores one element at a time.
+template <class X, class A>
+inline void interleave_lanes(const X* x, index_t row_stride, index_t lanes, index_t width, A zero_point,
+                             A* dst) noexcept {
+  constexpr index_t L = generic::depthwise_lanes;
+  index_t iw = 0;
+  if constexpr (sizeof(X) == 1 && L == 16) {
+    if (lanes == L) {
+      using bytes = xsimd::batch<std::uint8_t, xsimd::sse2>;
+      for (; iw + 16 <= width; iw += 16) {
+        bytes r[16], t[16];
+        for (index_t l = 0; l < 16; ++l)
+          r[l] = bytes::load_unaligned(reinterpret_cast<const std::uint8_t*>(x + l * row_stride + iw));
+        for (int round = 0; round < 4; ++round) {
+          for (index_t k = 0; k < 8; ++k) {
+            t[2 * k] = xsimd::zip_lo(r[k], r[k + 8]);
+            t[2 * k + 1] = xsimd::zip_hi(r[k], r[k + 8]);
+          }
+          for (index_t k = 0; k < 16; ++k) r[k] = t[k];
+        }
+        alignas(16) X tile[16][16];  // tile[i][l]: column iw + i of lane l
+        for (index_t i = 0; i < 16; ++i) r[i].store_aligned(reinterpret_cast<std::uint8_t*>(tile[i]));
+        A* d = dst + iw * L;
+        for (index_t i = 0; i < 16; ++i)
+          for (index_t l = 0; l < 16; ++l) d[i * L + l] = static_cast<A>(static_cast<A>(tile[i][l]) - zero_point);
+      }
+    }
+  }
+  generic::interleave_lanes(x + iw, row_stride, lanes, width - iw, zero_point, dst + iw * L);
+}
+#else
+using generic::interleave_lanes;
+#endif
 using generic::depthwise_lanes;
 
 // Depthwise over channel lanes (see generic::depthwise_lane_taps): four positions at a time, so
