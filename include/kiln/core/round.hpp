@@ -11,8 +11,12 @@ namespace kiln {
 // v (not NaN) rounded half to even (the default rounding mode), saturated to int32's range. On
 // Cortex-M with a single-precision FPU one vcvtr does the rounding and the saturation, where
 // std::nearbyint is a libm call of some 30 instructions.
-inline std::int32_t round_to_int32_not_nan(float v) noexcept {
 #if defined(__ARM_ARCH_PROFILE) && (__ARM_ARCH_PROFILE == 'M') && defined(__ARM_FP) && (__ARM_FP & 4)
+#define KILN_ROUND_BY_VCVTR 1
+#endif
+
+inline std::int32_t round_to_int32_not_nan(float v) noexcept {
+#if defined(KILN_ROUND_BY_VCVTR)
   float r;
   __asm__("vcvtr.s32.f32 %0, %1" : "=t"(r) : "t"(v));
   std::int32_t i;
