@@ -85,8 +85,9 @@ namespace detail {
 inline std::int32_t round_product(std::int32_t acc, float scale) noexcept {
   return round_to_int32_not_nan(static_cast<float>(acc) * scale);  // finite operands: never NaN
 }
-template <class Y> inline Y saturate_to(std::int32_t v) noexcept {
+template <class Y> inline Y requantize_to(std::int32_t acc, float scale, std::int32_t zero_point) noexcept {
   static_assert(sizeof(Y) <= 2, "8- and 16-bit outputs");
+  const std::int32_t v = __qadd(round_product(acc, scale), zero_point);
   if constexpr (std::is_signed_v<Y>) return static_cast<Y>(__ssat(v, std::numeric_limits<Y>::digits + 1));
   else return static_cast<Y>(__usat(v, std::numeric_limits<Y>::digits));
 }
@@ -101,7 +102,7 @@ inline std::int32_t requantize_saturate(std::int32_t acc, float scale, const req
 template <class Y>
 inline void requantize_row(const std::int32_t* acc, index_t n, float scale, const requant_params&,
                            std::int32_t zero_point, Y* y) noexcept {
-  for (index_t i = 0; i < n; ++i) y[i] = detail::saturate_to<Y>(__qadd(detail::round_product(acc[i], scale), zero_point));
+  for (index_t i = 0; i < n; ++i) y[i] = detail::requantize_to<Y>(acc[i], scale, zero_point);
 }
 
 template <class Y>
@@ -109,7 +110,7 @@ inline void requantize_lanes(const std::int32_t* acc, index_t count, const float
                              std::int32_t zero_point, Y* y) noexcept {
   constexpr index_t L = depthwise_lanes;
   for (index_t j = 0; j < count; ++j, acc += L, y += L)
-    for (index_t l = 0; l < L; ++l) y[l] = detail::saturate_to<Y>(__qadd(detail::round_product(acc[l], scale[l]), zero_point));
+    for (index_t l = 0; l < L; ++l) y[l] = detail::requantize_to<Y>(acc[l], scale[l], zero_point);
 }
 #else
 using generic::requantize_lanes;

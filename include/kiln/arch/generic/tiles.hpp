@@ -166,7 +166,6 @@ inline std::int32_t requantize_saturate(std::int32_t acc, float scale, const req
   return kiln::requantize_saturate(acc, rq, zero_point, lo, hi);
 }
 
-
 // Requantizes count positions of depthwise_lanes lanes, lane l with its own scale:
 // y[j*L + l] = requantize_saturate(acc[j*L + l], scale[l], rq[l]) into Y's range.
 template <class Y>

@@ -182,8 +182,8 @@ inline std::int32_t requantize_saturate(std::int32_t acc, float scale, const req
 // the addition, so no contraction into an FMA can skip the product's rounding. A short row or
 // tail goes through whole blocks (the last overlapping the one before; rows under 16 padded),
 // where a compiler-vectorized loop would leave rows of 6 to 47 outputs largely to its scalar
-// epilogue. -ffast-math, which may fold the addition away,
-// gets std::nearbyint one element at a time.
+// epilogue. -ffast-math, which may fold the addition away, gets std::nearbyint one element at a
+// time.
 namespace detail {
 using f32x16 = float __attribute__((vector_size(64)));
 using i32x16 = std::int32_t __attribute__((vector_size(64)));
@@ -255,32 +255,57 @@ using generic::requantize_row;
 using generic::requantize_saturate;
 #endif
 
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#if defined(__AVX2__) || defined(__ARM_NEON)
 namespace detail {
-// The VNNI tile for both operand roles. vpdpbusd multiplies unsigned bytes by signed bytes, four
-// per 32-bit lane: UnsignedBroadcast says whether the broadcast quads (a: conv weights are int8,
-// dense activations uint8) or the vector quads (b) are the unsigned operand.
-template <index_t MR, index_t NB, bool UnsignedBroadcast, class A, class Rows>
-inline void vnni_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
-  constexpr index_t V = NB / 16;
-  __m512i acc[MR][V];
+// The register tile every int8 instruction set below shares: per step, V vectors of column quads
+// (b) and MR broadcast quads (a, one per row), all MR x V accumulators in registers. Ops is the
+// instruction set: load(b) one vector of column quads (Ops::bytes of b), broadcast(a) one quad,
+// madd(acc, a, b), store(row of V accumulators, c) Ops::cols columns per accumulator.
+template <class Ops, index_t MR, index_t V, class A, class Rows>
+inline void quad_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
+  using B = typename Rows::value_type;
+  typename Ops::acc acc[MR][V];
   for (index_t r = 0; r < MR; ++r)
-    for (index_t v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_si512();
-  rows.each(k4, [&](const auto* b) {
-    __m512i bv[V];
-    for (index_t v = 0; v < V; ++v) bv[v] = _mm512_loadu_si512(b + 64 * v);
+    for (index_t v = 0; v < V; ++v) acc[r][v] = Ops::zero();
+  rows.each(k4, [&](const B* b) {
+    typename Ops::column bv[V];
+    for (index_t v = 0; v < V; ++v) bv[v] = Ops::load(b + Ops::bytes * v);
     for (index_t r = 0; r < MR; ++r) {
-      std::int32_t quad;
-      std::memcpy(&quad, a + r * a_rs, 4);
-      const __m512i av = _mm512_set1_epi32(quad);
-      for (index_t v = 0; v < V; ++v)
-        acc[r][v] = UnsignedBroadcast ? _mm512_dpbusd_epi32(acc[r][v], av, bv[v]) : _mm512_dpbusd_epi32(acc[r][v], bv[v], av);
+      const auto av = Ops::broadcast(a + r * a_rs);
+      for (index_t v = 0; v < V; ++v) acc[r][v] = Ops::madd(acc[r][v], av, bv[v]);
     }
     a += a_ks;
   });
-  for (index_t r = 0; r < MR; ++r)
-    for (index_t v = 0; v < V; ++v) _mm512_storeu_si512(c + r * NB + 16 * v, acc[r][v]);
+  for (index_t r = 0; r < MR; ++r) Ops::template store<V>(acc[r], c + r * V * Ops::cols);
 }
+
+template <class T> inline std::int32_t load_quad(const T* p) noexcept {
+  std::int32_t quad;
+  std::memcpy(&quad, p, 4);
+  return quad;
+}
+}  // namespace detail
+#endif
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+namespace detail {
+// vpdpbusd multiplies unsigned bytes by signed bytes, four per 32-bit lane, summed exactly into
+// int32: UnsignedBroadcast says whether the broadcast quads (a: conv weights are int8, dense
+// activations uint8) or the vector quads (b) are the unsigned operand.
+template <bool UnsignedBroadcast> struct vnni_ops {
+  using acc = __m512i;
+  using column = __m512i;
+  static constexpr index_t bytes = 64, cols = 16;
+  static acc zero() noexcept { return _mm512_setzero_si512(); }
+  template <class B> static column load(const B* b) noexcept { return _mm512_loadu_si512(b); }
+  template <class A> static __m512i broadcast(const A* a) noexcept { return _mm512_set1_epi32(load_quad(a)); }
+  static acc madd(acc s, __m512i a, column b) noexcept {
+    return UnsignedBroadcast ? _mm512_dpbusd_epi32(s, a, b) : _mm512_dpbusd_epi32(s, b, a);
+  }
+  template <index_t V> static void store(const acc* row, std::int32_t* c) noexcept {
+    for (index_t v = 0; v < V; ++v) _mm512_storeu_si512(c + cols * v, row[v]);
+  }
+};
 }  // namespace detail
 
 inline constexpr index_t s8_nb = 32;  // two 16-lane vectors of column quads per row
@@ -295,50 +320,36 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
   if constexpr (!std::is_same_v<A, std::int8_t> || !std::is_same_v<B, std::uint8_t> || NB % 16 != 0)
     generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, rows, c);
   else
-    detail::vnni_tile<MR, NB, false>(k4, a, a_rs, a_ks, rows, c);
+    detail::quad_tile<detail::vnni_ops<false>, MR, NB / 16>(k4, a, a_rs, a_ks, rows, c);
 }
 #elif defined(__AVX2__)
 namespace detail {
-// 16 bytes (four quads) as 16 int16, each byte widened by its own signedness.
-template <class T> inline __m256i widen16(const T* p) noexcept {
-  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  if constexpr (std::is_signed_v<T>) return _mm256_cvtepi8_epi16(v);
-  else return _mm256_cvtepu8_epi16(v);
-}
-// One quad as four int16, repeated across the vector.
-template <class T> inline __m256i broadcast_quad16(const T* p) noexcept {
-  std::int32_t quad;
-  std::memcpy(&quad, p, 4);
-  const __m128i v = _mm_cvtsi32_si128(quad);
-  return _mm256_broadcastq_epi64(std::is_signed_v<T> ? _mm_cvtepi8_epi16(v) : _mm_cvtepu8_epi16(v));
-}
-
-// The AVX2 tile for any byte signedness: a vector holds four column quads as int16, vpmaddwd
-// multiplies it by the broadcast quad and adds product pairs, so each column keeps two partial
-// sums (|2 * 255 * 255| fits int32: exact) that one vphaddd joins at the end. NB % 8 == 0.
-template <index_t MR, index_t NB, class A, class Rows>
-inline void madd_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
-  using B = typename Rows::value_type;
-  constexpr index_t V = NB / 4;
-  __m256i acc[MR][V];
-  for (index_t r = 0; r < MR; ++r)
-    for (index_t v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_si256();
-  rows.each(k4, [&](const B* b) {
-    __m256i bv[V];
-    for (index_t v = 0; v < V; ++v) bv[v] = widen16(b + 16 * v);
-    for (index_t r = 0; r < MR; ++r) {
-      const __m256i av = broadcast_quad16(a + r * a_rs);
-      for (index_t v = 0; v < V; ++v) acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(bv[v], av));
-    }
-    a += a_ks;
-  });
+// Bytes widened to int16 by their own signedness, then vpmaddwd: a vector holds four column quads,
+// multiplied by the broadcast quad with product pairs added, so each column keeps two partial sums
+// (|2 * 255 * 255| fits int32: exact) that one vphaddd joins at the end. Any signedness.
+struct avx2_ops {
+  using acc = __m256i;
+  using column = __m256i;
+  static constexpr index_t bytes = 16, cols = 4;
+  static acc zero() noexcept { return _mm256_setzero_si256(); }
+  template <class B> static column load(const B* b) noexcept {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
+    if constexpr (std::is_signed_v<B>) return _mm256_cvtepi8_epi16(v);
+    else return _mm256_cvtepu8_epi16(v);
+  }
+  template <class A> static __m256i broadcast(const A* a) noexcept {  // the quad as 4 int16, repeated
+    const __m128i v = _mm_cvtsi32_si128(load_quad(a));
+    return _mm256_broadcastq_epi64(std::is_signed_v<A> ? _mm_cvtepi8_epi16(v) : _mm_cvtepu8_epi16(v));
+  }
+  static acc madd(acc s, __m256i a, column b) noexcept { return _mm256_add_epi32(s, _mm256_madd_epi16(b, a)); }
   // vphaddd of the vectors of columns 0-3 and 4-7 gives columns 0 1 4 5 | 2 3 6 7: one 64-bit
-  // lane permute puts them in order.
-  for (index_t r = 0; r < MR; ++r)
+  // lane permute puts them in order. V is even.
+  template <index_t V> static void store(const acc* row, std::int32_t* c) noexcept {
     for (index_t v = 0; v < V; v += 2)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + r * NB + 4 * v),
-                          _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[r][v], acc[r][v + 1]), 0xd8));
-}
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + cols * v),
+                          _mm256_permute4x64_epi64(_mm256_hadd_epi32(row[v], row[v + 1]), 0xd8));
+  }
+};
 }  // namespace detail
 
 inline constexpr index_t s8_nb = 8;  // two vectors of four column quads per row
@@ -348,51 +359,41 @@ inline constexpr const char* int8_tile_name = "avx2_vpmaddwd";
 template <index_t MR, index_t NB, class A, class Rows>
 inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
   if constexpr (NB % 8 != 0) generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, rows, c);
-  else detail::madd_tile<MR, NB>(k4, a, a_rs, a_ks, rows, c);
+  else detail::quad_tile<detail::avx2_ops, MR, NB / 4>(k4, a, a_rs, a_ks, rows, c);
 }
 #elif defined(__ARM_NEON)
 namespace detail {
-template <class T> inline int16x8_t widen_low(uint8x16_t v) noexcept {
-  if constexpr (std::is_signed_v<T>) return vmovl_s8(vget_low_s8(vreinterpretq_s8_u8(v)));
-  else return vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(v)));
-}
-template <class T> inline int16x8_t widen_high(uint8x16_t v) noexcept {
-  if constexpr (std::is_signed_v<T>) return vmovl_s8(vget_high_s8(vreinterpretq_s8_u8(v)));
-  else return vreinterpretq_s16_u16(vmovl_u8(vget_high_u8(v)));
-}
-
 // Widening multiply-accumulate: both operands become int16, whose products still fit int16 when
 // one side is signed (|.| <= 255 * 128); vpadalq adds adjacent product pairs into int32 lanes, so
-// each column quad leaves two partial sums that one pairwise add joins at the end. Exact.
-template <index_t MR, index_t NB, class A, class Rows>
-inline void widening_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows,
-                          std::int32_t* c) noexcept {
-  using B = typename Rows::value_type;
-  constexpr index_t V = NB / 4;  // 16 bytes of b (4 column quads) per step
-  int32x4_t lo[MR][V], hi[MR][V];  // partial sums of columns 0-1 and 2-3 of each 4
-  for (index_t r = 0; r < MR; ++r)
-    for (index_t v = 0; v < V; ++v) lo[r][v] = hi[r][v] = vdupq_n_s32(0);
-  rows.each(k4, [&](const B* b) {
-    int16x8_t b_lo[V], b_hi[V];
-    for (index_t v = 0; v < V; ++v) {
-      const uint8x16_t bv = vld1q_u8(reinterpret_cast<const std::uint8_t*>(b) + 16 * v);
-      b_lo[v] = widen_low<B>(bv);
-      b_hi[v] = widen_high<B>(bv);
-    }
-    for (index_t r = 0; r < MR; ++r) {
-      std::int32_t quad;
-      std::memcpy(&quad, a + r * a_rs, 4);
-      const int16x8_t av = widen_low<A>(vreinterpretq_u8_s32(vdupq_n_s32(quad)));  // the quad, twice
-      for (index_t v = 0; v < V; ++v) {
-        lo[r][v] = vpadalq_s16(lo[r][v], vmulq_s16(av, b_lo[v]));
-        hi[r][v] = vpadalq_s16(hi[r][v], vmulq_s16(av, b_hi[v]));
-      }
-    }
-    a += a_ks;
-  });
-  for (index_t r = 0; r < MR; ++r)
-    for (index_t v = 0; v < V; ++v) vst1q_s32(c + r * NB + 4 * v, vpaddq_s32(lo[r][v], hi[r][v]));
-}
+// each column quad leaves two partial sums (columns 0-1 and 2-3 of each 4) that one pairwise add
+// joins at the end. Exact.
+struct neon_ops {
+  struct acc {
+    int32x4_t lo, hi;
+  };
+  struct column {
+    int16x8_t lo, hi;
+  };
+  static constexpr index_t bytes = 16, cols = 4;
+  template <class T> static int16x8_t widen(uint8x8_t v) noexcept {
+    if constexpr (std::is_signed_v<T>) return vmovl_s8(vreinterpret_s8_u8(v));
+    else return vreinterpretq_s16_u16(vmovl_u8(v));
+  }
+  static acc zero() noexcept { return {vdupq_n_s32(0), vdupq_n_s32(0)}; }
+  template <class B> static column load(const B* b) noexcept {
+    const uint8x16_t v = vld1q_u8(reinterpret_cast<const std::uint8_t*>(b));
+    return {widen<B>(vget_low_u8(v)), widen<B>(vget_high_u8(v))};
+  }
+  template <class A> static int16x8_t broadcast(const A* a) noexcept {  // the quad, twice
+    return widen<A>(vreinterpret_u8_s32(vdup_n_s32(load_quad(a))));
+  }
+  static acc madd(acc s, int16x8_t a, const column& b) noexcept {
+    return {vpadalq_s16(s.lo, vmulq_s16(a, b.lo)), vpadalq_s16(s.hi, vmulq_s16(a, b.hi))};
+  }
+  template <index_t V> static void store(const acc* row, std::int32_t* c) noexcept {
+    for (index_t v = 0; v < V; ++v) vst1q_s32(c + cols * v, vpaddq_s32(row[v].lo, row[v].hi));
+  }
+};
 }  // namespace detail
 
 inline constexpr index_t s8_nb = 8;  // two vectors of four column quads per row
@@ -406,7 +407,7 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
   if constexpr ((!std::is_signed_v<A> && !std::is_signed_v<B>) || NB % 4 != 0)
     generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, rows, c);
   else
-    detail::widening_tile<MR, NB>(k4, a, a_rs, a_ks, rows, c);
+    detail::quad_tile<detail::neon_ops, MR, NB / 4>(k4, a, a_rs, a_ks, rows, c);
 }
 #else
 using generic::int8_tile;
@@ -439,7 +440,7 @@ inline void int8_dense_tile(index_t k4, const std::uint8_t* a, index_t a_rs, ind
   if constexpr (NB % 16 != 0)
     generic::int8_dense_tile<MR, NB>(k4, a, a_rs, a_ks, b, ldb, c);
   else
-    detail::vnni_tile<MR, NB, true>(k4, a, a_rs, a_ks, panel_rows<std::int8_t>{b, ldb}, c);
+    detail::quad_tile<detail::vnni_ops<true>, MR, NB / 16>(k4, a, a_rs, a_ks, panel_rows<std::int8_t>{b, ldb}, c);
 }
 #elif defined(__AVX2__) || defined(__ARM_NEON)
 inline constexpr index_t s8_dense_nb = 16;
