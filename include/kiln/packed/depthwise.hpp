@@ -86,8 +86,9 @@ inline void pad_plane(const P& p, const X* x, A zp, A* xp) noexcept {
 // (depthwise_by_lanes): every vector is full whatever the plane size, where a small plane gives
 // the per-channel wide plane a few short rows. The lanes' padded input rows live in a ring of
 // (kernel height - 1) * dilation + 1 rows, each input row interleaved by lane once.
-// Interleaving channels into lanes costs a scalar store per input element, which only pays where
-// the wide plane is short: used when it has at most lanes_max_plane<A> outputs. Measured on
+// Interleaving channels into lanes (arch::active::interleave_lanes: a scalar store per input
+// element, or 16x16 byte transposes on x86) only pays where the wide plane is short: used when it
+// has at most lanes_max_plane<A> outputs. Measured on
 // MobileNet and DS-CNN: float gains below ~100 outputs (6x6 and 3x3 planes), int32 (int8
 // layers, whose wide-plane multiplies are slow 32-bit ones) up to 24x24.
 template <class A> inline constexpr index_t lanes_max_plane = std::is_floating_point_v<A> ? 100 : 700;

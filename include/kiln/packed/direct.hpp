@@ -1,5 +1,5 @@
 // Direct convolution by shifted windows, the packed conv kernels' path for 1-D and 2-D windows
-// (packed/conv.hpp) on targets that take it (arch::active::conv_direct). No im2col panel: a band
+// (packed/conv.hpp; direct_geometry says which windows, at codegen time). No im2col panel: a band
 // of output rows is computed from one padded copy of the input rows it reads, split into stride
 // phases (padded row r, column c in phase (r % s_h, c % s_w)). Output (row, ow) of the band is
 // element row * wq + ow of a "wide" band whose rows keep the phase pitch wq, and every tap reads
