@@ -78,7 +78,10 @@ std::vector<geometry> geometries() {
 std::vector<geometry> depthwise_geometries() {
   return {{8, 8, 8, 9, 9, 3, 3, 1, 1, 1},   {5, 5, 5, 12, 7, 3, 3, 2, 1, 1}, {3, 3, 3, 6, 6, 5, 5, 1, 2, 1},
           {4, 4, 4, 25, 5, 3, 3, 1, 1, 1},  {2, 2, 2, 1, 40, 1, 3, 1, 1, 1}, {6, 6, 6, 48, 48, 3, 3, 2, 1, 1},
-          {3, 3, 3, 10, 10, 3, 3, 1, 2, 2}, {2, 2, 2, 7, 9, 3, 3, 2, 0, 1},  {1, 1, 1, 33, 33, 3, 3, 1, 1, 1}};
+          {3, 3, 3, 10, 10, 3, 3, 1, 2, 2}, {2, 2, 2, 7, 9, 3, 3, 2, 0, 1},  {1, 1, 1, 33, 33, 3, 3, 1, 1, 1},
+          // More channels than one block of 16 lanes (a full block and a partial one), short planes
+          // with padding on both sides: the lanes path, input rows wider than 16 columns included.
+          {20, 20, 20, 6, 6, 3, 3, 1, 1, 1}, {18, 18, 18, 12, 20, 3, 3, 2, 1, 1}};
 }
 
 }  // namespace
@@ -97,7 +100,8 @@ TEST_CASE("packed float depthwise equals the reference conv") {
     for (auto& v : bias) v = rng.uniform();
     std::vector<float> want(static_cast<std::size_t>(g.m * p.out[1] * p.out[2])), got(want.size(), -99.f);
     kiln::conv<float>(p, x.data(), w.data(), bias.data(), want.data());
-    std::vector<float> scratch(kiln::packed::depthwise_scratch_bytes(p) / sizeof(float));
+    // Stale scratch (as in a reused arena): an output that reads any of it unwritten is NaN.
+    std::vector<float> scratch(kiln::packed::depthwise_scratch_bytes(p) / sizeof(float), std::nanf(""));
     kiln::packed::depthwise(p, x.data(), w.data(), bias.data(), got.data(), scratch.data());
     for (std::size_t i = 0; i < want.size(); ++i) REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-4).scale(1));
   }

@@ -139,11 +139,15 @@ inline void depthwise_by_lanes(const P& p, const X* x, A xz, const W* w, Channel
       const X* xb = x + (n * p.in_channels + c0) * in_plane;
       auto load_row = [&](index_t r) {  // padded row r into its ring slot, zero where padding
         A* d = xl + (r % ring) * row_size;
-        for (index_t i = 0; i < row_size; ++i) d[i] = A(0);
         const index_t ih = r - p.pad[1];
-        if (ih < 0 || ih >= p.in[1]) return;
         const index_t width = p.in[2] < wp - p.pad[2] ? p.in[2] : wp - p.pad[2];
-        arch::active::interleave_lanes(xb + ih * p.in[2], in_plane, lanes, width, xz, d + p.pad[2] * L);
+        const bool inside = ih >= 0 && ih < p.in[1];
+        // Zero what the interleave leaves: all of a padding row or of a partial block of lanes,
+        // else the padding columns on either side.
+        const index_t lo = inside && lanes == L ? p.pad[2] * L : row_size;
+        for (index_t i = 0; i < lo; ++i) d[i] = A(0);
+        for (index_t i = (p.pad[2] + width) * L; i < row_size && lo < row_size; ++i) d[i] = A(0);
+        if (inside) arch::active::interleave_lanes(xb + ih * p.in[2], in_plane, lanes, width, xz, d + p.pad[2] * L);
       };
       index_t loaded = 0;
       for (index_t oh = 0; oh < p.out[1]; ++oh) {
