@@ -319,7 +319,7 @@ template <class X, class A> void check_interleave(lcg& rng) {
   for (auto& v : x) v = static_cast<X>(rng.range(std::is_floating_point_v<X> ? -1000 : std::numeric_limits<X>::min(),
                                                  std::is_floating_point_v<X> ? 1000 : std::numeric_limits<X>::max()));
   for (index_t lanes : {index_t(16), index_t(5)})
-    for (index_t width : {index_t(1), index_t(15), index_t(16), index_t(17), index_t(32), index_t(47)}) {
+    for (index_t width : {index_t(1), index_t(5), index_t(15), index_t(16), index_t(17), index_t(32), index_t(47)}) {
       CAPTURE(lanes);
       CAPTURE(width);
       std::vector<A> want(static_cast<std::size_t>(width * L), A(-7)), got = want;
@@ -338,4 +338,35 @@ TEST_CASE("the architecture's lane interleave equals the portable one") {
   SUBCASE("uint8 to int32") { check_interleave<std::uint8_t, std::int32_t>(rng); }
   SUBCASE("int8 to int32") { check_interleave<std::int8_t, std::int32_t>(rng); }
   SUBCASE("float") { check_interleave<float, float>(rng); }
+}
+
+// deinterleave_lanes (the depthwise lanes' output copy): the architecture's against the portable
+// one, all 16 lanes and fewer, position counts around the 16-position blocks; nothing outside a
+// lane's `count` outputs is written.
+template <class Y> void check_deinterleave(lcg& rng) {
+  constexpr index_t L = kiln::arch::generic::depthwise_lanes, stride = 53;
+  for (index_t lanes : {index_t(16), index_t(5)})
+    for (index_t count : {index_t(1), index_t(5), index_t(15), index_t(16), index_t(17), index_t(32), index_t(47)}) {
+      CAPTURE(lanes);
+      CAPTURE(count);
+      std::vector<Y> q(static_cast<std::size_t>(count * L));
+      for (auto& v : q)
+        v = static_cast<Y>(std::is_floating_point_v<Y> ? rng.range(-1000, 1000)
+                                                       : rng.range(std::numeric_limits<Y>::min(), std::numeric_limits<Y>::max()));
+      std::vector<Y> want(static_cast<std::size_t>(L * stride), Y(7)), got = want;
+      kiln::arch::generic::deinterleave_lanes(q.data(), count, lanes, want.data(), stride);
+      kiln::arch::active::deinterleave_lanes(q.data(), count, lanes, got.data(), stride);
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        CAPTURE(i);
+        REQUIRE(+got[i] == +want[i]);
+      }
+    }
+}
+
+TEST_CASE("the architecture's lane deinterleave equals the portable one") {
+  lcg rng{29};
+  SUBCASE("uint8") { check_deinterleave<std::uint8_t>(rng); }
+  SUBCASE("int8") { check_deinterleave<std::int8_t>(rng); }
+  SUBCASE("int16") { check_deinterleave<std::int16_t>(rng); }
+  SUBCASE("float") { check_deinterleave<float>(rng); }
 }

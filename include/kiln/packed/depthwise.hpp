@@ -82,18 +82,19 @@ inline void pad_plane(const P& p, const X* x, A zp, A* xp) noexcept {
   }
 }
 
-// Depthwise with arch::active::depthwise_lanes channels side by side, for targets that prefer it
-// (depthwise_by_lanes): every vector is full whatever the plane size, where a small plane gives
-// the per-channel wide plane a few short rows. The lanes' padded input rows live in a ring of
-// (kernel height - 1) * dilation + 1 rows, each input row interleaved by lane once.
-// Interleaving channels into lanes (arch::active::interleave_lanes: a scalar store per input
-// element, or 16x16 byte transposes on x86) only pays where the wide plane is short: used when it
-// has at most lanes_max_plane<A> outputs. Measured on
-// MobileNet and DS-CNN: float gains below ~100 outputs (6x6 and 3x3 planes), int32 (int8
-// layers, whose wide-plane multiplies are slow 32-bit ones) up to 24x24.
-template <class A> inline constexpr index_t lanes_max_plane = std::is_floating_point_v<A> ? 100 : 700;
+// Depthwise with arch::active::depthwise_lanes channels side by side: every vector is full
+// whatever the plane size, where the per-channel wide plane gives small planes a few short rows
+// and computes dropped columns. The lanes' padded input rows live in a ring of (kernel height -
+// 1) * dilation + 1 rows, each input row interleaved by lane once (arch::active::interleave_lanes;
+// x86 transposes 16 x 16 bytes or 4 x 4 floats in registers) and each output row deinterleaved
+// back. Used for layers with at least a full block of lanes, on planes up to the target's
+// depthwise_lanes_max_plane<A>: on x86 that is every plane (measured on MobileNet and DS-CNN,
+// 48x48 to 3x3: 2-3x faster than the wide plane on the small ones).
+template <class P> constexpr bool lanes_possible(const P& p) noexcept {
+  return p.out_channels >= arch::generic::depthwise_lanes;
+}
 template <class A, class P> constexpr bool lanes_apply(const P& p) noexcept {
-  return p.out[1] * acc_pitch(p) <= lanes_max_plane<A>;
+  return lanes_possible(p) && p.out[1] * acc_pitch(p) <= arch::active::depthwise_lanes_max_plane<A>;
 }
 template <class P> constexpr index_t lane_ring_rows(const P& p) noexcept {
   return (p.kernel[1] - 1) * p.dilation[1] + 1;
@@ -174,24 +175,22 @@ template <class P> constexpr bool depthwise_applies(const P& p) noexcept {
 template <class P> constexpr std::size_t depthwise_scratch_bytes(const P& p) noexcept {
   const std::size_t planes =
       static_cast<std::size_t>(p.stride[2] * detail::phase_size(p) + p.out[1] * detail::acc_pitch(p)) * 4;
-  const bool by_lanes = std::is_same_v<P, qconv_params> ? detail::lanes_apply<std::int32_t>(p) : detail::lanes_apply<float>(p);
-  const std::size_t lanes = by_lanes ? detail::lanes_scratch_bytes(p) : 0;
+  const std::size_t lanes = detail::lanes_possible(p) ? detail::lanes_scratch_bytes(p) : 0;
   return planes > lanes ? planes : lanes;
 }
 
 inline void depthwise(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
                       void* scratch) noexcept {
   const index_t pitch = detail::acc_pitch(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
-  if (arch::active::depthwise_by_lanes<float> && detail::lanes_apply<float>(p)) {
+  if (detail::lanes_apply<float>(p)) {
     constexpr index_t L = arch::active::depthwise_lanes;
     detail::with_activation(p.act, [&](auto act) {
       detail::depthwise_by_lanes(
           p, x, 0.f, w, [&](index_t c, index_t, float& b, float&) { b = bias ? bias[c] : 0.f; },
-          [&](index_t n, index_t c0, index_t lanes, index_t oh, const float* out) {
-            for (index_t l = 0; l < lanes; ++l) {
-              float* yr = y + (n * p.out_channels + c0 + l) * out_plane + oh * p.out[2];
-              for (index_t ow = 0; ow < p.out[2]; ++ow) yr[ow] = act(out[ow * L + l]);
-            }
+          [&](index_t n, index_t c0, index_t lanes, index_t oh, float* out) {
+            for (index_t i = 0; i < p.out[2] * L; ++i) out[i] = act(out[i]);
+            arch::active::deinterleave_lanes(out, p.out[2], lanes, y + (n * p.out_channels + c0) * out_plane + oh * p.out[2],
+                                             out_plane);
           },
           scratch);
     });
@@ -218,7 +217,7 @@ inline void qlinear_depthwise(const qconv_params& p, const X* x, const X* x_zp, 
   const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
   const std::int32_t xz = x_zp ? static_cast<std::int32_t>(x_zp[0]) : 0;
   const index_t pitch = detail::acc_pitch(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
-  if (arch::active::depthwise_by_lanes<std::int32_t> && detail::lanes_apply<std::int32_t>(p)) {
+  if (detail::lanes_apply<std::int32_t>(p)) {
     constexpr index_t L = arch::active::depthwise_lanes;
     float s[L] = {};  // lanes past the last channel requantize too (and are dropped): defined
     requant_params rq[L] = {};
@@ -233,10 +232,8 @@ inline void qlinear_depthwise(const qconv_params& p, const X* x, const X* x_zp, 
         [&](index_t n, index_t c0, index_t lanes, index_t oh, const std::int32_t* out) {
           Y* const q = reinterpret_cast<Y*>(static_cast<unsigned char*>(scratch) + detail::lanes_work_bytes(p));
           arch::active::requantize_lanes(out, p.out[2], s, rq, yz, q);
-          for (index_t l = 0; l < lanes; ++l) {
-            Y* yr = y + (n * p.out_channels + c0 + l) * out_plane + oh * p.out[2];
-            for (index_t ow = 0; ow < p.out[2]; ++ow) yr[ow] = q[ow * L + l];
-          }
+          arch::active::deinterleave_lanes(q, p.out[2], lanes, y + (n * p.out_channels + c0) * out_plane + oh * p.out[2],
+                                           out_plane);
         },
         scratch);
     return;

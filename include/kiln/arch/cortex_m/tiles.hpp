@@ -17,13 +17,14 @@
 namespace kiln::arch::cortex_m {
 
 using generic::depthwise_lane_taps;
+using generic::deinterleave_lanes;
 using generic::interleave_lanes;
 using generic::depthwise_lanes;
 using generic::depthwise_taps;  // float; int8 layers take the int16 overload (depthwise.hpp)
 // Float layers on small planes go by lanes (fewer loop overheads than short wide-plane rows:
 // 3 % fewer instructions on MobileNet); int8 layers stay one channel at a time, where the taps
 // pair up on __smlad (depthwise.hpp).
-template <class A> inline constexpr bool depthwise_by_lanes = std::is_floating_point_v<A>;
+template <class A> inline constexpr index_t depthwise_lanes_max_plane = std::is_floating_point_v<A> ? 100 : 0;
 using generic::f32_nb;
 using generic::f32_window_nb;
 using generic::f32_tile;

@@ -103,13 +103,13 @@ inline void depthwise_taps(index_t n, index_t taps, const A* w, const index_t* o
   }
 }
 
-// Depthwise over channel lanes (packed/depthwise.hpp, small planes): depthwise_lanes channels side
-// by side, element l of every position's group of lanes. For count output positions j:
+// Depthwise over channel lanes (packed/depthwise.hpp): depthwise_lanes channels side by side,
+// element l of every position's group of lanes. For count output positions j:
 //   out[j*L + l] = bias[l] + sum over t < taps of w[t*L + l] * x[j*step + off[t] + l]
-// Whether a target prefers this to the per-channel wide planes, for accumulators A (float, or
-// int32 for int8 layers): depthwise_by_lanes<A>.
+// The largest wide plane (output rows x row pitch) on which a target prefers this to the
+// per-channel wide planes, for accumulators A (float, or int32 for int8 layers); 0: never.
 inline constexpr index_t depthwise_lanes = 16;
-template <class A> inline constexpr bool depthwise_by_lanes = true;
+template <class A> inline constexpr index_t depthwise_lanes_max_plane = std::numeric_limits<index_t>::max();
 // The element type of an int8 layer's padded planes (input minus zero point) for depthwise_taps.
 using depthwise_int8_plane = std::int32_t;
 
@@ -123,6 +123,15 @@ inline void interleave_lanes(const X* x, index_t row_stride, index_t lanes, inde
     const X* xr = x + l * row_stride;
     for (index_t iw = 0; iw < width; ++iw) dst[iw * L + l] = static_cast<A>(static_cast<A>(xr[iw]) - zero_point);
   }
+}
+
+// The way back, for the lanes' outputs: y[l * row_stride + j] = q[j * L + l] for lanes l < `lanes`
+// and positions j < count.
+template <class Y>
+inline void deinterleave_lanes(const Y* q, index_t count, index_t lanes, Y* y, index_t row_stride) noexcept {
+  constexpr index_t L = depthwise_lanes;
+  for (index_t l = 0; l < lanes; ++l)
+    for (index_t j = 0; j < count; ++j) y[l * row_stride + j] = q[j * L + l];
 }
 
 template <class A>

@@ -94,57 +94,175 @@ inline void depthwise_taps(index_t n, index_t taps, const A* w, const index_t* o
   generic::depthwise_taps(n - i, taps, w, off, x + i, bias, accumulate, acc + i);
 }
 
-using generic::depthwise_by_lanes;
+using generic::depthwise_lanes_max_plane;
 using generic::depthwise_int8_plane;
 
 #if defined(__SSE2__)
-// generic::interleave_lanes for byte inputs and 16 full lanes: blocks of 16 columns transposed in
-// registers (four rounds of byte interleaves of rows k and k + 8 transpose a 16 x 16 block), then
-// widened by a loop the compiler vectorizes, where the scalar copy stores one element at a time.
+// Byte lanes move between channel rows and lane groups by 16 x 16 transposes in registers, where
+// the portable loops move one element at a time. Blocks narrower than 16 go through a tile.
+namespace detail {
+using bytes16 = xsimd::batch<std::uint8_t, xsimd::sse2>;
+// r[i][j] becomes r[j][i]: four rounds of interleaving rows k and k + 8.
+inline void transpose_16x16(bytes16 (&r)[16]) noexcept {
+  bytes16 t[16];
+  for (int round = 0; round < 4; ++round) {
+    for (index_t k = 0; k < 8; ++k) {
+      t[2 * k] = xsimd::zip_lo(r[k], r[k + 8]);
+      t[2 * k + 1] = xsimd::zip_hi(r[k], r[k + 8]);
+    }
+    for (index_t k = 0; k < 16; ++k) r[k] = t[k];
+  }
+}
+// The first n < 16 bytes at p, zero past them; and the way back. Masked (no access past n) with
+// AVX-512BW, else byte by byte: a variable-length memcpy is a library call per row.
+inline bytes16 load_partial(const std::uint8_t* p, index_t n) noexcept {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+  return _mm_maskz_loadu_epi8(static_cast<__mmask16>((1u << n) - 1), p);
+#else
+  alignas(16) std::uint8_t tile[16] = {};
+  for (index_t i = 0; i < n; ++i) tile[i] = p[i];
+  return bytes16::load_aligned(tile);
+#endif
+}
+inline void store_partial(const bytes16& v, std::uint8_t* p, index_t n) noexcept {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+  _mm_mask_storeu_epi8(p, static_cast<__mmask16>((1u << n) - 1), v);
+#else
+  alignas(16) std::uint8_t tile[16];
+  v.store_aligned(tile);
+  for (index_t i = 0; i < n; ++i) p[i] = tile[i];
+#endif
+}
+// Float lanes go by 4 x 4 transposes: four lanes by four columns per step.
+inline __m128 load_partial(const float* p, index_t n) noexcept {
+  if (n == 4) return _mm_loadu_ps(p);
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+  return _mm_maskz_loadu_ps(static_cast<__mmask8>((1u << n) - 1), p);
+#else
+  alignas(16) float tile[4] = {};
+  for (index_t i = 0; i < n; ++i) tile[i] = p[i];
+  return _mm_load_ps(tile);
+#endif
+}
+inline void store_partial(__m128 v, float* p, index_t n) noexcept {
+  if (n == 4) return _mm_storeu_ps(p, v);
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+  _mm_mask_storeu_ps(p, static_cast<__mmask8>((1u << n) - 1), v);
+#else
+  alignas(16) float tile[4];
+  _mm_store_ps(tile, v);
+  for (index_t i = 0; i < n; ++i) p[i] = tile[i];
+#endif
+}
+// out[k] = element k of src, src + stride, ... (the first `rows` of four rows of n elements,
+// zero past them), transposed: out[k] holds element k of each row.
+inline void transpose_4x4(const float* src, index_t stride, index_t rows, index_t n, __m128 (&out)[4]) noexcept {
+  for (index_t i = 0; i < 4; ++i) out[i] = i < rows ? load_partial(src + i * stride, n) : _mm_setzero_ps();
+  _MM_TRANSPOSE4_PS(out[0], out[1], out[2], out[3]);
+}
+// r[i] = bytes [0, n) of row i (rows `stride` apart), zero past n; rows from `rows` on are zero.
+inline void load_rows_16(const std::uint8_t* x, index_t stride, index_t rows, index_t n, bytes16 (&r)[16]) noexcept {
+  for (index_t i = 0; i < rows; ++i)
+    r[i] = n == 16 ? bytes16::load_unaligned(x + i * stride) : load_partial(x + i * stride, n);
+  for (index_t i = rows; i < 16; ++i) r[i] = bytes16(std::uint8_t(0));
+}
+}  // namespace detail
+
+// generic::interleave_lanes for 16 full lanes: byte inputs in blocks of up to 16 columns
+// transposed in registers, then widened by a loop the compiler vectorizes; floats in 4 x 4 blocks.
 template <class X, class A>
 inline void interleave_lanes(const X* x, index_t row_stride, index_t lanes, index_t width, A zero_point,
                              A* dst) noexcept {
   constexpr index_t L = generic::depthwise_lanes;
-  index_t iw = 0;
   if constexpr (sizeof(X) == 1 && L == 16) {
     if (lanes == L) {
-      using bytes = xsimd::batch<std::uint8_t, xsimd::sse2>;
-      for (; iw + 16 <= width; iw += 16) {
-        bytes r[16], t[16];
-        for (index_t l = 0; l < 16; ++l)
-          r[l] = bytes::load_unaligned(reinterpret_cast<const std::uint8_t*>(x + l * row_stride + iw));
-        for (int round = 0; round < 4; ++round) {
-          for (index_t k = 0; k < 8; ++k) {
-            t[2 * k] = xsimd::zip_lo(r[k], r[k + 8]);
-            t[2 * k + 1] = xsimd::zip_hi(r[k], r[k + 8]);
-          }
-          for (index_t k = 0; k < 16; ++k) r[k] = t[k];
-        }
+      for (index_t iw = 0; iw < width; iw += 16) {
+        const index_t n = width - iw < 16 ? width - iw : 16;
+        detail::bytes16 r[16];
+        detail::load_rows_16(reinterpret_cast<const std::uint8_t*>(x + iw), row_stride, 16, n, r);
+        detail::transpose_16x16(r);
         alignas(16) X tile[16][16];  // tile[i][l]: column iw + i of lane l
-        for (index_t i = 0; i < 16; ++i) r[i].store_aligned(reinterpret_cast<std::uint8_t*>(tile[i]));
+        for (index_t i = 0; i < n; ++i) r[i].store_aligned(reinterpret_cast<std::uint8_t*>(tile[i]));
         A* d = dst + iw * L;
-        for (index_t i = 0; i < 16; ++i)
+        for (index_t i = 0; i < n; ++i)
           for (index_t l = 0; l < 16; ++l) d[i * L + l] = static_cast<A>(static_cast<A>(tile[i][l]) - zero_point);
       }
+      return;
     }
   }
-  generic::interleave_lanes(x + iw, row_stride, lanes, width - iw, zero_point, dst + iw * L);
+  if constexpr (std::is_same_v<X, float> && std::is_same_v<A, float> && L % 4 == 0) {
+    if (lanes == L) {
+      const __m128 zp = _mm_set1_ps(zero_point);
+      for (index_t iw = 0; iw < width; iw += 4) {
+        const index_t n = width - iw < 4 ? width - iw : 4;
+        for (index_t l = 0; l < L; l += 4) {
+          __m128 c[4];  // c[i]: column iw + i of lanes l .. l + 3
+          detail::transpose_4x4(x + l * row_stride + iw, row_stride, 4, n, c);
+          for (index_t i = 0; i < n; ++i) _mm_storeu_ps(dst + (iw + i) * L + l, _mm_sub_ps(c[i], zp));
+        }
+      }
+      return;
+    }
+  }
+  generic::interleave_lanes(x, row_stride, lanes, width, zero_point, dst);
+}
+
+// generic::deinterleave_lanes for 16 full lanes: bytes in blocks of up to 16 positions
+// transposed in registers, floats in 4 x 4 blocks.
+template <class Y>
+inline void deinterleave_lanes(const Y* q, index_t count, index_t lanes, Y* y, index_t row_stride) noexcept {
+  constexpr index_t L = generic::depthwise_lanes;
+  if constexpr (sizeof(Y) == 1 && L == 16) {
+    if (lanes == L) {
+      for (index_t j = 0; j < count; j += 16) {
+        const index_t n = count - j < 16 ? count - j : 16;
+        detail::bytes16 r[16];
+        detail::load_rows_16(reinterpret_cast<const std::uint8_t*>(q + j * L), L, n, 16, r);
+        detail::transpose_16x16(r);
+        for (index_t l = 0; l < L; ++l) {
+          auto* yl = reinterpret_cast<std::uint8_t*>(y + l * row_stride + j);
+          if (n == 16) r[l].store_unaligned(yl);
+          else detail::store_partial(r[l], yl, n);
+        }
+      }
+      return;
+    }
+  }
+  if constexpr (std::is_same_v<Y, float> && L % 4 == 0) {
+    if (lanes == L) {
+      for (index_t j = 0; j < count; j += 4) {
+        const index_t n = count - j < 4 ? count - j : 4;
+        for (index_t l = 0; l < L; l += 4) {
+          __m128 r[4];  // r[k]: positions j .. j + 3 of lane l + k
+          detail::transpose_4x4(q + j * L + l, L, n, 4, r);
+          for (index_t k = 0; k < 4; ++k) detail::store_partial(r[k], y + (l + k) * row_stride + j, n);
+        }
+      }
+      return;
+    }
+  }
+  generic::deinterleave_lanes(q, count, lanes, y, row_stride);
 }
 #else
+using generic::deinterleave_lanes;
 using generic::interleave_lanes;
 #endif
 using generic::depthwise_lanes;
 
-// Depthwise over channel lanes (see generic::depthwise_lane_taps): four positions at a time, so
-// four independent multiply-add chains per vector of lanes.
-template <class A>
-inline void depthwise_lane_taps(index_t count, index_t step, index_t taps, const A* w, const index_t* off,
-                                const A* x, const A* bias, A* out) noexcept {
+// Depthwise over channel lanes (see generic::depthwise_lane_taps): J positions at a time, so J
+// independent multiply-add chains per vector of lanes. Positions left over run one at a time,
+// still in vectors: the generic loop's inner sum over taps is what a compiler vectorizes, with
+// gathers, at a tenth of the speed.
+namespace detail {
+template <index_t J, class A>
+inline index_t depthwise_lane_taps_by(index_t count, index_t step, index_t taps, const A* w, const index_t* off,
+                                      const A* x, const A* bias, A* out) noexcept {
   using batch = xsimd::batch<A>;
-  constexpr index_t L = depthwise_lanes, V = L / static_cast<index_t>(batch::size), J = 4;
+  constexpr index_t L = generic::depthwise_lanes, V = L / static_cast<index_t>(batch::size);
   static_assert(V * static_cast<index_t>(batch::size) == L, "lanes fill whole vectors");
   index_t j = 0;
-  for (; j + J <= count; j += J, x += J * step, out += J * L) {
+  for (const A *xj = x; j + J <= count; j += J, xj += J * step) {
+    A* const oj = out + j * L;
     batch a[J][V];
     for (index_t v = 0; v < V; ++v) {
       const batch b = batch::load_unaligned(bias + v * batch::size);
@@ -154,12 +272,21 @@ inline void depthwise_lane_taps(index_t count, index_t step, index_t taps, const
       for (index_t v = 0; v < V; ++v) {
         const batch wv = batch::load_unaligned(w + t * L + v * batch::size);
         for (index_t p = 0; p < J; ++p)
-          a[p][v] = detail::madd(wv, batch::load_unaligned(x + p * step + off[t] + v * batch::size), a[p][v]);
+          a[p][v] = madd(wv, batch::load_unaligned(xj + p * step + off[t] + v * batch::size), a[p][v]);
       }
     for (index_t p = 0; p < J; ++p)
-      for (index_t v = 0; v < V; ++v) a[p][v].store_unaligned(out + p * L + v * batch::size);
+      for (index_t v = 0; v < V; ++v) a[p][v].store_unaligned(oj + p * L + v * batch::size);
   }
-  generic::depthwise_lane_taps(count - j, step, taps, w, off, x, bias, out);
+  return j;
+}
+}  // namespace detail
+
+template <class A>
+inline void depthwise_lane_taps(index_t count, index_t step, index_t taps, const A* w, const index_t* off,
+                                const A* x, const A* bias, A* out) noexcept {
+  constexpr index_t L = generic::depthwise_lanes;
+  const index_t j = detail::depthwise_lane_taps_by<4>(count, step, taps, w, off, x, bias, out);
+  detail::depthwise_lane_taps_by<1>(count - j, step, taps, w, off, x + j * step, bias, out + j * L);
 }
 
 #if defined(__SSE4_1__) || defined(__aarch64__)
