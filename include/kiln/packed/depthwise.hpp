@@ -94,7 +94,8 @@ template <class P> constexpr bool lanes_possible(const P& p) noexcept {
   return p.out_channels >= arch::generic::depthwise_lanes;
 }
 template <class A, class P> constexpr bool lanes_apply(const P& p) noexcept {
-  return lanes_possible(p) && p.out[1] * acc_pitch(p) <= arch::active::depthwise_lanes_max_plane<A>;
+  if constexpr (arch::active::depthwise_lanes_max_plane<A> == 0) return false;  // no lanes code at all
+  else return lanes_possible(p) && p.out[1] * acc_pitch(p) <= arch::active::depthwise_lanes_max_plane<A>;
 }
 template <class P> constexpr index_t lane_ring_rows(const P& p) noexcept {
   return (p.kernel[1] - 1) * p.dilation[1] + 1;
