@@ -84,8 +84,43 @@ inline void pool_with_indices(const pool_params& p, const T* x, T* y, std::int64
   }
 }
 
+namespace detail {
+// Whether the one window covers each plane exactly (global pooling, or a kernel of the input's
+// size without padding).
+constexpr bool pool_window_is_plane(const pool_params& p) noexcept {
+  for (int a = 0; a < 3; ++a)
+    if (p.out[a] != 1 || p.kernel[a] != p.in[a] || p.pad[a] != 0 || p.pad_end[a] != 0 ||
+        (p.in[a] > 1 && p.dilation[a] != 1))
+      return false;
+  return true;
+}
+
+// Max or average of each whole plane: a flat loop, where the window walk costs a callback per
+// element (DS-CNN's 25x5 average pool: 5.5 us of a 125 us model). Eight partial sums in double:
+// the same precision as the window walk, and independent chains a compiler vectorizes.
+template <class T> inline void pool_planes(const pool_params& p, const T* x, T* y) noexcept {
+  const index_t n = p.in[0] * p.in[1] * p.in[2];
+  for (index_t nc = 0; nc < p.batch * p.channels; ++nc, x += n) {
+    if (p.kind == pool_kind::max) {
+      T best = x[0];
+      for (index_t i = 1; i < n; ++i) best = x[i] > best ? x[i] : best;
+      y[nc] = best;
+      continue;
+    }
+    double part[8] = {};
+    index_t i = 0;
+    for (; i + 8 <= n; i += 8)
+      for (index_t k = 0; k < 8; ++k) part[k] += static_cast<double>(x[i + k]);
+    for (; i < n; ++i) part[0] += static_cast<double>(x[i]);
+    const double sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+    y[nc] = static_cast<T>(sum / static_cast<double>(n));
+  }
+}
+}  // namespace detail
+
 template <class T>
 inline void pool(const pool_params& p, const T* x, T* y) noexcept {
+  if (p.kind != pool_kind::lp && detail::pool_window_is_plane(p)) return detail::pool_planes(p, x, y);
   pool_with_indices<T>(p, x, y, nullptr);
 }
 
