@@ -16,6 +16,7 @@
 #include "epilogue.hpp"
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -100,23 +101,32 @@ template <class A, class P> constexpr bool lanes_apply(const P& p) noexcept {
 template <class P> constexpr index_t lane_ring_rows(const P& p) noexcept {
   return (p.kernel[1] - 1) * p.dilation[1] + 1;
 }
-// The ring, the lanes' weights and biases, a row of accumulators and the tap offsets; then a row
-// of requantized outputs (up to 16-bit) for int8 layers, apart from the accumulators so the
+// Output positions held before they are stored: a row, plus fewer than L left from the rows
+// before.
+template <class P> constexpr index_t lane_out_positions(const P& p) noexcept {
+  return p.out[2] + arch::generic::depthwise_lanes - 1;
+}
+// The ring, the lanes' weights and biases, the held output accumulators and the tap offsets; then
+// as many requantized outputs (up to 16-bit) for int8 layers, apart from the accumulators so the
 // requantizing loop has no aliasing to rule out and vectorizes.
 template <class P> constexpr std::size_t lanes_work_bytes(const P& p) noexcept {
   constexpr index_t L = arch::generic::depthwise_lanes;
   const index_t taps = p.kernel[1] * p.kernel[2];
-  return static_cast<std::size_t>(lane_ring_rows(p) * padded_width(p) * L + taps * L + L + p.out[2] * L) * 4 +
+  return static_cast<std::size_t>(lane_ring_rows(p) * padded_width(p) * L + taps * L + L + lane_out_positions(p) * L) *
+             4 +
          static_cast<std::size_t>(taps) * sizeof(index_t);
 }
 template <class P> constexpr std::size_t lanes_scratch_bytes(const P& p) noexcept {
-  return lanes_work_bytes(p) + static_cast<std::size_t>(p.out[2] * arch::generic::depthwise_lanes) * 2;
+  return lanes_work_bytes(p) + static_cast<std::size_t>(lane_out_positions(p) * arch::generic::depthwise_lanes) * 2;
 }
 
 // channel(c, lane, bias, wz) reports channel c's bias and weight zero point (and lets the caller
-// note per-lane state); store(n, c0, lanes, oh, out) writes output row oh of channels
-// [c0, c0 + lanes) from out[ow * L + lane] (its scratch to reuse). A block's channels are read
-// before they are written.
+// note per-lane state); store(n, c0, lanes, pos, count, out) writes output positions [pos, pos +
+// count) of the (row-major) planes of channels [c0, c0 + lanes) from out[i * L + lane] (its
+// scratch to reuse). A block's channels are read before they are written. Outputs are held until
+// a multiple of L positions is ready, across row ends: each store is then whole register
+// transposes (arch::active::deinterleave_lanes) however narrow the rows, where a row at a time
+// leaves a 5-column plane's transposes two thirds empty (DS-CNN: half the depthwise time).
 template <class P, class X, class W, class A, class Channel, class Store>
 inline void depthwise_by_lanes(const P& p, const X* x, A xz, const W* w, Channel&& channel, Store&& store,
                                void* scratch) noexcept {
@@ -127,7 +137,7 @@ inline void depthwise_by_lanes(const P& p, const X* x, A xz, const W* w, Channel
   A* const wl = xl + ring * row_size;
   A* const bl = wl + taps * L;
   A* const out = bl + L;
-  index_t* const off = reinterpret_cast<index_t*>(out + p.out[2] * L);
+  index_t* const off = reinterpret_cast<index_t*>(out + lane_out_positions(p) * L);
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t c0 = 0; c0 < p.out_channels; c0 += L) {
       const index_t lanes = p.out_channels - c0 < L ? p.out_channels - c0 : L;
@@ -152,14 +162,22 @@ inline void depthwise_by_lanes(const P& p, const X* x, A xz, const W* w, Channel
         if (inside) arch::active::interleave_lanes(xb + ih * p.in[2], in_plane, lanes, width, xz, d + p.pad[2] * L);
       };
       index_t loaded = 0;
+      index_t held = 0, stored = 0;  // output positions in `out`, and stored before them
       for (index_t oh = 0; oh < p.out[1]; ++oh) {
         const index_t top = oh * p.stride[1];
         for (; loaded < top + ring; ++loaded) load_row(loaded);
         for (index_t kh = 0; kh < p.kernel[1]; ++kh)
           for (index_t kw = 0; kw < p.kernel[2]; ++kw)
             off[kh * p.kernel[2] + kw] = ((top + kh * p.dilation[1]) % ring * wp + kw * p.dilation[2]) * L;
-        arch::active::depthwise_lane_taps(p.out[2], p.stride[2] * L, taps, wl, off, xl, bl, out);
-        store(n, c0, lanes, oh, out);
+        arch::active::depthwise_lane_taps(p.out[2], p.stride[2] * L, taps, wl, off, xl, bl, out + held * L);
+        held += p.out[2];
+        const index_t count = oh + 1 == p.out[1] ? held : held - held % L;
+        if (count > 0) {
+          store(n, c0, lanes, stored, count, out);
+          stored += count;
+          held -= count;
+          std::memmove(out, out + count * L, sizeof(A) * static_cast<std::size_t>(held * L));
+        }
       }
     }
 }
@@ -188,9 +206,9 @@ inline void depthwise(const conv_params& p, const float* x, const float* w, cons
     detail::with_activation(p.act, [&](auto act) {
       detail::depthwise_by_lanes(
           p, x, 0.f, w, [&](index_t c, index_t, float& b, float&) { b = bias ? bias[c] : 0.f; },
-          [&](index_t n, index_t c0, index_t lanes, index_t oh, float* out) {
-            for (index_t i = 0; i < p.out[2] * L; ++i) out[i] = act(out[i]);
-            arch::active::deinterleave_lanes(out, p.out[2], lanes, y + (n * p.out_channels + c0) * out_plane + oh * p.out[2],
+          [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, float* out) {
+            for (index_t i = 0; i < count * L; ++i) out[i] = act(out[i]);
+            arch::active::deinterleave_lanes(out, count, lanes, y + (n * p.out_channels + c0) * out_plane + pos,
                                              out_plane);
           },
           scratch);
@@ -230,11 +248,10 @@ inline void qlinear_depthwise(const qconv_params& p, const X* x, const X* x_zp, 
           s[l] = scale[p.rq_count > 1 ? c : 0];
           rq[l] = requant_from_float(s[l]);
         },
-        [&](index_t n, index_t c0, index_t lanes, index_t oh, const std::int32_t* out) {
+        [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, const std::int32_t* out) {
           Y* const q = reinterpret_cast<Y*>(static_cast<unsigned char*>(scratch) + detail::lanes_work_bytes(p));
-          arch::active::requantize_lanes(out, p.out[2], s, rq, yz, q);
-          arch::active::deinterleave_lanes(q, p.out[2], lanes, y + (n * p.out_channels + c0) * out_plane + oh * p.out[2],
-                                           out_plane);
+          arch::active::requantize_lanes(out, count, s, rq, yz, q);
+          arch::active::deinterleave_lanes(q, count, lanes, y + (n * p.out_channels + c0) * out_plane + pos, out_plane);
         },
         scratch);
     return;
