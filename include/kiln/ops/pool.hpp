@@ -108,10 +108,10 @@ template <class T> inline void pool_planes(const pool_params& p, const T* x, T* 
       continue;
     }
     double part[8] = {};
-    index_t i = 0;
-    for (; i + 8 <= n; i += 8)
-      for (index_t k = 0; k < 8; ++k) part[k] += static_cast<double>(x[i + k]);
-    for (; i < n; ++i) part[0] += static_cast<double>(x[i]);
+    const T* q = x;
+    for (; x + n - q >= 8; q += 8)
+      for (index_t k = 0; k < 8; ++k) part[k] += static_cast<double>(q[k]);
+    for (; q != x + n; ++q) part[0] += static_cast<double>(*q);
     const double sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
     y[nc] = static_cast<T>(sum / static_cast<double>(n));
   }

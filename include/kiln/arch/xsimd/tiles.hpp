@@ -166,6 +166,12 @@ inline void load_rows_16(const std::uint8_t* x, index_t stride, index_t rows, in
     r[i] = n == 16 ? bytes16::load_unaligned(x + i * stride) : load_partial(x + i * stride, n);
   for (index_t i = rows; i < 16; ++i) r[i] = bytes16(std::uint8_t(0));
 }
+// load_rows_16, transposed: r[j][i] = byte j of row i.
+inline void load_transposed_16(const std::uint8_t* x, index_t stride, index_t rows, index_t n,
+                               bytes16 (&r)[16]) noexcept {
+  load_rows_16(x, stride, rows, n, r);
+  transpose_16x16(r);
+}
 }  // namespace detail
 
 // generic::interleave_lanes for 16 full lanes: byte inputs in blocks of up to 16 columns
@@ -179,8 +185,7 @@ inline void interleave_lanes(const X* x, index_t row_stride, index_t lanes, inde
       for (index_t iw = 0; iw < width; iw += 16) {
         const index_t n = width - iw < 16 ? width - iw : 16;
         detail::bytes16 r[16];
-        detail::load_rows_16(reinterpret_cast<const std::uint8_t*>(x + iw), row_stride, 16, n, r);
-        detail::transpose_16x16(r);
+        detail::load_transposed_16(reinterpret_cast<const std::uint8_t*>(x + iw), row_stride, 16, n, r);
         alignas(16) X tile[16][16];  // tile[i][l]: column iw + i of lane l
         for (index_t i = 0; i < n; ++i) r[i].store_aligned(reinterpret_cast<std::uint8_t*>(tile[i]));
         A* d = dst + iw * L;
@@ -217,8 +222,7 @@ inline void deinterleave_lanes(const Y* q, index_t count, index_t lanes, Y* y, i
       for (index_t j = 0; j < count; j += 16) {
         const index_t n = count - j < 16 ? count - j : 16;
         detail::bytes16 r[16];
-        detail::load_rows_16(reinterpret_cast<const std::uint8_t*>(q + j * L), L, n, 16, r);
-        detail::transpose_16x16(r);
+        detail::load_transposed_16(reinterpret_cast<const std::uint8_t*>(q + j * L), L, n, 16, r);
         for (index_t l = 0; l < L; ++l) {
           auto* yl = reinterpret_cast<std::uint8_t*>(y + l * row_stride + j);
           if (n == 16) r[l].store_unaligned(yl);
