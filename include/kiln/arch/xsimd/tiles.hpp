@@ -113,9 +113,10 @@ inline void transpose_16x16(bytes16 (&r)[16]) noexcept {
     for (index_t k = 0; k < 16; ++k) r[k] = t[k];
   }
 }
-// The first n < 16 bytes at p, zero past them; and the way back. Masked (no access past n) with
-// AVX-512BW, else byte by byte: a variable-length memcpy is a library call per row.
+// The first n <= 16 bytes at p, zero past them; and the way back. Short ones masked (no access
+// past n) with AVX-512BW, else byte by byte: a variable-length memcpy is a library call per row.
 inline bytes16 load_partial(const std::uint8_t* p, index_t n) noexcept {
+  if (n == 16) return bytes16::load_unaligned(p);
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
   return _mm_maskz_loadu_epi8(static_cast<__mmask16>((1u << n) - 1), p);
 #else
@@ -125,6 +126,7 @@ inline bytes16 load_partial(const std::uint8_t* p, index_t n) noexcept {
 #endif
 }
 inline void store_partial(const bytes16& v, std::uint8_t* p, index_t n) noexcept {
+  if (n == 16) return v.store_unaligned(p);
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
   _mm_mask_storeu_epi8(p, static_cast<__mmask16>((1u << n) - 1), v);
 #else
@@ -133,7 +135,8 @@ inline void store_partial(const bytes16& v, std::uint8_t* p, index_t n) noexcept
   for (index_t i = 0; i < n; ++i) p[i] = tile[i];
 #endif
 }
-// Float lanes go by 4 x 4 transposes: four lanes by four columns per step.
+// Float lanes go by 4 x 4 transposes (four lanes by four columns per step): the same for n <= 4
+// floats.
 inline __m128 load_partial(const float* p, index_t n) noexcept {
   if (n == 4) return _mm_loadu_ps(p);
 #if defined(__AVX512F__) && defined(__AVX512VL__)
@@ -162,8 +165,7 @@ inline void transpose_4x4(const float* src, index_t stride, index_t rows, index_
 }
 // r[i] = bytes [0, n) of row i (rows `stride` apart), zero past n; rows from `rows` on are zero.
 inline void load_rows_16(const std::uint8_t* x, index_t stride, index_t rows, index_t n, bytes16 (&r)[16]) noexcept {
-  for (index_t i = 0; i < rows; ++i)
-    r[i] = n == 16 ? bytes16::load_unaligned(x + i * stride) : load_partial(x + i * stride, n);
+  for (index_t i = 0; i < rows; ++i) r[i] = load_partial(x + i * stride, n);
   for (index_t i = rows; i < 16; ++i) r[i] = bytes16(std::uint8_t(0));
 }
 // load_rows_16, transposed: r[j][i] = byte j of row i.
@@ -223,11 +225,8 @@ inline void deinterleave_lanes(const Y* q, index_t count, index_t lanes, Y* y, i
         const index_t n = count - j < 16 ? count - j : 16;
         detail::bytes16 r[16];
         detail::load_transposed_16(reinterpret_cast<const std::uint8_t*>(q + j * L), L, n, 16, r);
-        for (index_t l = 0; l < L; ++l) {
-          auto* yl = reinterpret_cast<std::uint8_t*>(y + l * row_stride + j);
-          if (n == 16) r[l].store_unaligned(yl);
-          else detail::store_partial(r[l], yl, n);
-        }
+        for (index_t l = 0; l < L; ++l)
+          detail::store_partial(r[l], reinterpret_cast<std::uint8_t*>(y + l * row_stride + j), n);
       }
       return;
     }
