@@ -145,6 +145,17 @@ def main():
     w = h.make_tensor("w", TP.FLOAT, [4, 2, 3, 3], np.zeros(72, np.float32).tolist())
     model("conv_channels", [h.make_node("Conv", ["x", "w"], ["y"], name="bad_conv")],
           [vi("x", TP.FLOAT, [1, 3, 8, 8])], [out("y", TP.FLOAT, 4)], [w])
+    # ONNX 1.12's conv and pool shape inference indexes the input's axes by the weight's rank and
+    # divides by the strides unchecked (a fuzzer finding crashed it): kiln checks both first.
+    w6 = h.make_tensor("w", TP.FLOAT, [1, 1, 3, 3, 1, 1], np.zeros(9, np.float32).tolist())
+    model("conv_weight_rank", [h.make_node("Conv", ["x", "w"], ["y"], name="conv_w6")],
+          [vi("x", TP.FLOAT, [1, 1, 8, 8])], [out("y", TP.FLOAT, 4)], [w6])
+    w1 = h.make_tensor("w", TP.FLOAT, [2], [0.0, 0.0])
+    model("conv_transpose_weight_rank", [h.make_node("ConvTranspose", ["x", "w"], ["y"], name="deconv_w1")],
+          [vi("x", TP.FLOAT, [1, 2, 4, 4])], [out("y", TP.FLOAT, 4)], [w1])
+    model("pool_zero_stride", [h.make_node("MaxPool", ["x"], ["y"], name="pool_s0", kernel_shape=[2, 2],
+                                           strides=[0, 1])],
+          [vi("x", TP.FLOAT, [1, 1, 8, 8])], [out("y", TP.FLOAT, 4)])
     model("zero_dim_input", [h.make_node("Relu", ["x"], ["y"], name="r")], [vi("x", TP.FLOAT, [0, 3])],
           [vi("y", TP.FLOAT, [0, 3])])
     model("negative_dim_input", [h.make_node("Relu", ["x"], ["y"], name="r")], [vi("x", TP.FLOAT, [2, -3])],
