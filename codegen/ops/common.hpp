@@ -96,7 +96,7 @@ void emit_unary(lower_context& ctx, const std::string& op_name, const unary_para
 namespace kiln::cg {
 // dispatch over every dtype without a lowering context (for codegen-internal layers).
 template <class... Ts, class F> void dispatch_in(type_list<Ts...>, dtype t, F&& f) {
-  ((dtype_of<Ts>::value == t ? (f(type_tag<Ts>{}), true) : false) || ...);
+  (void)((dtype_of<Ts>::value == t ? (f(type_tag<Ts>{}), true) : false) || ...);
 }
 template <class F> void all_types_dispatch(dtype t, F&& f) { dispatch_in(all_types{}, t, f); }
 }  // namespace kiln::cg
