@@ -46,7 +46,17 @@ std::vector<fs::path> collect_models(const std::vector<std::string>& paths) {
 
 // The driver: fills every input with a fixed pseudo-random pattern that is valid for its type
 // (kiln/host/fill.hpp, through the -I to kiln's include folder), warms up, then times `runs` calls
-// of run() one by one and prints the median and the minimum.
+// of run() one by one and prints the median and the minimum. With KILN_BENCH_LAYERS (the header
+// compiled with layer probes, probe_prelude below) it also prints each layer's median, the time
+// from the previous probe (or from the start of run) to its own.
+const char* const probe_prelude = R"(#include <chrono>
+namespace kiln_bench {
+inline std::chrono::steady_clock::time_point* marks = nullptr;  // marks[0]: start of run, [k + 1]: layer k done
+}
+#define KILN_LAYER_PROBE(k) (kiln_bench::marks[(k) + 1] = std::chrono::steady_clock::now())
+#define KILN_BENCH_LAYERS 1
+)";
+
 const char* const driver_body = R"(
 #include <algorithm>
 #include <chrono>
@@ -62,6 +72,12 @@ namespace {
 void* align(std::vector<unsigned char>& v) {
   const auto a = kiln::arena_alignment;
   return v.data() + (a - reinterpret_cast<std::uintptr_t>(v.data()) % a) % a;
+}
+
+double median(std::vector<double>& v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 }  // namespace
@@ -86,29 +102,49 @@ int main(int argc, char** argv) {
   std::vector<unsigned char> arena(m.arena_bytes + kiln::arena_alignment);
   void* a = align(arena);
   using clock = std::chrono::steady_clock;
+#ifdef KILN_BENCH_LAYERS
+  constexpr std::size_t layers = MODEL_NS::layer_count;
+  std::vector<clock::time_point> marks(layers + 1);
+  kiln_bench::marks = marks.data();
+  std::vector<std::vector<double>> layer_us(layers, std::vector<double>(static_cast<std::size_t>(runs)));
+#endif
   const int warmup = std::min(std::max(3, runs / 10), 50);
   for (int r = 0; r < warmup; ++r) m.run(in_ptrs.data(), out_ptrs.data(), a);
   std::vector<double> us(static_cast<std::size_t>(runs));
   for (int r = 0; r < runs; ++r) {
     const auto t0 = clock::now();
+#ifdef KILN_BENCH_LAYERS
+    marks[0] = t0;
+#endif
     m.run(in_ptrs.data(), out_ptrs.data(), a);
     const auto t1 = clock::now();
     us[static_cast<std::size_t>(r)] = std::chrono::duration<double, std::micro>(t1 - t0).count();
+#ifdef KILN_BENCH_LAYERS
+    for (std::size_t k = 0; k < layers; ++k)
+      layer_us[k][static_cast<std::size_t>(r)] = std::chrono::duration<double, std::micro>(marks[k + 1] - marks[k]).count();
+#endif
   }
-  std::sort(us.begin(), us.end());
-  const std::size_t n = us.size();
-  const double median = n % 2 ? us[n / 2] : (us[n / 2 - 1] + us[n / 2]) / 2;
-  std::printf("median_us=%.3f min_us=%.3f\n", median, us[0]);
+  const double total = median(us);
+  std::printf("median_us=%.3f min_us=%.3f\n", total, us[0]);
+#ifdef KILN_BENCH_LAYERS
+  for (std::size_t k = 0; k < layers; ++k) {
+    const double t = median(layer_us[k]);
+    std::printf("layer=%zu median_us=%.3f share=%.1f%% %s\n", k, t, total > 0 ? 100 * t / total : 0.0,
+                MODEL_NS::layer_names[k]);
+  }
+#endif
   return 0;
 }
 )";
 
-// Compiles, builds and runs one model; returns the "median_us=.. min_us=.." text.
+// Compiles, builds and runs one model; returns the "median_us=.. min_us=.." line, then with
+// --layers one "layer=K median_us=.. share=..% NAME" line per layer.
 std::string bench_one(const fs::path& model, const bench_options& o, const fs::path& include, const fs::path& work) {
   compile_options co;
   co.model = model;
   co.ns = "kiln_bench_model";
   co.kernels = o.kernels;
+  co.layer_probes = o.layers;
   const fs::path header = work / "model.hpp";
   std::error_code ec;
   const auto size = fs::file_size(model, ec);
@@ -117,7 +153,8 @@ std::string bench_one(const fs::path& model, const bench_options& o, const fs::p
   if (!co.weights_blob.empty()) write_all(co.weights_blob, r.blob.data(), r.blob.size());
   write_all(header, r.header.data(), r.header.size());
 
-  const std::string src = "// kiln bench driver\n#include \"model.hpp\"\n#define MODEL_NS " + co.ns + "\n" + driver_body;
+  const std::string src = std::string("// kiln bench driver\n") + (o.layers ? probe_prelude : "") +
+                          "#include \"model.hpp\"\n#define MODEL_NS " + co.ns + "\n" + driver_body;
   write_all(work / "driver.cpp", src.data(), src.size());
   const std::string flags = o.cxxflags.empty() ? "-std=c++17 -O3 -march=native -DNDEBUG" : o.cxxflags;
   const auto exe = work / "driver", log = work / "build.log", result = work / "result.txt";
@@ -146,8 +183,14 @@ int run_bench(const bench_options& o) {
   for (const auto& model : models) {
     const auto work = make_temp_dir("kiln-bench-");
     try {
-      const auto line = bench_one(model, o, include, work);
-      std::printf("%s %s runs=%d\n", model.string().c_str(), line.c_str(), o.runs);
+      const auto text = bench_one(model, o, include, work);
+      auto eol = text.find('\n');
+      std::printf("%s %s runs=%d\n", model.string().c_str(), text.substr(0, eol).c_str(), o.runs);
+      while (eol != std::string::npos) {  // layer lines, indented under their model
+        const auto next = text.find('\n', eol + 1);
+        std::printf("  %s\n", text.substr(eol + 1, next == std::string::npos ? next : next - eol - 1).c_str());
+        eol = next;
+      }
       std::fflush(stdout);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "kiln: error: %s: %s\n", model.string().c_str(), e.what());

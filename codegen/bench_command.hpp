@@ -13,10 +13,13 @@ struct bench_options {
   std::string cxx;
   std::string cxxflags;  // empty: -std=c++17 -O3 -march=native -DNDEBUG
   std::string include_dir;
+  bool layers = false;  // also time each layer (the header gets layer probes)
 };
 
 // For each model: compile it, build a timing driver, run it and print
-// "<model> median_us=<t> min_us=<t> runs=<N>". Returns 0 when every model was timed.
+// "<model> median_us=<t> min_us=<t> runs=<N>", with `layers` followed by one
+// "  layer=<k> median_us=<t> share=<%> <op node kernel>" line per layer. Returns 0 when every model
+// was timed.
 int run_bench(const bench_options& o);
 
 }  // namespace kiln::cg

@@ -62,6 +62,9 @@ int main(int argc, char** argv) {
   compile_cmd->add_flag("--specialize", co.specialize,
                         "inline every layer's kernel with its constant shapes (faster, more code) instead of "
                         "sharing one kernel instance per kernel type");
+  compile_cmd->add_flag("--layer-probes", co.layer_probes,
+                        "call KILN_LAYER_PROBE(k) after layer k of run(), for per-layer timing; the header "
+                        "lists layer_count and layer_names");
   compile_cmd->add_flag("--weights-blob", weights_blob,
                         "write the weights to OUTPUT's stem + .weights.bin, linked in with .incbin (large models)");
 
@@ -87,6 +90,8 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--kernels", bo.kernels, "reference or fast")->check(CLI::IsMember({"reference", "fast"}));
   bench_cmd->add_option("--cxx", bo.cxx, "host C++ compiler (default: $CXX or c++)");
   bench_cmd->add_option("--cxxflags", bo.cxxflags, "flags for the host compiler");
+  bench_cmd->add_flag("--layers", bo.layers,
+                      "also print each layer's median time (run() with layer probes: a clock read per layer)");
   bench_cmd->add_option("--include", bo.include_dir, "kiln's include folder (default: found next to kiln)");
 
   compile_options ro;

@@ -39,6 +39,7 @@ compile_result compile_model(onnx::ModelProto model, const compile_options& o) {
   eo.source_name = o.model.filename().string();
   eo.weights_blob = o.weights_blob.string();
   eo.specialize = o.specialize;
+  eo.layer_probes = o.layer_probes;
   r.header = emit_header(r.g, r.l, r.plan, eo, o.weights_blob.empty() ? nullptr : &r.blob);
   return r;
 }

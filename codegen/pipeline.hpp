@@ -26,6 +26,9 @@ struct compile_options {
   // (a per-layer instantiation: constant shapes, unrolled loops, more flash); default: one shared
   // instance per kernel that reads its shapes at run time.
   bool specialize = false;
+  // --layer-probes: run() calls KILN_LAYER_PROBE(k) after layer k, a macro the including code may
+  // define (a timestamp, a cycle counter read); the header also lists layer_names.
+  bool layer_probes = false;
 };
 
 struct compile_result {

@@ -58,6 +58,7 @@ struct emit_options {
   std::string source_name;  // the model file's name, for the header comment
   std::string weights_blob;  // the path .incbin reads when the weights go to a blob
   bool specialize = false;   // each layer's call inlines its kernel with the layer's constant params
+  bool layer_probes = false;  // run() calls KILN_LAYER_PROBE(k) after layer k (per-layer timing)
 };
 // The constants the layers read, in tensor order: what the header stores as weights.
 std::set<tensor_id> used_constants(const graph& g, const lowered& l);                 // stages/emit.cpp

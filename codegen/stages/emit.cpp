@@ -205,6 +205,17 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
   std::string sig;
   for (auto id : g.inputs) sig += fmt::format("const {}* {}, ", cpp_type(g.at(id).type), var[id]);
   for (auto id : g.outputs) sig += fmt::format("{}* {}, ", cpp_type(g.at(id).type), var[id]);
+  if (o.layer_probes) {
+    out += "// Layer probes (kiln compile --layer-probes): run() calls KILN_LAYER_PROBE(k) after layer k,\n"
+           "// k = 0 .. layer_count - 1, which layer_names[k] names. Define the macro before including\n"
+           "// this header (to read a clock or a cycle counter); left undefined, it does nothing.\n"
+           "#ifndef KILN_LAYER_PROBE\n#define KILN_LAYER_PROBE(k) static_cast<void>(k)\n#endif\n";
+    out += fmt::format("inline constexpr std::size_t layer_count = {};\n", l.layers.size());
+    out += "inline constexpr const char* layer_names[layer_count + 1] = {  // ends with nullptr\n";
+    for (const auto& layer : l.layers)
+      out += fmt::format("    {},\n", c_string(fmt::format("{} {}", layer.origin, layer.kernel.substr(0, layer.kernel.find('<')))));
+    out += "    nullptr};\n\n";
+  }
   out += "// Runs the model. Buffers are dense, row-major; `arena` holds arena_bytes bytes aligned to\n";
   out += "// kiln::arena_alignment and may be reused between calls.\n";
   out += fmt::format("inline void run({}void* arena) noexcept {{\n", sig);
@@ -237,6 +248,7 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
                          layer.origin);
     else
       out += fmt::format("  {}(params::{}{});  // {}\n", layer.kernel, param_names[i], args, layer.origin);
+    if (o.layer_probes) out += fmt::format("  KILN_LAYER_PROBE({});\n", i);
   }
   out += "}\n\n";
 
