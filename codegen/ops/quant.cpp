@@ -224,6 +224,35 @@ bool lower_packed_qconv(lower_context& ctx, const qconv_params& p, tensor_id rq)
     if (folded > std::numeric_limits<std::int32_t>::max() / 2 || folded < std::numeric_limits<std::int32_t>::min() / 2)
       return false;
   }
+  if (kiln::packed::qlinear_conv1x1_small_plane_applies(p)) {
+    // Positions as QGemm rows: B is W^T (element (c, m) at w[m * k + c]), the bias folds as C.
+    qgemm_params q{};
+    q.m = p.out[0] * p.out[1] * p.out[2];
+    q.n = p.out_channels;
+    q.k = k;
+    q.trans_a = q.trans_b = true;
+    q.b_zp_count = p.w_zp_count;
+    q.scale_count = p.rq_count;
+    std::vector<std::int8_t> packed(kiln::packed::qdense_weight_count(q.n, q.k));
+    std::vector<std::int32_t> zp_out(static_cast<std::size_t>(q.b_zp_count)), bias_out(static_cast<std::size_t>(q.n));
+    bool fits = true;
+    const bool any_zp = kiln::packed::prepare_qdense(
+        w.data(), q.n, q.k, 1, q.k, w_zp.empty() ? nullptr : w_zp.data(), q.b_zp_count,
+        bias.empty() ? nullptr : bias.data(), 1, x_zp, std::is_signed_v<X>, packed.data(), zp_out.data(),
+        bias_out.data(), &fits);
+    if (fits) {
+      const auto wid = ctx.constant("packed", dtype::i8, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
+      const auto zid = any_zp ? ctx.constant("packed_zp", dtype::i32, {q.b_zp_count}, to_bytes(zp_out)) : no_tensor;
+      const auto bid = ctx.constant("packed_bias", dtype::i32, {q.n}, to_bytes(bias_out));
+      layer l = make_layer(tmpl("kiln::packed::qlinear_conv1x1_small_plane", {cpp_name<X>(), cpp_name<Y>()}),
+                           &kiln::packed::qlinear_conv1x1_small_plane<X, Y>, q,
+                           {ctx.in_id(0), wid, zid, bid, rq, ctx.in_id(7), ctx.out_id(0), scratch_arg});
+      l.scratch_bytes = kiln::packed::qdense_scratch_bytes(q.m, q.k);
+      l.macs = conv_macs(ctx.in(3), p);
+      ctx.emit(std::move(l));
+      return true;
+    }
+  }
   std::vector<std::int8_t> packed(kiln::packed::qconv_weight_count(p));
   std::vector<std::int32_t> zp_out(static_cast<std::size_t>(p.w_zp_count)), bias_out(static_cast<std::size_t>(p.out_channels));
   const bool any_zp = kiln::packed::prepare_qconv(w.data(), w_zp.empty() ? nullptr : w_zp.data(), p.w_zp_count,

@@ -5,6 +5,7 @@
 #include <kiln/packed/conv.hpp>
 #include <kiln/packed/dense.hpp>
 #include <kiln/packed/depthwise.hpp>
+#include <kiln/packed/qdense.hpp>
 
 #include <doctest/doctest.h>
 
@@ -71,6 +72,8 @@ std::vector<geometry> geometries() {
   gs.push_back({16, 32, 1, 8, 8, 1, 1, 1, 0, 1});    // pointwise
   gs.push_back({7, 5, 1, 6, 33, 2, 5, 1, 3, 1});     // wide padding, odd kernel
   gs.push_back({4, 4, 1, 5, 5, 5, 5, 1, 0, 1});      // kernel equal to the input
+  gs.push_back({37, 70, 1, 3, 3, 1, 1, 1, 0, 1});    // pointwise on a 3x3 plane: K not in quads, M over a dense panel
+  gs.push_back({130, 24, 1, 6, 6, 1, 1, 1, 0, 1});   // pointwise on a 6x6 plane, K over 128
   return gs;
 }
 
@@ -146,6 +149,7 @@ TEST_CASE("packed float conv equals the reference conv") {
 
 template <class X, class W, class Y> void check_qconv(bool per_channel, bool weight_zero_points, bool depthwise) {
   lcg rng{7};
+  int small_plane_cases = 0;
   std::vector<geometry> gs = geometries();
   if (depthwise) gs = depthwise_geometries();
   for (const auto& g : gs) {
@@ -188,9 +192,24 @@ template <class X, class W, class Y> void check_qconv(bool per_channel, bool wei
       std::vector<std::uint8_t> panel(kiln::packed::qconv_scratch_bytes(p), 0xab);  // stale scratch
       kiln::packed::qlinear_conv(p, x.data(), &x_zp, packed.data(), any ? zp.data() : nullptr, scale.data(),
                                  folded.data(), &y_zp, got.data(), panel.data());
+      if (kiln::packed::qlinear_conv1x1_small_plane_applies(p)) {  // the same layer as a QGemm of positions
+        for (std::size_t i = 0; i < want.size(); ++i) REQUIRE(+got[i] == +want[i]);
+        kiln::qgemm_params q{out_plane, g.m, k, true, true, 0, 0, p.w_zp_count, p.rq_count};
+        std::vector<std::int8_t> dense(kiln::packed::qdense_weight_count(g.m, k));
+        const bool dense_any = kiln::packed::prepare_qdense(w.data(), g.m, k, 1, k, w_zp.data(), p.w_zp_count,
+                                                            bias.data(), 1, x_zp, std::is_signed_v<X>, dense.data(),
+                                                            zp.data(), folded.data());
+        CHECK(dense_any == weight_zero_points);
+        std::vector<std::uint8_t> rows(kiln::packed::qdense_scratch_bytes(q.m, q.k), 0xab);  // stale scratch
+        std::fill(got.begin(), got.end(), Y(0));
+        kiln::packed::qlinear_conv1x1_small_plane(q, x.data(), dense.data(), dense_any ? zp.data() : nullptr,
+                                                  folded.data(), scale.data(), &y_zp, got.data(), rows.data());
+        ++small_plane_cases;
+      }
     }
     for (std::size_t i = 0; i < want.size(); ++i) REQUIRE(+got[i] == +want[i]);
   }
+  if (!depthwise) CHECK(small_plane_cases > 40);
 }
 
 TEST_CASE("packed QLinearConv equals the reference bit for bit") {

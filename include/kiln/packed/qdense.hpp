@@ -19,8 +19,10 @@
 #include "../arch/dispatch.hpp"
 #include "../core/requantize.hpp"
 #include "../ops/qlinear.hpp"
+#include "../ops/quant.hpp"
 #include "dense.hpp"
 #include "layout.hpp"
+#include "panel.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -89,6 +91,33 @@ bool prepare_qdense(const B* b, index_t n, index_t k, index_t b_row, index_t b_c
   return any_zp;
 }
 
+namespace detail {
+// Packs rows [i0, i0 + rows) of A (p.k columns; trans_a: A is stored K x M) into `quads` as uint8,
+// int8 A shifted by +128, zero beyond K, rows lda = 4 * ceil(K/4) apart; with `sums`, each row's
+// sum of its packed bytes into rowsum (the b zero point's term).
+template <class A>
+inline void qdense_pack_rows(const qgemm_params& p, const A* a, index_t i0, index_t rows, bool sums,
+                             std::uint8_t* quads, std::int32_t* rowsum) noexcept {
+  constexpr std::int32_t offset = std::is_signed_v<A> ? 128 : 0;
+  const index_t lda = 4 * ceil_div(p.k, 4);
+  for (index_t r = 0; r < rows; ++r) {
+    std::uint8_t* dst = quads + r * lda;
+    const index_t i = i0 + r;
+    std::uint32_t sum = 0;
+    if (p.trans_a) {
+      for (index_t kk = 0; kk < p.k; ++kk) dst[kk] = static_cast<std::uint8_t>(static_cast<std::int32_t>(a[kk * p.m + i]) + offset);
+    } else {
+      const A* ar = a + i * p.k;
+      for (index_t kk = 0; kk < p.k; ++kk) dst[kk] = static_cast<std::uint8_t>(static_cast<std::int32_t>(ar[kk]) + offset);
+    }
+    for (index_t kk = p.k; kk < lda; ++kk) dst[kk] = 0;
+    if (sums)
+      for (index_t kk = 0; kk < p.k; ++kk) sum += dst[kk];
+    rowsum[r] = static_cast<std::int32_t>(sum);
+  }
+}
+}  // namespace detail
+
 // The packed kernel. p as kiln::qgemm (m rows of A, trans_a; trans_b was applied when B was
 // packed); b: packed weights; b_zp: p.b_zp_count shifted zero points, or null when all are zero;
 // bias: n folded biases; c: null, or an int32 C added at run time with p.c_stride_m/c_stride_n
@@ -100,7 +129,6 @@ inline void qdense(const qgemm_params& p, const A* a, const std::int8_t* b, cons
                    const std::int32_t* bias, const std::int32_t* c, const float* scale, const Y* y_zp, Y* y,
                    void* scratch) noexcept {
   constexpr bool float_out = std::is_same_v<Y, float>;
-  constexpr std::int32_t offset = std::is_signed_v<A> ? 128 : 0;
   std::int32_t* const rowsum = static_cast<std::int32_t*>(scratch);
   std::uint8_t* const quads = static_cast<std::uint8_t*>(scratch) +
                               static_cast<std::size_t>(p.m < qdense_rows ? p.m : qdense_rows) * sizeof(std::int32_t);
@@ -116,22 +144,7 @@ inline void qdense(const qgemm_params& p, const A* a, const std::int8_t* b, cons
   const bool per_column_scale = p.scale_count > 1, per_column_zp = p.b_zp_count > 1;
   for (index_t i0 = 0; i0 < p.m; i0 += qdense_rows) {
     const index_t rows = p.m - i0 < qdense_rows ? p.m - i0 : qdense_rows;
-    // Pack rows [i0, i0 + rows) of A as uint8, zero beyond K; their sums when a b zero point needs them.
-    for (index_t r = 0; r < rows; ++r) {
-      std::uint8_t* dst = quads + r * lda;
-      const index_t i = i0 + r;
-      std::uint32_t sum = 0;
-      if (p.trans_a) {
-        for (index_t kk = 0; kk < p.k; ++kk) dst[kk] = static_cast<std::uint8_t>(static_cast<std::int32_t>(a[kk * p.m + i]) + offset);
-      } else {
-        const A* ar = a + i * p.k;
-        for (index_t kk = 0; kk < p.k; ++kk) dst[kk] = static_cast<std::uint8_t>(static_cast<std::int32_t>(ar[kk]) + offset);
-      }
-      for (index_t kk = p.k; kk < lda; ++kk) dst[kk] = 0;
-      if (b_zp)
-        for (index_t kk = 0; kk < p.k; ++kk) sum += dst[kk];
-      rowsum[r] = static_cast<std::int32_t>(sum);
-    }
+    detail::qdense_pack_rows(p, a, i0, rows, b_zp != nullptr, quads, rowsum);
     const std::int8_t* panel = b;
     for (index_t n0 = 0; n0 < p.n; n0 += dense_nr) {
       const index_t width = dense_panel_width(p.n, n0);
@@ -176,6 +189,74 @@ inline void qdense(const qgemm_params& p, const A* a, const std::int8_t* b, cons
             std::int32_t t[NB];
             arch::active::int8_dense_tile<1, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
             finish(r, 1, j0, t);
+          }
+        }
+      });
+      panel += static_cast<std::size_t>(width) * static_cast<std::size_t>(lda);
+    }
+  }
+}
+
+// A 1x1 QLinearConv (one image, no groups, stride 1, no padding) over a plane of few positions,
+// e.g. MobileNet's last 6x6 and 3x3 planes, where the conv kernel's activation panel of
+// panel_cols positions would be mostly empty: it runs as a QGemm (p: m positions, n output
+// channels, k input channels, trans_a) whose rows are the positions, read from the NCHW input
+// X[channel][position] as A^T, and whose columns are the output channels. The weights are W^T
+// packed and folded as QGemm's (prepare_qdense with the conv bias as C; w_zp, bias, scale as
+// qdense's b_zp, bias, scale). A tile's sums are gathered by output channel, so each channel's
+// run of positions, contiguous in NCHW Y, is requantized as one row (arch requantize_row).
+inline bool qlinear_conv1x1_small_plane_applies(const qconv_params& p) noexcept {
+  return p.batch == 1 && p.group == 1 && detail::is_pointwise(p) && p.out[0] * p.out[1] * p.out[2] <= panel_cols / 2;
+}
+
+template <class X, class Y>
+inline void qlinear_conv1x1_small_plane(const qgemm_params& p, const X* x, const std::int8_t* w,
+                                        const std::int32_t* w_zp, const std::int32_t* bias, const float* scale,
+                                        const Y* y_zp, Y* y, void* scratch) noexcept {
+  std::int32_t* const rowsum = static_cast<std::int32_t*>(scratch);
+  std::uint8_t* const quads = static_cast<std::uint8_t*>(scratch) +
+                              static_cast<std::size_t>(p.m < qdense_rows ? p.m : qdense_rows) * sizeof(std::int32_t);
+  const index_t k4 = ceil_div(p.k, 4), lda = 4 * k4;
+  const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
+  for (index_t i0 = 0; i0 < p.m; i0 += qdense_rows) {
+    const index_t rows = p.m - i0 < qdense_rows ? p.m - i0 : qdense_rows;
+    detail::qdense_pack_rows(p, x, i0, rows, w_zp != nullptr, quads, rowsum);
+    const std::int8_t* panel = w;
+    for (index_t n0 = 0; n0 < p.n; n0 += dense_nr) {
+      const index_t width = dense_panel_width(p.n, n0);
+      const index_t cols = p.n - n0 < width ? p.n - n0 : width;
+      detail::with_panel_width(width, [&](auto wc) {
+        constexpr index_t W = decltype(wc)::value;
+        constexpr index_t NB = arch::active::s8_dense_nb >= W ? W : arch::active::s8_dense_nb;
+        for (index_t j0 = 0; j0 < cols; j0 += NB) {
+          const std::int8_t* bj = panel + 4 * j0;
+          const index_t ncols = cols - j0 < NB ? cols - j0 : NB;
+          std::int32_t by_channel[NB][qdense_rows];  // [column][row]: a channel's positions in a row
+          auto gather = [&](index_t r0, index_t nrows, const std::int32_t* t) {
+            for (index_t j = 0; j < ncols; ++j) {
+              const index_t col = n0 + j0 + j;
+              const std::uint32_t zp = w_zp ? static_cast<std::uint32_t>(w_zp[p.b_zp_count > 1 ? col : 0]) : 0u;
+              for (index_t r = 0; r < nrows; ++r)  // modulo 2^32 as in qdense: only the sum must fit
+                by_channel[j][r0 + r] = static_cast<std::int32_t>(static_cast<std::uint32_t>(t[r * NB + j]) +
+                                                                  static_cast<std::uint32_t>(bias[col]) -
+                                                                  zp * static_cast<std::uint32_t>(rowsum[r0 + r]));
+            }
+          };
+          index_t r = 0;
+          for (; r + 4 <= rows; r += 4) {
+            std::int32_t t[4 * NB];
+            arch::active::int8_dense_tile<4, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
+            gather(r, 4, t);
+          }
+          for (; r < rows; ++r) {
+            std::int32_t t[NB];
+            arch::active::int8_dense_tile<1, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
+            gather(r, 1, t);
+          }
+          for (index_t j = 0; j < ncols; ++j) {
+            const index_t col = n0 + j0 + j;
+            const float s = scale[p.scale_count > 1 ? col : 0];
+            arch::active::requantize_row(by_channel[j], rows, s, requant_from_float(s), yz, y + col * p.m + i0);
           }
         }
       });

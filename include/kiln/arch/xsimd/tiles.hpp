@@ -330,8 +330,8 @@ inline void requantize_block(const std::int32_t* acc, index_t count, const f32x1
 #else
   i32x16 a = {};
   if (count == 16) std::memcpy(&a, acc, sizeof a);
-  else
-    for (index_t k = 0; k < count; ++k) a[k] = acc[k];
+  else  // count < 16; the bound says so to GCC, which -O3 inlining made warn of an overflow
+    for (index_t k = 0; k < count && k < 16; ++k) a[k] = acc[k];
   const f32x16 lov = lo - f32x16{}, hiv = hi - f32x16{}, magic = 12582912.f - f32x16{};
   f32x16 v = __builtin_convertvector(a, f32x16) * scale;
   v = v < lov ? lov : v;
@@ -341,7 +341,7 @@ inline void requantize_block(const std::int32_t* acc, index_t count, const f32x1
   if (count == 16)
     for (index_t k = 0; k < 16; ++k) y[k] = static_cast<Y>(r[k]);
   else
-    for (index_t k = 0; k < count; ++k) y[k] = static_cast<Y>(r[k]);
+    for (index_t k = 0; k < count && k < 16; ++k) y[k] = static_cast<Y>(r[k]);
 #endif
 }
 }  // namespace detail
