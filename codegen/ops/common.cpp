@@ -8,7 +8,7 @@ namespace kiln::cg {
 
 template <class... Ts> static std::string cpp_type_in(type_list<Ts...>, dtype t) {
   std::string s;
-  ((dtype_of<Ts>::value == t ? (s = cpp_name<Ts>(), true) : false) || ...);
+  (void)((dtype_of<Ts>::value == t ? (s = cpp_name<Ts>(), true) : false) || ...);
   return s;
 }
 
