@@ -116,6 +116,52 @@ inline void qdense_pack_rows(const qgemm_params& p, const A* a, index_t i0, inde
     rowsum[r] = static_cast<std::int32_t>(sum);
   }
 }
+
+// The loop of both int8 dense kernels: rows of A packed qdense_rows at a time into the scratch,
+// then per block of NB columns (the arch's dense tile width) the tiles of 4 rows, and of 1 row at
+// the end. tile(i0, r0, nrows, col0, ncols, rowsum, t, nb) receives each tile's sums
+// t[r * nb + j] (nb: NB as a std::integral_constant; rowsum[r0 + r]: row sums when `sums`);
+// block_done(i0, rows, col0, ncols, nb) follows the last tile of a column block.
+template <class A, class Tile, class BlockDone>
+inline void for_each_qdense_tile(const qgemm_params& p, const A* a, const std::int8_t* b, bool sums, void* scratch,
+                                 Tile&& tile, BlockDone&& block_done) noexcept {
+  std::int32_t* const rowsum = static_cast<std::int32_t*>(scratch);
+  std::uint8_t* const quads = static_cast<std::uint8_t*>(scratch) +
+                              static_cast<std::size_t>(p.m < qdense_rows ? p.m : qdense_rows) * sizeof(std::int32_t);
+  const index_t k4 = ceil_div(p.k, 4), lda = 4 * k4;
+  for (index_t i0 = 0; i0 < p.m; i0 += qdense_rows) {
+    const index_t rows = p.m - i0 < qdense_rows ? p.m - i0 : qdense_rows;
+    qdense_pack_rows(p, a, i0, rows, sums, quads, rowsum);
+    const std::int8_t* panel = b;
+    for (index_t n0 = 0; n0 < p.n; n0 += dense_nr) {
+      const index_t width = dense_panel_width(p.n, n0);
+      const index_t cols = p.n - n0 < width ? p.n - n0 : width;
+      with_panel_width(width, [&](auto w) {
+        constexpr index_t W = decltype(w)::value;
+        constexpr index_t NB = arch::active::s8_dense_nb >= W ? W : arch::active::s8_dense_nb;
+        static_assert(W % NB == 0, "the dense tile width must divide the panel width");
+        constexpr std::integral_constant<index_t, NB> nb{};
+        for (index_t j0 = 0; j0 < cols; j0 += NB) {
+          const std::int8_t* bj = panel + 4 * j0;
+          const index_t ncols = cols - j0 < NB ? cols - j0 : NB;
+          index_t r = 0;
+          for (; r + 4 <= rows; r += 4) {
+            std::int32_t t[4 * NB];
+            arch::active::int8_dense_tile<4, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
+            tile(i0, r, index_t{4}, n0 + j0, ncols, rowsum, t, nb);
+          }
+          for (; r < rows; ++r) {
+            std::int32_t t[NB];
+            arch::active::int8_dense_tile<1, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
+            tile(i0, r, index_t{1}, n0 + j0, ncols, rowsum, t, nb);
+          }
+          block_done(i0, rows, n0 + j0, ncols, nb);
+        }
+      });
+      panel += static_cast<std::size_t>(width) * static_cast<std::size_t>(lda);
+    }
+  }
+}
 }  // namespace detail
 
 // The packed kernel. p as kiln::qgemm (m rows of A, trans_a; trans_b was applied when B was
@@ -129,10 +175,6 @@ inline void qdense(const qgemm_params& p, const A* a, const std::int8_t* b, cons
                    const std::int32_t* bias, const std::int32_t* c, const float* scale, const Y* y_zp, Y* y,
                    void* scratch) noexcept {
   constexpr bool float_out = std::is_same_v<Y, float>;
-  std::int32_t* const rowsum = static_cast<std::int32_t*>(scratch);
-  std::uint8_t* const quads = static_cast<std::uint8_t*>(scratch) +
-                              static_cast<std::size_t>(p.m < qdense_rows ? p.m : qdense_rows) * sizeof(std::int32_t);
-  const index_t k4 = ceil_div(p.k, 4), lda = 4 * k4;
   std::int32_t yz = 0, lo = 0, hi = 0;
   if constexpr (!float_out) {
     yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
@@ -142,69 +184,43 @@ inline void qdense(const qgemm_params& p, const A* a, const std::int8_t* b, cons
   const float scale0 = scale[0];
   const requant_params rq0 = requant_from_float(scale0);
   const bool per_column_scale = p.scale_count > 1, per_column_zp = p.b_zp_count > 1;
-  for (index_t i0 = 0; i0 < p.m; i0 += qdense_rows) {
-    const index_t rows = p.m - i0 < qdense_rows ? p.m - i0 : qdense_rows;
-    detail::qdense_pack_rows(p, a, i0, rows, b_zp != nullptr, quads, rowsum);
-    const std::int8_t* panel = b;
-    for (index_t n0 = 0; n0 < p.n; n0 += dense_nr) {
-      const index_t width = dense_panel_width(p.n, n0);
-      const index_t cols = p.n - n0 < width ? p.n - n0 : width;
-      detail::with_panel_width(width, [&](auto w) {
-        constexpr index_t W = decltype(w)::value;
-        constexpr index_t NB = arch::active::s8_dense_nb >= W ? W : arch::active::s8_dense_nb;
-        static_assert(W % NB == 0, "the dense tile width must divide the panel width");
-        // Bias, b zero point, C and requantization of tile t (rows r0.., columns j0..) into Y.
-        auto finish = [&](index_t r0, index_t nrows, index_t j0, const std::int32_t* t) {
-          const index_t ncols = cols - j0 < NB ? cols - j0 : NB;
-          for (index_t r = 0; r < nrows; ++r) {
-            const index_t i = i0 + r0 + r;
-            const std::uint32_t rs = static_cast<std::uint32_t>(rowsum[r0 + r]);
-            Y* yr = y + i * p.n + n0 + j0;
-            for (index_t j = 0; j < ncols; ++j) {
-              const index_t col = n0 + j0 + j;
-              std::uint32_t v = static_cast<std::uint32_t>(t[r * NB + j]) + static_cast<std::uint32_t>(bias[col]);
-              if (b_zp) v -= static_cast<std::uint32_t>(b_zp[per_column_zp ? col : 0]) * rs;
-              if (c) v += static_cast<std::uint32_t>(c[i * p.c_stride_m + col * p.c_stride_n]);
-              const std::int32_t acc = static_cast<std::int32_t>(v);
-              if constexpr (float_out) {
-                yr[j] = static_cast<float>(acc) * scale[per_column_scale ? col : 0];
-              } else if (per_column_scale) {
-                const float s = scale[col];
-                yr[j] = static_cast<Y>(arch::active::requantize_saturate(acc, s, requant_from_float(s), yz, lo, hi));
-              } else {
-                yr[j] = static_cast<Y>(arch::active::requantize_saturate(acc, scale0, rq0, yz, lo, hi));
-              }
-            }
-          }
-        };
-        for (index_t j0 = 0; j0 < cols; j0 += NB) {
-          const std::int8_t* bj = panel + 4 * j0;
-          index_t r = 0;
-          for (; r + 4 <= rows; r += 4) {
-            std::int32_t t[4 * NB];
-            arch::active::int8_dense_tile<4, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
-            finish(r, 4, j0, t);
-          }
-          for (; r < rows; ++r) {
-            std::int32_t t[NB];
-            arch::active::int8_dense_tile<1, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
-            finish(r, 1, j0, t);
-          }
+  // Bias, b zero point, C and requantization of each tile straight into Y.
+  auto finish = [&](index_t i0, index_t r0, index_t nrows, index_t col0, index_t ncols, const std::int32_t* rowsum,
+                    const std::int32_t* t, auto nb) {
+    for (index_t r = 0; r < nrows; ++r) {
+      const index_t i = i0 + r0 + r;
+      const std::uint32_t rs = static_cast<std::uint32_t>(rowsum[r0 + r]);
+      Y* yr = y + i * p.n + col0;
+      for (index_t j = 0; j < ncols; ++j) {
+        const index_t col = col0 + j;
+        std::uint32_t v = static_cast<std::uint32_t>(t[r * nb + j]) + static_cast<std::uint32_t>(bias[col]);
+        if (b_zp) v -= static_cast<std::uint32_t>(b_zp[per_column_zp ? col : 0]) * rs;
+        if (c) v += static_cast<std::uint32_t>(c[i * p.c_stride_m + col * p.c_stride_n]);
+        const std::int32_t acc = static_cast<std::int32_t>(v);
+        if constexpr (float_out) {
+          yr[j] = static_cast<float>(acc) * scale[per_column_scale ? col : 0];
+        } else if (per_column_scale) {
+          const float s = scale[col];
+          yr[j] = static_cast<Y>(arch::active::requantize_saturate(acc, s, requant_from_float(s), yz, lo, hi));
+        } else {
+          yr[j] = static_cast<Y>(arch::active::requantize_saturate(acc, scale0, rq0, yz, lo, hi));
         }
-      });
-      panel += static_cast<std::size_t>(width) * static_cast<std::size_t>(lda);
+      }
     }
-  }
+  };
+  detail::for_each_qdense_tile(p, a, b, b_zp != nullptr, scratch, finish, [](index_t, index_t, index_t, index_t, auto) {});
 }
 
 // A 1x1 QLinearConv (one image, no groups, stride 1, no padding) over a plane of few positions,
-// e.g. MobileNet's last 6x6 and 3x3 planes, where the conv kernel's activation panel of
-// panel_cols positions would be mostly empty: it runs as a QGemm (p: m positions, n output
-// channels, k input channels, trans_a) whose rows are the positions, read from the NCHW input
-// X[channel][position] as A^T, and whose columns are the output channels. The weights are W^T
-// packed and folded as QGemm's (prepare_qdense with the conv bias as C; w_zp, bias, scale as
-// qdense's b_zp, bias, scale). A tile's sums are gathered by output channel, so each channel's
-// run of positions, contiguous in NCHW Y, is requantized as one row (arch requantize_row).
+// e.g. MobileNet's last 3x3 planes, where the conv kernel's activation panel of panel_cols
+// positions would be mostly empty: it runs as a QGemm (p: m positions, n output channels, k input
+// channels, trans_a) whose rows are the positions, read from the NCHW input X[channel][position]
+// as A^T, and whose columns are the output channels. The weights are W^T packed and folded as
+// QGemm's (prepare_qdense with the conv bias as C; w_zp, bias, scale as qdense's b_zp, bias,
+// scale). A tile's sums are gathered by output channel, so each channel's run of positions,
+// contiguous in NCHW Y, is requantized as one row (arch requantize_row). Planes of more than 16
+// positions stay with the conv kernel: on MobileNet's 6x6 planes this path was slower (9.4
+// against 7.4 us a layer).
 inline bool qlinear_conv1x1_small_plane_applies(const qconv_params& p) noexcept {
   return p.batch == 1 && p.group == 1 && detail::is_pointwise(p) && p.out[0] * p.out[1] * p.out[2] <= panel_cols / 2;
 }
@@ -213,56 +229,28 @@ template <class X, class Y>
 inline void qlinear_conv1x1_small_plane(const qgemm_params& p, const X* x, const std::int8_t* w,
                                         const std::int32_t* w_zp, const std::int32_t* bias, const float* scale,
                                         const Y* y_zp, Y* y, void* scratch) noexcept {
-  std::int32_t* const rowsum = static_cast<std::int32_t*>(scratch);
-  std::uint8_t* const quads = static_cast<std::uint8_t*>(scratch) +
-                              static_cast<std::size_t>(p.m < qdense_rows ? p.m : qdense_rows) * sizeof(std::int32_t);
-  const index_t k4 = ceil_div(p.k, 4), lda = 4 * k4;
+  constexpr index_t max_nb = arch::active::s8_dense_nb < dense_nr ? arch::active::s8_dense_nb : dense_nr;
   const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
-  for (index_t i0 = 0; i0 < p.m; i0 += qdense_rows) {
-    const index_t rows = p.m - i0 < qdense_rows ? p.m - i0 : qdense_rows;
-    detail::qdense_pack_rows(p, x, i0, rows, w_zp != nullptr, quads, rowsum);
-    const std::int8_t* panel = w;
-    for (index_t n0 = 0; n0 < p.n; n0 += dense_nr) {
-      const index_t width = dense_panel_width(p.n, n0);
-      const index_t cols = p.n - n0 < width ? p.n - n0 : width;
-      detail::with_panel_width(width, [&](auto wc) {
-        constexpr index_t W = decltype(wc)::value;
-        constexpr index_t NB = arch::active::s8_dense_nb >= W ? W : arch::active::s8_dense_nb;
-        for (index_t j0 = 0; j0 < cols; j0 += NB) {
-          const std::int8_t* bj = panel + 4 * j0;
-          const index_t ncols = cols - j0 < NB ? cols - j0 : NB;
-          std::int32_t by_channel[NB][qdense_rows];  // [column][row]: a channel's positions in a row
-          auto gather = [&](index_t r0, index_t nrows, const std::int32_t* t) {
-            for (index_t j = 0; j < ncols; ++j) {
-              const index_t col = n0 + j0 + j;
-              const std::uint32_t zp = w_zp ? static_cast<std::uint32_t>(w_zp[p.b_zp_count > 1 ? col : 0]) : 0u;
-              for (index_t r = 0; r < nrows; ++r)  // modulo 2^32 as in qdense: only the sum must fit
-                by_channel[j][r0 + r] = static_cast<std::int32_t>(static_cast<std::uint32_t>(t[r * NB + j]) +
-                                                                  static_cast<std::uint32_t>(bias[col]) -
-                                                                  zp * static_cast<std::uint32_t>(rowsum[r0 + r]));
-            }
-          };
-          index_t r = 0;
-          for (; r + 4 <= rows; r += 4) {
-            std::int32_t t[4 * NB];
-            arch::active::int8_dense_tile<4, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
-            gather(r, 4, t);
-          }
-          for (; r < rows; ++r) {
-            std::int32_t t[NB];
-            arch::active::int8_dense_tile<1, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
-            gather(r, 1, t);
-          }
-          for (index_t j = 0; j < ncols; ++j) {
-            const index_t col = n0 + j0 + j;
-            const float s = scale[p.scale_count > 1 ? col : 0];
-            arch::active::requantize_row(by_channel[j], rows, s, requant_from_float(s), yz, y + col * p.m + i0);
-          }
-        }
-      });
-      panel += static_cast<std::size_t>(width) * static_cast<std::size_t>(lda);
+  std::int32_t by_channel[max_nb][qdense_rows];  // [column][row]: a channel's positions side by side
+  auto gather = [&](index_t, index_t r0, index_t nrows, index_t col0, index_t ncols, const std::int32_t* rowsum,
+                    const std::int32_t* t, auto nb) {
+    for (index_t j = 0; j < ncols; ++j) {
+      const index_t col = col0 + j;
+      const std::uint32_t zp = w_zp ? static_cast<std::uint32_t>(w_zp[p.b_zp_count > 1 ? col : 0]) : 0u;
+      for (index_t r = 0; r < nrows; ++r)  // modulo 2^32 as in qdense: only the final sum must fit
+        by_channel[j][r0 + r] = static_cast<std::int32_t>(static_cast<std::uint32_t>(t[r * nb + j]) +
+                                                          static_cast<std::uint32_t>(bias[col]) -
+                                                          zp * static_cast<std::uint32_t>(rowsum[r0 + r]));
     }
-  }
+  };
+  auto requantize = [&](index_t i0, index_t rows, index_t col0, index_t ncols, auto) {
+    for (index_t j = 0; j < ncols; ++j) {
+      const index_t col = col0 + j;
+      const float s = scale[p.scale_count > 1 ? col : 0];
+      arch::active::requantize_row(by_channel[j], rows, s, requant_from_float(s), yz, y + col * p.m + i0);
+    }
+  };
+  detail::for_each_qdense_tile(p, x, w, w_zp != nullptr, scratch, gather, requantize);
 }
 
 }  // namespace kiln::packed
