@@ -121,9 +121,11 @@ inline void qdense_pack_rows(const qgemm_params& p, const A* a, index_t i0, inde
 // then per block of NB columns (the arch's dense tile width) the tiles of 4 rows, and of 1 row at
 // the end. tile(i0, r0, nrows, col0, ncols, rowsum, t, nb) receives each tile's sums
 // t[r * nb + j] (nb: NB as a std::integral_constant; rowsum[r0 + r]: row sums when `sums`);
-// block_done(i0, rows, col0, ncols, nb) follows the last tile of a column block.
+// block_done(i0, rows, col0, ncols, nb) follows the last tile of a column block. Flattened: GCC
+// for Cortex-M otherwise kept the callbacks out of line (MobileNet int8 on an M4 under qemu:
+// 26.23 M instructions as it was, 25.61 M flattened, and less code).
 template <class A, class Tile, class BlockDone>
-inline void for_each_qdense_tile(const qgemm_params& p, const A* a, const std::int8_t* b, bool sums, void* scratch,
+KILN_SPECIALIZED inline void for_each_qdense_tile(const qgemm_params& p, const A* a, const std::int8_t* b, bool sums, void* scratch,
                                  Tile&& tile, BlockDone&& block_done) noexcept {
   std::int32_t* const rowsum = static_cast<std::int32_t*>(scratch);
   std::uint8_t* const quads = static_cast<std::uint8_t*>(scratch) +
