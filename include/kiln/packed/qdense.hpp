@@ -125,8 +125,8 @@ inline void qdense_pack_rows(const qgemm_params& p, const A* a, index_t i0, inde
 // for Cortex-M otherwise kept the callbacks out of line (MobileNet int8 on an M4 under qemu:
 // 26.23 M instructions as it was, 25.61 M flattened, and less code).
 template <class A, class Tile, class BlockDone>
-KILN_SPECIALIZED inline void for_each_qdense_tile(const qgemm_params& p, const A* a, const std::int8_t* b, bool sums, void* scratch,
-                                 Tile&& tile, BlockDone&& block_done) noexcept {
+KILN_SPECIALIZED inline void for_each_qdense_tile(const qgemm_params& p, const A* a, const std::int8_t* b, bool sums,
+                                                  void* scratch, Tile&& tile, BlockDone&& block_done) noexcept {
   std::int32_t* const rowsum = static_cast<std::int32_t*>(scratch);
   std::uint8_t* const quads = static_cast<std::uint8_t*>(scratch) +
                               static_cast<std::size_t>(p.m < qdense_rows ? p.m : qdense_rows) * sizeof(std::int32_t);
