@@ -3,6 +3,9 @@
 
 #include <kiln/kiln.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -70,4 +73,82 @@ TEST_CASE("round is half to even") {
   kiln::unary<kiln::op::round, float>(p, x, y);
   const float want[6] = {0.f, 2.f, 2.f, -0.f, -2.f, 2.f};
   for (int i = 0; i < 6; ++i) CHECK(y[i] == want[i]);
+}
+
+namespace {
+// A max pooling case: random geometry over 1 to 3 spatial axes, with pads, dilations and the
+// ceil_mode overhang (outputs whose window runs past the end), sometimes windows wholly in the pad.
+kiln::pool_params random_max_pool(std::mt19937& rng) {
+  kiln::pool_params p{};
+  p.kind = kiln::pool_kind::max;
+  p.batch = 1 + static_cast<kiln::index_t>(rng() % 2);
+  p.channels = 1 + static_cast<kiln::index_t>(rng() % 3);
+  const int axes = 1 + static_cast<int>(rng() % 3);
+  for (int a = 0; a < 3; ++a) {
+    if (a < 3 - axes) {
+      p.in[a] = p.out[a] = p.kernel[a] = p.stride[a] = p.dilation[a] = 1;
+      continue;
+    }
+    p.in[a] = 1 + static_cast<kiln::index_t>(rng() % 12);
+    p.kernel[a] = 1 + static_cast<kiln::index_t>(rng() % 4);
+    p.stride[a] = 1 + static_cast<kiln::index_t>(rng() % 3);
+    p.dilation[a] = 1 + static_cast<kiln::index_t>(rng() % 2);
+    p.pad[a] = static_cast<kiln::index_t>(rng() % 4);  // may exceed the window: all-pad windows
+    p.pad_end[a] = static_cast<kiln::index_t>(rng() % 4);
+    const kiln::index_t span = p.in[a] + p.pad[a] + p.pad_end[a] - (p.kernel[a] - 1) * p.dilation[a];
+    p.out[a] = span <= 0 ? 1 : (span - 1) / p.stride[a] + 1 + static_cast<kiln::index_t>(rng() % 2);  // ceil overhang
+  }
+  return p;
+}
+}  // namespace
+
+TEST_CASE("max pool matches a direct window max over pads, dilations and overhang") {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 400; ++trial) {
+    const kiln::pool_params p = random_max_pool(rng);
+    const kiln::index_t in_plane = p.in[0] * p.in[1] * p.in[2], out_plane = p.out[0] * p.out[1] * p.out[2];
+    std::vector<std::uint8_t> x(static_cast<std::size_t>(p.batch * p.channels * in_plane)),
+        y(static_cast<std::size_t>(p.batch * p.channels * out_plane), 77);
+    for (auto& v : x) v = static_cast<std::uint8_t>(1 + rng() % 255);
+    kiln::pool<std::uint8_t>(p, x.data(), y.data());
+    for (kiln::index_t nc = 0; nc < p.batch * p.channels; ++nc)
+      for (kiln::index_t o = 0; o < out_plane; ++o) {
+        const kiln::index_t o3[3] = {o / (p.out[1] * p.out[2]), o / p.out[2] % p.out[1], o % p.out[2]};
+        int best = 0;  // no tap inside the input: 0, as ONNX Runtime and the window walk give
+        for (kiln::index_t t = 0; t < p.kernel[0] * p.kernel[1] * p.kernel[2]; ++t) {
+          const kiln::index_t k3[3] = {t / (p.kernel[1] * p.kernel[2]), t / p.kernel[2] % p.kernel[1], t % p.kernel[2]};
+          kiln::index_t at = 0;
+          bool inside = true;
+          for (int a = 0; a < 3; ++a) {
+            const kiln::index_t i = o3[a] * p.stride[a] - p.pad[a] + k3[a] * p.dilation[a];
+            inside = inside && i >= 0 && i < p.in[a];
+            at = at * p.in[a] + i;
+          }
+          if (inside) best = std::max(best, static_cast<int>(x[static_cast<std::size_t>(nc * in_plane + at)]));
+        }
+        CHECK(static_cast<int>(y[static_cast<std::size_t>(nc * out_plane + o)]) == best);
+      }
+  }
+}
+
+TEST_CASE("max pool keeps the window walk's order: NaNs and signed zeros as it leaves them") {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 200; ++trial) {
+    const kiln::pool_params p = random_max_pool(rng);
+    const auto in = static_cast<std::size_t>(p.batch * p.channels * p.in[0] * p.in[1] * p.in[2]);
+    const auto out = static_cast<std::size_t>(p.batch * p.channels * p.out[0] * p.out[1] * p.out[2]);
+    std::vector<float> x(in), fast(out), walk(out);
+    for (auto& v : x) {
+      const unsigned r = rng() % 8;
+      v = r == 0 ? std::nanf("") : r == 1 ? -0.f : r == 2 ? 0.f : static_cast<float>(static_cast<int>(rng() % 5) - 2);
+    }
+    kiln::pool<float>(p, x.data(), fast.data());
+    kiln::pool_with_indices<float>(p, x.data(), walk.data(), nullptr);
+    for (std::size_t i = 0; i < out; ++i) {
+      std::uint32_t a, b;
+      std::memcpy(&a, &fast[i], 4);
+      std::memcpy(&b, &walk[i], 4);
+      CHECK(a == b);
+    }
+  }
 }

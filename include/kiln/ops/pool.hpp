@@ -118,9 +118,77 @@ template <class T> inline void pool_planes(const pool_params& p, const T* x, T* 
 }
 }  // namespace detail
 
+namespace detail {
+// Max pooling one output row at a time, the row being the accumulator. The columns whose windows
+// lie wholly inside the input take each tap in turn as one pass over the row, a loop the compiler
+// vectorizes; the few border columns walk their clipped windows. Each output sees its taps in the
+// window walk's order with the same comparison, so results are identical to it, NaNs and signed
+// zeros included. (ResNet-18's 3x3 stride-2 pool on 64x112x112 bytes: 1.8 ms by the window walk.)
+// out[j] = tap[j * stride] (the row's first tap) or the larger of the two; Stride 0: not known here.
+template <index_t Stride, class T>
+inline void max_pool_pass(const T* tap, T* out, index_t n, index_t stride, bool first) noexcept {
+  const index_t s = Stride != 0 ? Stride : stride;
+  if (first)
+    for (index_t j = 0; j < n; ++j) out[j] = tap[j * s];
+  else
+    for (index_t j = 0; j < n; ++j) out[j] = tap[j * s] > out[j] ? tap[j * s] : out[j];
+}
+
+template <class T> inline void max_pool_rows(const pool_params& p, const T* x, T* y) noexcept {
+  const index_t in_w = p.in[2], out_w = p.out[2];
+  const index_t sw = p.stride[2], dw = p.dilation[2], kw_n = p.kernel[2];
+  // Interior columns: ow * sw - pad >= 0 and ow * sw - pad + (kw_n - 1) * dw < in_w.
+  index_t lo = (p.pad[2] + sw - 1) / sw;
+  index_t hi = in_w - 1 - (kw_n - 1) * dw + p.pad[2] < 0 ? 0 : (in_w - 1 - (kw_n - 1) * dw + p.pad[2]) / sw + 1;
+  if (hi > out_w) hi = out_w;
+  if (lo > hi) lo = hi;
+  const index_t in_plane = p.in[0] * p.in[1] * in_w;
+  for (index_t nc = 0; nc < p.batch * p.channels; ++nc) {
+    const T* xp = x + nc * in_plane;
+    for (index_t od = 0; od < p.out[0]; ++od)
+      for (index_t oh = 0; oh < p.out[1]; ++oh) {
+        T* row = y + ((nc * p.out[0] + od) * p.out[1] + oh) * out_w;
+        bool first = true;
+        for (index_t kd = 0; kd < p.kernel[0]; ++kd) {
+          const index_t id = od * p.stride[0] - p.pad[0] + kd * p.dilation[0];
+          if (id < 0 || id >= p.in[0]) continue;
+          for (index_t kh = 0; kh < p.kernel[1]; ++kh) {
+            const index_t ih = oh * p.stride[1] - p.pad[1] + kh * p.dilation[1];
+            if (ih < 0 || ih >= p.in[1] || lo == hi) continue;
+            // The first interior column's taps, never left of the row: lo * sw >= pad.
+            const T* in_row = xp + (id * p.in[1] + ih) * in_w + (lo * sw - p.pad[2]);
+            T* out = row + lo;
+            for (index_t kw = 0; kw < kw_n; ++kw, first = false) {
+              const T* tap = in_row + kw * dw;
+              // The usual strides as constants: the compiler vectorizes a known stride far better.
+              if (sw == 1) max_pool_pass<1>(tap, out, hi - lo, 1, first);
+              else if (sw == 2) max_pool_pass<2>(tap, out, hi - lo, 2, first);
+              else max_pool_pass<0>(tap, out, hi - lo, sw, first);
+            }
+          }
+        }
+        if (first)  // every window of the row lies in the padding: the window walk's zero
+          for (index_t ow = lo; ow < hi; ++ow) row[ow] = T(0);
+        const auto border = [&](index_t ow) {
+          bool any = false;
+          T best = T(0);
+          for_each_window_tap(p, od, oh, ow, [&](index_t at, index_t) {
+            if (!any || xp[at] > best) best = xp[at];
+            any = true;
+          });
+          row[ow] = best;
+        };
+        for (index_t ow = 0; ow < lo; ++ow) border(ow);
+        for (index_t ow = hi; ow < out_w; ++ow) border(ow);
+      }
+  }
+}
+}  // namespace detail
+
 template <class T>
 inline void pool(const pool_params& p, const T* x, T* y) noexcept {
   if (p.kind != pool_kind::lp && detail::pool_window_is_plane(p)) return detail::pool_planes(p, x, y);
+  if (p.kind == pool_kind::max) return detail::max_pool_rows(p, x, y);
   pool_with_indices<T>(p, x, y, nullptr);
 }
 
