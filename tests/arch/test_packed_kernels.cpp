@@ -74,6 +74,10 @@ std::vector<geometry> geometries() {
   gs.push_back({4, 4, 1, 5, 5, 5, 5, 1, 0, 1});      // kernel equal to the input
   gs.push_back({37, 70, 1, 3, 3, 1, 1, 1, 0, 1});    // pointwise on a 3x3 plane: K not in quads, M over a dense panel
   gs.push_back({130, 24, 1, 4, 4, 1, 1, 1, 0, 1});   // pointwise on a 4x4 plane, K over 128
+  // 3x3 same on planes whose bands end in a partial tile of each width a SIMD target narrows it
+  // to (packed/direct.hpp for_each_window_tile): 13, 22 and 46 wide positions in one band; 222
+  // (three whole tiles of 64, then 30); two bands of 262 and 174 positions.
+  for (index_t hw : {3, 4, 6, 14, 20}) gs.push_back({5, 9, 1, hw, hw, 3, 3, 1, 1, 1});
   return gs;
 }
 

@@ -80,24 +80,24 @@ inline void conv_direct(const conv_params& p, const float* x, const float* w, co
         for (index_t mb = 0; mb < mblocks; ++mb) {
           const float* a = wg + mb * k * MR;
           const index_t rows_m = mg - mb * MR < MR ? mg - mb * MR : MR;
-          for (index_t j0 = 0; j0 < positions; j0 += NB) {
-            float c[MR * NB];
-            arch::active::f32_tile<MR, NB>(cin_g, a, 1, MR, arch::window_rows<float>{band + j0, d.channel_size, taps, off},
-                                           c);
-            const index_t width = positions - j0 < NB ? positions - j0 : NB;
+          for_each_window_tile<NB, arch::active::f32_window_step>(positions, [&](index_t j0, index_t width, auto tile) {
+            constexpr index_t W = decltype(tile)::value;
+            float c[conv_mr * arch::active::f32_window_nb];  // the widest tile's (see qlinear_conv_direct)
+            arch::active::f32_tile<MR, W>(cin_g, a, 1, MR, arch::window_rows<float>{band + j0, d.channel_size, taps, off},
+                                          c);
             with_activation(p.act, [&](auto act) {  // around the stores only: one copy of the tile
               for (index_t r = 0; r < rows_m; ++r) {
                 const index_t m = g * mg + mb * MR + r;
                 const float b = bias ? bias[m] : 0.f;
                 float* ym = y + (n * p.out_channels + m) * out_plane + oh0 * p.out[2];
-                const float* cr = c + r * NB;
+                const float* cr = c + r * W;
                 for_each_output_run(j0, width, d.wq, p.out[2], [&](index_t j, index_t count, index_t row, index_t ow) {
                   float* yr = ym + row * p.out[2] + ow;
                   for (index_t i = 0; i < count; ++i) yr[i] = act(cr[j + i] + b);
                 });
               }
             });
-          }
+          });
         }
       }
     }
@@ -160,30 +160,32 @@ inline void qlinear_conv_direct(const qconv_params& p, const X* x, const X* x_zp
           const std::int8_t* a = wg + mb * k4 * 4 * MR;
           const index_t rows_m = mg - mb * MR < MR ? mg - mb * MR : MR;
           const block_requant<MR> req(p, scale, w_zp, g * mg + mb * MR, rows_m);
-          for (index_t j0 = 0; j0 < positions; j0 += NB) {
+          for_each_window_tile<NB, arch::active::s8_window_step>(positions, [&](index_t j0, index_t width, auto tile) {
+            constexpr index_t W = decltype(tile)::value;
             const arch::window_rows<std::uint8_t> rows_b{band + 4 * j0, 4 * d.channel_size, taps, off};
-            std::int32_t c[MR * NB];
-            arch::active::int8_tile<MR, NB>(quads, a, 4, 4 * MR, rows_b, c);
-            std::int32_t colsum[NB] = {};
+            // Sized for the widest tile: GCC 12 warns of a narrow tile's bounds where no index
+            // reaches them (-Waggressive-loop-optimizations), and ICEs on MR * NB captured here.
+            std::int32_t c[conv_mr * arch::active::s8_window_nb];
+            arch::active::int8_tile<MR, W>(quads, a, 4, 4 * MR, rows_b, c);
+            std::int32_t colsum[arch::active::s8_window_nb] = {};
             if (w_zp)  // the weight zero points' term needs each column's sum of activations
               rows_b.each(quads, [&](const std::uint8_t* b) {
-                for (index_t j = 0; j < NB; ++j) colsum[j] += b[4 * j] + b[4 * j + 1] + b[4 * j + 2] + b[4 * j + 3];
+                for (index_t j = 0; j < W; ++j) colsum[j] += b[4 * j] + b[4 * j + 1] + b[4 * j + 2] + b[4 * j + 3];
               });
-            const index_t width = positions - j0 < NB ? positions - j0 : NB;
             for (index_t r = 0; r < rows_m; ++r) {
               const index_t m = g * mg + mb * MR + r;
-              std::int32_t* cr = c + r * NB;
+              std::int32_t* cr = c + r * W;
               for (index_t j = 0; j < width; ++j) cr[j] += bias[m] - req.wz[r] * colsum[j];
               // The whole tile row at once (long vectors; dropped columns cost little), then its
               // runs of output columns copied out.
-              Y q[NB];
+              Y q[arch::active::s8_window_nb];
               arch::active::requantize_row(cr, width, req.s[r], req.rq[r], yz, q);
               Y* ym = y + (n * p.out_channels + m) * out_plane + oh0 * p.out[2];
               for_each_output_run(j0, width, d.wq, p.out[2], [&](index_t j, index_t count, index_t row, index_t ow) {
                 std::memcpy(ym + row * p.out[2] + ow, q + j, static_cast<std::size_t>(count) * sizeof(Y));
               });
             }
-          }
+          });
         }
       }
     }

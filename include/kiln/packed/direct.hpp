@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace kiln::packed {
 
@@ -201,6 +202,26 @@ inline void for_each_output_run(index_t j0, index_t width, index_t wq, index_t o
     }
     if (ow == wq) ow = 0, ++row;
   }
+}
+
+// The last tile of for_each_window_tile (below): the narrowest of W, W - Step, ... holding width.
+template <index_t W, index_t Step, class F> inline void last_window_tile(index_t j0, index_t width, F& f) noexcept {
+  if constexpr (W > Step)
+    if (width <= W - Step) return last_window_tile<W - Step, Step>(j0, width, f);
+  f(j0, width < W ? width : W, std::integral_constant<index_t, W>{});  // a bound the compiler sees
+}
+
+// The tiles of a band's `positions` wide positions: f(j0, width, tile) with tile a
+// std::integral_constant, NB for every tile but the last, which is the smallest multiple of Step
+// that holds its width. A tile of NB on the last few positions computes and drops the rest
+// (ResNet-18's 3x3 layers on 28x28 to 7x7 planes wasted a fifth of their tiles so).
+template <index_t NB, index_t Step, class F> inline void for_each_window_tile(index_t positions, F&& f) noexcept {
+  static_assert(NB % Step == 0, "tile widths are multiples of the step");
+  index_t j0 = 0;
+  for (; positions - j0 > NB - Step; j0 += NB)
+    f(j0, positions - j0 < NB ? positions - j0 : NB, std::integral_constant<index_t, NB>{});
+  if constexpr (NB > Step)
+    if (j0 < positions) last_window_tile<NB - Step, Step>(j0, positions - j0, f);
 }
 
 }  // namespace detail

@@ -27,9 +27,11 @@ using generic::depthwise_taps;  // float; int8 layers take the int16 overload (d
 template <class A> inline constexpr index_t depthwise_lanes_max_plane = std::is_floating_point_v<A> ? 100 : 0;
 using generic::f32_nb;
 using generic::f32_window_nb;
+using generic::f32_window_step;
 using generic::f32_tile;
 inline constexpr index_t s8_nb = 2;  // 2 columns x 4 rows: 8 accumulators fit the register file
 inline constexpr index_t s8_window_nb = s8_nb;
+inline constexpr index_t s8_window_step = s8_window_nb;
 inline constexpr const char* int8_tile_name = "cortex_m_smlad";
 
 namespace detail {

@@ -54,6 +54,10 @@ inline constexpr index_t s8_nb = 8;   // columns per int8 tile
 // more multiply-adds per weight broadcast.
 inline constexpr index_t f32_window_nb = f32_nb;
 inline constexpr index_t s8_window_nb = s8_nb;
+// The width a band's last window tile may shrink by (packed/direct.hpp for_each_window_tile): one
+// vector where the tile is several; here, the whole tile.
+inline constexpr index_t f32_window_step = f32_window_nb;
+inline constexpr index_t s8_window_step = s8_window_nb;
 // Which int8 tile a target runs, for tests and reports.
 inline constexpr const char* int8_tile_name = "generic";
 

@@ -27,6 +27,7 @@ using f32_batch = xsimd::batch<float>;
 // latency, leaving registers for the two column loads and the broadcast.
 inline constexpr index_t f32_nb = 2 * static_cast<index_t>(f32_batch::size);
 inline constexpr index_t f32_window_nb = 2 * f32_nb;  // 16 accumulators (see generic::f32_window_nb)
+inline constexpr index_t f32_window_step = static_cast<index_t>(f32_batch::size);  // a band's last tile
 
 template <index_t MR, index_t NB, class Rows>
 inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows, float* c) noexcept {
@@ -440,6 +441,7 @@ template <bool UnsignedBroadcast> struct vnni_ops {
 
 inline constexpr index_t s8_nb = 32;  // two 16-lane vectors of column quads per row
 inline constexpr index_t s8_window_nb = 2 * s8_nb;
+inline constexpr index_t s8_window_step = 16;  // a band's last tile: any multiple of one vector
 inline constexpr const char* int8_tile_name = "avx512_vnni";
 
 template <index_t MR, index_t NB, class A, class Rows>
@@ -484,6 +486,7 @@ struct avx2_ops {
 
 inline constexpr index_t s8_nb = 8;  // two vectors of four column quads per row
 inline constexpr index_t s8_window_nb = 2 * s8_nb;
+inline constexpr index_t s8_window_step = 8;  // store() joins vectors in pairs
 inline constexpr const char* int8_tile_name = "avx2_vpmaddwd";
 
 template <index_t MR, index_t NB, class A, class Rows>
@@ -528,6 +531,7 @@ struct neon_ops {
 
 inline constexpr index_t s8_nb = 8;  // two vectors of four column quads per row
 inline constexpr index_t s8_window_nb = 2 * s8_nb;
+inline constexpr index_t s8_window_step = 4;
 inline constexpr const char* int8_tile_name = "neon_widening";
 
 template <index_t MR, index_t NB, class A, class Rows>
@@ -544,6 +548,7 @@ using generic::int8_tile;
 using generic::int8_tile_name;
 using generic::s8_nb;
 using generic::s8_window_nb;
+using generic::s8_window_step;
 #endif
 
 #if defined(__AVX2__) || defined(__ARM_NEON)
