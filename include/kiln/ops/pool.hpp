@@ -116,14 +116,7 @@ template <class T> inline void pool_planes(const pool_params& p, const T* x, T* 
     y[nc] = static_cast<T>(sum / static_cast<double>(n));
   }
 }
-}  // namespace detail
 
-namespace detail {
-// Max pooling one output row at a time, the row being the accumulator. The columns whose windows
-// lie wholly inside the input take each tap in turn as one pass over the row, a loop the compiler
-// vectorizes; the few border columns walk their clipped windows. Each output sees its taps in the
-// window walk's order with the same comparison, so results are identical to it, NaNs and signed
-// zeros included. (ResNet-18's 3x3 stride-2 pool on 64x112x112 bytes: 1.8 ms by the window walk.)
 // out[j] = tap[j * stride] (the row's first tap) or the larger of the two; Stride 0: not known here.
 template <index_t Stride, class T>
 inline void max_pool_pass(const T* tap, T* out, index_t n, index_t stride, bool first) noexcept {
@@ -134,6 +127,11 @@ inline void max_pool_pass(const T* tap, T* out, index_t n, index_t stride, bool 
     for (index_t j = 0; j < n; ++j) out[j] = tap[j * s] > out[j] ? tap[j * s] : out[j];
 }
 
+// Max pooling one output row at a time, the row being the accumulator. The columns whose windows
+// lie wholly inside the input take each tap in turn as one pass over the row, a loop the compiler
+// vectorizes; the few border columns walk their clipped windows. Each output sees its taps in the
+// window walk's order with the same comparison, so results are identical to it, NaNs and signed
+// zeros included. (ResNet-18's 3x3 stride-2 pool on 64x112x112 bytes: 1.8 ms by the window walk.)
 template <class T> inline void max_pool_rows(const pool_params& p, const T* x, T* y) noexcept {
   const index_t in_w = p.in[2], out_w = p.out[2];
   const index_t sw = p.stride[2], dw = p.dilation[2], kw_n = p.kernel[2];
