@@ -147,12 +147,12 @@ template <class T> inline void max_pool_rows(const pool_params& p, const T* x, T
       for (index_t oh = 0; oh < p.out[1]; ++oh) {
         T* row = y + ((nc * p.out[0] + od) * p.out[1] + oh) * out_w;
         bool first = true;
-        for (index_t kd = 0; kd < p.kernel[0]; ++kd) {
+        for (index_t kd = 0; kd < p.kernel[0] && lo < hi; ++kd) {  // no interior columns: borders only
           const index_t id = od * p.stride[0] - p.pad[0] + kd * p.dilation[0];
           if (id < 0 || id >= p.in[0]) continue;
           for (index_t kh = 0; kh < p.kernel[1]; ++kh) {
             const index_t ih = oh * p.stride[1] - p.pad[1] + kh * p.dilation[1];
-            if (ih < 0 || ih >= p.in[1] || lo == hi) continue;
+            if (ih < 0 || ih >= p.in[1]) continue;
             // The first interior column's taps, never left of the row: lo * sw >= pad.
             const T* in_row = xp + (id * p.in[1] + ih) * in_w + (lo * sw - p.pad[2]);
             T* out = row + lo;
