@@ -163,12 +163,21 @@ inline void depthwise_by_lanes(const P& p, const X* x, A xz, const W* w, Channel
       };
       index_t loaded = 0;
       index_t held = 0, stored = 0;  // output positions in `out`, and stored before them
+      // The ring slot of each output row's top input row, kept without a division per tap (an
+      // integer division per tap and row was a seventh of DS-CNN's depthwise time).
+      const index_t slot_step = p.stride[1] % ring;
+      index_t top_slot = 0;
       for (index_t oh = 0; oh < p.out[1]; ++oh) {
         const index_t top = oh * p.stride[1];
         for (; loaded < top + ring; ++loaded) load_row(loaded);
-        for (index_t kh = 0; kh < p.kernel[1]; ++kh)
+        for (index_t kh = 0; kh < p.kernel[1]; ++kh) {
+          index_t slot = top_slot + kh * p.dilation[1];  // kh * dilation < ring
+          if (slot >= ring) slot -= ring;
           for (index_t kw = 0; kw < p.kernel[2]; ++kw)
-            off[kh * p.kernel[2] + kw] = ((top + kh * p.dilation[1]) % ring * wp + kw * p.dilation[2]) * L;
+            off[kh * p.kernel[2] + kw] = (slot * wp + kw * p.dilation[2]) * L;
+        }
+        top_slot += slot_step;
+        if (top_slot >= ring) top_slot -= ring;
         arch::active::depthwise_lane_taps(p.out[2], p.stride[2] * L, taps, wl, off, xl, bl, out + held * L);
         held += p.out[2];
         const index_t count = oh + 1 == p.out[1] ? held : held - held % L;
