@@ -342,7 +342,7 @@ template <class X, class A> void check_interleave(lcg& rng) {
   for (auto& v : x) v = static_cast<X>(rng.range(std::is_floating_point_v<X> ? -1000 : std::numeric_limits<X>::min(),
                                                  std::is_floating_point_v<X> ? 1000 : std::numeric_limits<X>::max()));
   for (index_t lanes : {index_t(16), index_t(5)})
-    for (index_t width : {index_t(1), index_t(5), index_t(15), index_t(16), index_t(17), index_t(32), index_t(47)}) {
+    for (index_t width : {index_t(1), index_t(2), index_t(5), index_t(6), index_t(15), index_t(16), index_t(17), index_t(32), index_t(47)}) {
       CAPTURE(lanes);
       CAPTURE(width);
       std::vector<A> want(static_cast<std::size_t>(width * L), A(-7)), got = want;

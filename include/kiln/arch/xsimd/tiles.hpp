@@ -114,16 +114,42 @@ inline void transpose_16x16(bytes16 (&r)[16]) noexcept {
     for (index_t k = 0; k < 16; ++k) r[k] = t[k];
   }
 }
-// The first n <= 16 bytes at p, zero past them; and the way back. Short ones masked (no access
-// past n) with AVX-512BW, else byte by byte: a variable-length memcpy is a library call per row.
+// The first n <= 8 bytes at p as the low bytes of an integer (x86 is little-endian), zero above:
+// fixed-size loads, no access past n.
+inline std::uint64_t load_upto_8(const std::uint8_t* p, index_t n) noexcept {
+  std::uint64_t v = 0;
+  if (n == 8) {
+    std::memcpy(&v, p, 8);
+    return v;
+  }
+  index_t i = 0;
+  if (n & 4) {
+    std::uint32_t w;
+    std::memcpy(&w, p, 4);
+    v = w;
+    i = 4;
+  }
+  if (n & 2) {
+    std::uint16_t h;
+    std::memcpy(&h, p + i, 2);
+    v |= static_cast<std::uint64_t>(h) << (8 * i);
+    i += 2;
+  }
+  if (n & 1) v |= static_cast<std::uint64_t>(p[i]) << (8 * i);
+  return v;
+}
+// The first n <= 16 bytes at p, zero past them; and the way back. Short loads are masked (no
+// access past n) with AVX-512BW, else assembled in general registers: filling a stack tile byte
+// by byte and loading it as a vector stalls on store forwarding (a 5-column plane's interleave
+// spent most of its time there), and a variable-length memcpy is a library call per row.
 inline bytes16 load_partial(const std::uint8_t* p, index_t n) noexcept {
   if (n == 16) return bytes16::load_unaligned(p);
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
   return _mm_maskz_loadu_epi8(static_cast<__mmask16>((1u << n) - 1), p);
 #else
-  alignas(16) std::uint8_t tile[16] = {};
-  for (index_t i = 0; i < n; ++i) tile[i] = p[i];
-  return bytes16::load_aligned(tile);
+  const std::uint64_t lo = n >= 8 ? load_upto_8(p, 8) : load_upto_8(p, n);
+  const std::uint64_t hi = n > 8 ? load_upto_8(p + 8, n - 8) : 0;
+  return _mm_set_epi64x(static_cast<long long>(hi), static_cast<long long>(lo));
 #endif
 }
 inline void store_partial(const bytes16& v, std::uint8_t* p, index_t n) noexcept {
@@ -143,9 +169,10 @@ inline __m128 load_partial(const float* p, index_t n) noexcept {
 #if defined(__AVX512F__) && defined(__AVX512VL__)
   return _mm_maskz_loadu_ps(static_cast<__mmask8>((1u << n) - 1), p);
 #else
-  alignas(16) float tile[4] = {};
-  for (index_t i = 0; i < n; ++i) tile[i] = p[i];
-  return _mm_load_ps(tile);
+  if (n <= 0) return _mm_setzero_ps();
+  if (n == 1) return _mm_load_ss(p);
+  const __m128 two = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  return n == 2 ? two : _mm_movelh_ps(two, _mm_load_ss(p + 2));
 #endif
 }
 inline void store_partial(__m128 v, float* p, index_t n) noexcept {
