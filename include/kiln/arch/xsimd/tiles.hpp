@@ -333,22 +333,34 @@ inline std::int32_t requantize_saturate(std::int32_t acc, float scale, const req
   return v < lo ? lo : v > hi ? hi : static_cast<std::int32_t>(v);
 }
 
-// Rows of 8/16-bit outputs, sixteen at a time in GCC/clang vector types (compiled to whatever
+// Rows of 8/16-bit outputs in blocks of 16 or 8, in GCC/clang vector types (compiled to whatever
 // vectors the target has): clamping to [lo - zp, hi - zp] (small integers, exact in float) before
 // rounding is the same saturation without 64-bit steps, and adding and subtracting 1.5 * 2^23
 // rounds half to even (the default mode) any |v| < 2^22. The clamp sits between the product and
 // the addition, so no contraction into an FMA can skip the product's rounding. A short row or
-// tail goes through whole blocks (the last overlapping the one before; rows under 16 padded),
-// where a compiler-vectorized loop would leave rows of 6 to 47 outputs largely to its scalar
-// epilogue. -ffast-math, which may fold the addition away, gets std::nearbyint one element at a
-// time.
+// tail goes through whole blocks (the last overlapping the one before), where a
+// compiler-vectorized loop would leave rows of 6 to 47 outputs largely to its scalar epilogue;
+// only rows under 8 are padded, since a padded block is assembled through memory (a store-forwarding
+// stall) and GCC leaves its clamps scalar: an 8-wide tile row through a padded 16-block took half
+// of an AVX2 1x1 layer's time. -ffast-math, which may fold the addition away, gets
+// std::nearbyint one element at a time.
 namespace detail {
-using f32x16 = float __attribute__((vector_size(64)));
-using i32x16 = std::int32_t __attribute__((vector_size(64)));
+template <index_t N> struct requant_vectors;
+template <> struct requant_vectors<8> {
+  using f32 = float __attribute__((vector_size(32)));
+  using i32 = std::int32_t __attribute__((vector_size(32)));
+};
+template <> struct requant_vectors<16> {
+  using f32 = float __attribute__((vector_size(64)));
+  using i32 = std::int32_t __attribute__((vector_size(64)));
+};
 
-template <class Y>
-inline void requantize_block(const std::int32_t* acc, index_t count, const f32x16& scale, float lo, float hi,
-                             std::int32_t zero_point, Y* y) noexcept {
+// count <= N outputs from acc; whole when count == N.
+template <index_t N, class Y>
+inline void requantize_block(const std::int32_t* acc, index_t count, const typename requant_vectors<N>::f32& scale,
+                             float lo, float hi, std::int32_t zero_point, Y* y) noexcept {
+  using f32 = typename requant_vectors<N>::f32;
+  using i32 = typename requant_vectors<N>::i32;
 #if defined(__FAST_MATH__)
   for (index_t k = 0; k < count; ++k) {
     float v = std::nearbyint(static_cast<float>(acc[k]) * scale[k]);
@@ -356,21 +368,35 @@ inline void requantize_block(const std::int32_t* acc, index_t count, const f32x1
     y[k] = static_cast<Y>(static_cast<std::int32_t>(v) + zero_point);
   }
 #else
-  i32x16 a = {};
-  if (count == 16) std::memcpy(&a, acc, sizeof a);
-  else  // count < 16; the bound says so to GCC, which -O3 inlining made warn of an overflow
-    for (index_t k = 0; k < count && k < 16; ++k) a[k] = acc[k];
-  const f32x16 lov = lo - f32x16{}, hiv = hi - f32x16{}, magic = 12582912.f - f32x16{};
-  f32x16 v = __builtin_convertvector(a, f32x16) * scale;
+  i32 a = {};
+  if (count == N) std::memcpy(&a, acc, sizeof a);
+  else  // count < N; the bound says so to GCC, which -O3 inlining made warn of an overflow
+    for (index_t k = 0; k < count && k < N; ++k) a[k] = acc[k];
+  const f32 lov = lo - f32{}, hiv = hi - f32{}, magic = 12582912.f - f32{};
+  f32 v = __builtin_convertvector(a, f32) * scale;
   v = v < lov ? lov : v;
   v = v > hiv ? hiv : v;
   v = (v + magic) - magic;
-  const i32x16 r = __builtin_convertvector(v, i32x16) + zero_point;
-  if (count == 16)
-    for (index_t k = 0; k < 16; ++k) y[k] = static_cast<Y>(r[k]);
+  const i32 r = __builtin_convertvector(v, i32) + zero_point;
+  if (count == N)
+    for (index_t k = 0; k < N; ++k) y[k] = static_cast<Y>(r[k]);
   else
-    for (index_t k = 0; k < count && k < 16; ++k) y[k] = static_cast<Y>(r[k]);
+    for (index_t k = 0; k < count && k < N; ++k) y[k] = static_cast<Y>(r[k]);
 #endif
+}
+
+// Outputs [0, n), n >= N, in whole N-blocks; the last one ends at n, overlapping the one before
+// (the same values rewritten).
+template <index_t N, class Y>
+inline void requantize_blocks(const std::int32_t* acc, index_t n, float scale, float lo, float hi,
+                              std::int32_t zero_point, Y* y) noexcept {
+  using f32 = typename requant_vectors<N>::f32;
+  const f32 s = scale - f32{};
+  for (index_t i = 0;; i += N) {
+    const index_t at = i + N <= n ? i : n - N;
+    requantize_block<N>(acc + at, N, s, lo, hi, zero_point, y + at);
+    if (at + N == n) break;
+  }
 }
 }  // namespace detail
 
@@ -381,17 +407,9 @@ inline void requantize_row(const std::int32_t* acc, index_t n, float scale, cons
   static_cast<void>(rq);
   const float lo = static_cast<float>(std::numeric_limits<Y>::min() - zero_point);
   const float hi = static_cast<float>(std::numeric_limits<Y>::max() - zero_point);
-  const detail::f32x16 s = scale - detail::f32x16{};
-  if (n < 16) {
-    detail::requantize_block(acc, n, s, lo, hi, zero_point, y);
-    return;
-  }
-  // Whole blocks; the last one ends at n, overlapping the one before (same values rewritten).
-  for (index_t i = 0;; i += 16) {
-    const index_t at = i + 16 <= n ? i : n - 16;
-    detail::requantize_block(acc + at, 16, s, lo, hi, zero_point, y + at);
-    if (at + 16 == n) break;
-  }
+  if (n >= 16) detail::requantize_blocks<16>(acc, n, scale, lo, hi, zero_point, y);
+  else if (n >= 8) detail::requantize_blocks<8>(acc, n, scale, lo, hi, zero_point, y);
+  else detail::requantize_block<8>(acc, n, scale - detail::requant_vectors<8>::f32{}, lo, hi, zero_point, y);
 }
 
 // requantize_row with a scale per lane (generic::requantize_lanes): one block per position.
@@ -403,9 +421,9 @@ inline void requantize_lanes(const std::int32_t* acc, index_t count, const float
   static_cast<void>(rq);
   const float lo = static_cast<float>(std::numeric_limits<Y>::min() - zero_point);
   const float hi = static_cast<float>(std::numeric_limits<Y>::max() - zero_point);
-  detail::f32x16 s;
+  detail::requant_vectors<16>::f32 s;
   std::memcpy(&s, scale, sizeof s);
-  for (index_t j = 0; j < count; ++j) detail::requantize_block(acc + 16 * j, 16, s, lo, hi, zero_point, y + 16 * j);
+  for (index_t j = 0; j < count; ++j) detail::requantize_block<16>(acc + 16 * j, 16, s, lo, hi, zero_point, y + 16 * j);
 }
 #else
 using generic::requantize_lanes;
