@@ -16,6 +16,7 @@
 
 #include "../../core/requantize.hpp"
 #include "../../core/shape.hpp"
+#include "../../core/types.hpp"
 
 #include <cstdint>
 #include <limits>
@@ -26,7 +27,7 @@ template <class T> struct panel_rows {
   using value_type = T;
   const T* b;
   index_t ldb;
-  template <class F> void each(index_t k, F&& f) const noexcept {
+  template <class F> KILN_ALWAYS_INLINE void each(index_t k, F&& f) const noexcept {
     const T* p = b;
     for (index_t q = 0; q < k; ++q, p += ldb) f(p);
   }
@@ -36,7 +37,7 @@ template <class T> struct window_rows {
   const T* b;
   index_t cs, taps;
   const index_t* off;
-  template <class F> void each(index_t steps, F&& f) const noexcept {
+  template <class F> KILN_ALWAYS_INLINE void each(index_t steps, F&& f) const noexcept {
     const T* p = b;
     for (index_t q = 0; q < steps; ++q, p += cs)
       for (index_t t = 0; t < taps; ++t) f(p + off[t]);
