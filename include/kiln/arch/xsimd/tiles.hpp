@@ -471,14 +471,17 @@ namespace detail {
 // The register tile every int8 instruction set below shares: per step, V vectors of column quads
 // (b) and MR broadcast quads (a, one per row), all MR x V accumulators in registers. Ops is the
 // instruction set: load(b) one vector of column quads (Ops::bytes of b), broadcast(a) one quad,
-// madd(acc, a, b), store(row of V accumulators, c) Ops::cols columns per accumulator.
+// madd(acc, a, b), store(row of V accumulators, c) Ops::cols columns per accumulator. Wider tiles
+// than Ops::max_accumulators allow run as column chunks (see f32_tile), of a multiple of
+// Ops::vector_group vectors (the ones store() joins).
 template <class Ops, index_t MR, index_t V, class A, class Rows>
-inline void quad_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
+KILN_ALWAYS_INLINE inline void quad_tile_in_registers(index_t k4, const A* a, index_t a_rs, index_t a_ks,
+                                                      const Rows& rows, std::int32_t* c, index_t ldc) noexcept {
   using B = typename Rows::value_type;
   typename Ops::acc acc[MR][V];
   for (index_t r = 0; r < MR; ++r)
     for (index_t v = 0; v < V; ++v) acc[r][v] = Ops::zero();
-  rows.each(k4, [&](const B* b) {
+  rows.each(k4, [&](const B* b) KILN_ALWAYS_INLINE {
     typename Ops::column bv[V];
     for (index_t v = 0; v < V; ++v) bv[v] = Ops::load(b + Ops::bytes * v);
     for (index_t r = 0; r < MR; ++r) {
@@ -487,7 +490,17 @@ inline void quad_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
     }
     a += a_ks;
   });
-  for (index_t r = 0; r < MR; ++r) Ops::template store<V>(acc[r], c + r * V * Ops::cols);
+  for (index_t r = 0; r < MR; ++r) Ops::template store<V>(acc[r], c + r * ldc);
+}
+
+template <class Ops, index_t MR, index_t V, index_t V0 = 0, class A, class Rows>
+inline void quad_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
+  constexpr index_t group = Ops::vector_group, fit = Ops::max_accumulators / MR / group * group;
+  constexpr index_t chunk = fit > group ? fit : group, n = V - V0 < chunk ? V - V0 : chunk;
+  Rows part = rows;
+  part.b += Ops::bytes * V0;
+  quad_tile_in_registers<Ops, MR, n>(k4, a, a_rs, a_ks, part, c + Ops::cols * V0, Ops::cols * V);
+  if constexpr (V0 + n < V) quad_tile<Ops, MR, V, V0 + n>(k4, a, a_rs, a_ks, rows, c);
 }
 
 template <class T> inline std::int32_t load_quad(const T* p) noexcept {
@@ -506,7 +519,7 @@ namespace detail {
 template <bool UnsignedBroadcast> struct vnni_ops {
   using acc = __m512i;
   using column = __m512i;
-  static constexpr index_t bytes = 64, cols = 16;
+  static constexpr index_t bytes = 64, cols = 16, max_accumulators = 16, vector_group = 1;
   static acc zero() noexcept { return _mm512_setzero_si512(); }
   template <class B> static column load(const B* b) noexcept { return _mm512_loadu_si512(b); }
   template <class A> static __m512i broadcast(const A* a) noexcept { return _mm512_set1_epi32(load_quad(a)); }
@@ -542,7 +555,8 @@ namespace detail {
 struct avx2_ops {
   using acc = __m256i;
   using column = __m256i;
-  static constexpr index_t bytes = 16, cols = 4;
+  // 8 of the 16 registers: 16 accumulators spilled.
+  static constexpr index_t bytes = 16, cols = 4, max_accumulators = 8, vector_group = 2;
   static acc zero() noexcept { return _mm256_setzero_si256(); }
   template <class B> static column load(const B* b) noexcept {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
@@ -587,7 +601,7 @@ struct neon_ops {
   struct column {
     int16x8_t lo, hi;
   };
-  static constexpr index_t bytes = 16, cols = 4;
+  static constexpr index_t bytes = 16, cols = 4, max_accumulators = 16, vector_group = 1;
   template <class T> static int16x8_t widen(uint8x8_t v) noexcept {
     if constexpr (std::is_signed_v<T>) return vmovl_s8(vreinterpret_s8_u8(v));
     else return vreinterpretq_s16_u16(vmovl_u8(v));
