@@ -198,3 +198,42 @@ TEST_CASE("round_to_int32 and quantize_value: ties to even, saturation, NaN") {
   CHECK(kiln::detail::quantize_value<std::int8_t>(-inf, 5.f) == -128);
   CHECK(kiln::detail::quantize_value<std::int8_t>(inf, 5.f) == 127);
 }
+
+// quantize_linear's loop (vectorized where the target allows) against a scalar reference:
+// std::nearbyint, the zero point, saturation and NaN to the minimum, element by element. Ties,
+// values near the saturation bounds, huge ones and non-finite ones, per tensor and per axis.
+template <class Y> void check_quantize_linear(std::mt19937& rng) {
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  const kiln::quant_params p{2, 3, 37};  // 37: whole vectors and a tail
+  std::vector<float> x(2 * 3 * 37);
+  std::uniform_real_distribution<float> wide(-400.f, 400.f);
+  std::uniform_int_distribution<int> ties(-600, 600);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = i % 3 == 0 ? static_cast<float>(ties(rng)) * 0.5f : wide(rng);
+  x[5] = nan;
+  x[6] = inf;
+  x[7] = -inf;
+  x[8] = 3e9f;
+  x[9] = -3e9f;
+  const float scale[3] = {0.5f, 1.f, 0.75f};
+  const Y zp[3] = {Y(std::numeric_limits<Y>::min() / 2 + 3), Y(0), Y(std::numeric_limits<Y>::max() / 2)};
+  std::vector<Y> got(x.size());
+  kiln::quantize_linear(p, x.data(), scale, zp, got.data());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const std::size_t a = i / 37 % 3;
+    const float v = x[i] / scale[a];
+    double want = std::isnan(v) ? -HUGE_VAL : static_cast<double>(std::nearbyint(v)) + zp[a];
+    want = std::fmax(want, std::numeric_limits<Y>::min());
+    want = std::fmin(want, std::numeric_limits<Y>::max());
+    CAPTURE(i);
+    CAPTURE(x[i]);
+    CHECK(+got[i] == static_cast<int>(want));
+  }
+}
+
+TEST_CASE("quantize_linear over runs equals element-wise rounding and saturation") {
+  std::mt19937 rng(31);
+  for (int round = 0; round < 20; ++round) {
+    check_quantize_linear<std::uint8_t>(rng);
+    check_quantize_linear<std::int8_t>(rng);
+  }
+}
