@@ -26,24 +26,22 @@ using f32_batch = xsimd::batch<float>;
 // Two vectors per row and MR = 4 rows: 8 accumulators keep both FMA ports busy through the FMA
 // latency, leaving registers for the two column loads and the broadcast.
 inline constexpr index_t f32_nb = 2 * static_cast<index_t>(f32_batch::size);
+// Vector registers of the target: 32 on AVX-512 and NEON, 16 on x86 below AVX-512.
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX512F__)
-// 16 vector registers: 16 accumulators would spill, and did (Zen 1: a 64-channel 3x3 layer at
-// 55 % of peak, 2660 us; with 8 accumulators 1640 us).
-inline constexpr index_t f32_window_nb = f32_nb;
+inline constexpr index_t vector_registers = 16;
 #else
-inline constexpr index_t f32_window_nb = 2 * f32_nb;  // 16 accumulators of 32 registers (see generic::f32_window_nb)
+inline constexpr index_t vector_registers = 32;
 #endif
+// Accumulators a tile keeps in registers: half the register file, the rest for the column loads
+// and the broadcast. Wider tiles run as column chunks of that many, each a pass over k: with all
+// 16 AVX2 registers as accumulators the window tile spilled (Zen 1: a 32-channel 56x56 3x3 layer 2660
+// us, in chunks of 8 1640 us), and the small-plane 1x1 kernel's 4 x 64 tile (32 accumulators;
+// MobileNet's 6x6 pointwise layers 68 -> 41 us, ORT 39).
+inline constexpr index_t f32_max_accumulators = vector_registers / 2;
+// The direct path's window tile: as many columns as 4 rows of accumulators hold (see
+// generic::f32_window_nb), 64 on AVX-512, 16 on AVX2 and NEON.
+inline constexpr index_t f32_window_nb = f32_max_accumulators / 4 * static_cast<index_t>(f32_batch::size);
 inline constexpr index_t f32_window_step = static_cast<index_t>(f32_batch::size);  // a band's last tile
-
-// Accumulators a tile keeps in registers: 16 where there are 32 vector registers (AVX-512,
-// NEON), 8 of x86's 16 otherwise. Wider tiles run as column chunks of that many, each a pass over
-// k: the small-plane 1x1 kernel's 4 x 64 tile as 32 AVX2 accumulators spilled (MobileNet's 6x6
-// pointwise layers at 43 % of peak, 68 us; ORT 39).
-#if (defined(__x86_64__) || defined(__i386__)) && !defined(__AVX512F__)
-inline constexpr index_t f32_max_accumulators = 8;
-#else
-inline constexpr index_t f32_max_accumulators = 16;
-#endif
 
 namespace detail {
 // MR x V vectors of columns, all in registers; row r of the result at c + r * ldc.
@@ -519,7 +517,7 @@ namespace detail {
 template <bool UnsignedBroadcast> struct vnni_ops {
   using acc = __m512i;
   using column = __m512i;
-  static constexpr index_t bytes = 64, cols = 16, max_accumulators = 16, vector_group = 1;
+  static constexpr index_t bytes = 64, cols = 16, max_accumulators = vector_registers / 2, vector_group = 1;
   static acc zero() noexcept { return _mm512_setzero_si512(); }
   template <class B> static column load(const B* b) noexcept { return _mm512_loadu_si512(b); }
   template <class A> static __m512i broadcast(const A* a) noexcept { return _mm512_set1_epi32(load_quad(a)); }
@@ -555,8 +553,7 @@ namespace detail {
 struct avx2_ops {
   using acc = __m256i;
   using column = __m256i;
-  // 8 of the 16 registers: 16 accumulators spilled.
-  static constexpr index_t bytes = 16, cols = 4, max_accumulators = 8, vector_group = 2;
+  static constexpr index_t bytes = 16, cols = 4, max_accumulators = vector_registers / 2, vector_group = 2;
   static acc zero() noexcept { return _mm256_setzero_si256(); }
   template <class B> static column load(const B* b) noexcept {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
@@ -601,6 +598,8 @@ struct neon_ops {
   struct column {
     int16x8_t lo, hi;
   };
+  // Each accumulator is two registers, so this admits the 4 x 16 window tile whole, as before
+  // the limit existed (not timed here: the NEON build runs under qemu).
   static constexpr index_t bytes = 16, cols = 4, max_accumulators = 16, vector_group = 1;
   template <class T> static int16x8_t widen(uint8x8_t v) noexcept {
     if constexpr (std::is_signed_v<T>) return vmovl_s8(vreinterpret_s8_u8(v));
