@@ -33,10 +33,10 @@ inline constexpr index_t vector_registers = 16;
 inline constexpr index_t vector_registers = 32;
 #endif
 // Accumulators a tile keeps in registers: half the register file, the rest for the column loads
-// and the broadcast. Wider tiles run as column chunks of that many, each a pass over k: with all
-// 16 AVX2 registers as accumulators the window tile spilled (Zen 1: a 32-channel 56x56 3x3 layer 2660
-// us, in chunks of 8 1640 us), and the small-plane 1x1 kernel's 4 x 64 tile (32 accumulators;
-// MobileNet's 6x6 pointwise layers 68 -> 41 us, ORT 39).
+// and the broadcast. Wider tiles run as column chunks of that many (detail::register_tile):
+// with all 16 AVX2 registers as accumulators the window tile spilled (Zen 1: a 32-channel 56x56
+// 3x3 layer 2660 us, in chunks of 8 1640 us), and so did the small-plane 1x1 kernel's 4 x 64
+// tile (32 accumulators; MobileNet's 6x6 pointwise layers 68 -> 41 us, ORT 39).
 inline constexpr index_t f32_max_accumulators = vector_registers / 2;
 // The direct path's window tile: as many columns as 4 rows of accumulators hold (see
 // generic::f32_window_nb), 64 on AVX-512, 16 on AVX2 and NEON.
@@ -44,46 +44,62 @@ inline constexpr index_t f32_window_nb = f32_max_accumulators / 4 * static_cast<
 inline constexpr index_t f32_window_step = static_cast<index_t>(f32_batch::size);  // a band's last tile
 
 namespace detail {
-// MR x V vectors of columns, all in registers; row r of the result at c + r * ldc.
-template <index_t MR, index_t V, class Rows>
-KILN_ALWAYS_INLINE inline void f32_tile_in_registers(index_t k, const float* a, index_t a_rs, index_t a_ks,
-                                                     const Rows& rows, float* c, index_t ldc) noexcept {
-  constexpr index_t lanes = static_cast<index_t>(f32_batch::size);
-  f32_batch acc[MR][V];
+// The register tile every instruction set below shares: per step, V vectors of columns (b) and MR
+// broadcast row elements (a), all MR x V accumulators in registers; row r of the result at
+// c + r * ldc. Ops is the instruction set: load(b) one vector of columns (Ops::bytes elements of
+// b), broadcast(a) one row element (a float, or an int8 quad), madd(acc, a, b), store(row of V
+// accumulators, c) Ops::cols columns per accumulator.
+template <class Ops, index_t MR, index_t V, class A, class Rows, class C>
+KILN_ALWAYS_INLINE inline void tile_in_registers(index_t steps, const A* a, index_t a_rs, index_t a_ks,
+                                                 const Rows& rows, C* c, index_t ldc) noexcept {
+  using B = typename Rows::value_type;
+  typename Ops::acc acc[MR][V];
   for (index_t r = 0; r < MR; ++r)
-    for (index_t v = 0; v < V; ++v) acc[r][v] = f32_batch(0.f);
-  rows.each(k, [&](const float* b) KILN_ALWAYS_INLINE {
-    f32_batch bv[V];
-    for (index_t v = 0; v < V; ++v) bv[v] = f32_batch::load_unaligned(b + v * lanes);
+    for (index_t v = 0; v < V; ++v) acc[r][v] = Ops::zero();
+  rows.each(steps, [&](const B* b) KILN_ALWAYS_INLINE {
+    typename Ops::column bv[V];
+    for (index_t v = 0; v < V; ++v) bv[v] = Ops::load(b + Ops::bytes * v);
     for (index_t r = 0; r < MR; ++r) {
-      const f32_batch av(a[r * a_rs]);
-      for (index_t v = 0; v < V; ++v) acc[r][v] = xsimd::fma(av, bv[v], acc[r][v]);
+      const auto av = Ops::broadcast(a + r * a_rs);
+      for (index_t v = 0; v < V; ++v) acc[r][v] = Ops::madd(acc[r][v], av, bv[v]);
     }
     a += a_ks;
   });
-  for (index_t r = 0; r < MR; ++r)
-    for (index_t v = 0; v < V; ++v) acc[r][v].store_unaligned(c + r * ldc + v * lanes);
+  for (index_t r = 0; r < MR; ++r) Ops::template store<V>(acc[r], c + r * ldc);
 }
 
-// Vectors [V0, V) of an MR x V tile, in chunks of at most f32_max_accumulators / MR vectors.
-template <index_t MR, index_t V, index_t V0, class Rows>
-inline void f32_tile_chunks(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows,
-                            float* c) noexcept {
-  constexpr index_t lanes = static_cast<index_t>(f32_batch::size);
-  constexpr index_t chunk = f32_max_accumulators / MR > 0 ? f32_max_accumulators / MR : 1;
-  constexpr index_t n = V - V0 < chunk ? V - V0 : chunk;
+// An MR x V tile (vectors [V0, V) here) in column chunks of at most Ops::max_accumulators, a
+// multiple of Ops::vector_group vectors (the ones store() joins), each a pass over the steps.
+template <class Ops, index_t MR, index_t V, index_t V0 = 0, class A, class Rows, class C>
+inline void register_tile(index_t steps, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, C* c) noexcept {
+  constexpr index_t group = Ops::vector_group, fit = Ops::max_accumulators / MR / group * group;
+  constexpr index_t chunk = fit > group ? fit : group, n = V - V0 < chunk ? V - V0 : chunk;
   Rows part = rows;
-  part.b += V0 * lanes;
-  f32_tile_in_registers<MR, n>(k, a, a_rs, a_ks, part, c + V0 * lanes, V * lanes);
-  if constexpr (V0 + n < V) f32_tile_chunks<MR, V, V0 + n>(k, a, a_rs, a_ks, rows, c);
+  part.b += Ops::bytes * V0;
+  tile_in_registers<Ops, MR, n>(steps, a, a_rs, a_ks, part, c + Ops::cols * V0, Ops::cols * V);
+  if constexpr (V0 + n < V) register_tile<Ops, MR, V, V0 + n>(steps, a, a_rs, a_ks, rows, c);
 }
+
+struct f32_ops {
+  using acc = f32_batch;
+  using column = f32_batch;
+  static constexpr index_t bytes = static_cast<index_t>(f32_batch::size), cols = bytes;
+  static constexpr index_t max_accumulators = f32_max_accumulators, vector_group = 1;
+  static acc zero() noexcept { return f32_batch(0.f); }
+  static column load(const float* b) noexcept { return f32_batch::load_unaligned(b); }
+  static f32_batch broadcast(const float* a) noexcept { return f32_batch(*a); }
+  static acc madd(acc s, f32_batch a, column b) noexcept { return xsimd::fma(a, b, s); }
+  template <index_t V> static void store(const acc* row, float* c) noexcept {
+    for (index_t v = 0; v < V; ++v) row[v].store_unaligned(c + cols * v);
+  }
+};
 }  // namespace detail
 
 template <index_t MR, index_t NB, class Rows>
 inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows, float* c) noexcept {
   constexpr index_t lanes = static_cast<index_t>(f32_batch::size);
   if constexpr (NB % lanes != 0) generic::f32_tile<MR, NB>(k, a, a_rs, a_ks, rows, c);
-  else detail::f32_tile_chunks<MR, NB / lanes, 0>(k, a, a_rs, a_ks, rows, c);
+  else detail::register_tile<detail::f32_ops, MR, NB / lanes>(k, a, a_rs, a_ks, rows, c);
 }
 template <index_t MR, index_t NB>
 inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const float* b, index_t ldb,
@@ -466,41 +482,6 @@ using generic::requantize_saturate;
 
 #if defined(__AVX2__) || defined(__ARM_NEON)
 namespace detail {
-// The register tile every int8 instruction set below shares: per step, V vectors of column quads
-// (b) and MR broadcast quads (a, one per row), all MR x V accumulators in registers. Ops is the
-// instruction set: load(b) one vector of column quads (Ops::bytes of b), broadcast(a) one quad,
-// madd(acc, a, b), store(row of V accumulators, c) Ops::cols columns per accumulator. Wider tiles
-// than Ops::max_accumulators allow run as column chunks (see f32_tile), of a multiple of
-// Ops::vector_group vectors (the ones store() joins).
-template <class Ops, index_t MR, index_t V, class A, class Rows>
-KILN_ALWAYS_INLINE inline void quad_tile_in_registers(index_t k4, const A* a, index_t a_rs, index_t a_ks,
-                                                      const Rows& rows, std::int32_t* c, index_t ldc) noexcept {
-  using B = typename Rows::value_type;
-  typename Ops::acc acc[MR][V];
-  for (index_t r = 0; r < MR; ++r)
-    for (index_t v = 0; v < V; ++v) acc[r][v] = Ops::zero();
-  rows.each(k4, [&](const B* b) KILN_ALWAYS_INLINE {
-    typename Ops::column bv[V];
-    for (index_t v = 0; v < V; ++v) bv[v] = Ops::load(b + Ops::bytes * v);
-    for (index_t r = 0; r < MR; ++r) {
-      const auto av = Ops::broadcast(a + r * a_rs);
-      for (index_t v = 0; v < V; ++v) acc[r][v] = Ops::madd(acc[r][v], av, bv[v]);
-    }
-    a += a_ks;
-  });
-  for (index_t r = 0; r < MR; ++r) Ops::template store<V>(acc[r], c + r * ldc);
-}
-
-template <class Ops, index_t MR, index_t V, index_t V0 = 0, class A, class Rows>
-inline void quad_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
-  constexpr index_t group = Ops::vector_group, fit = Ops::max_accumulators / MR / group * group;
-  constexpr index_t chunk = fit > group ? fit : group, n = V - V0 < chunk ? V - V0 : chunk;
-  Rows part = rows;
-  part.b += Ops::bytes * V0;
-  quad_tile_in_registers<Ops, MR, n>(k4, a, a_rs, a_ks, part, c + Ops::cols * V0, Ops::cols * V);
-  if constexpr (V0 + n < V) quad_tile<Ops, MR, V, V0 + n>(k4, a, a_rs, a_ks, rows, c);
-}
-
 template <class T> inline std::int32_t load_quad(const T* p) noexcept {
   std::int32_t quad;
   std::memcpy(&quad, p, 4);
@@ -543,7 +524,7 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
   if constexpr (!std::is_same_v<A, std::int8_t> || !std::is_same_v<B, std::uint8_t> || NB % 16 != 0)
     generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, rows, c);
   else
-    detail::quad_tile<detail::vnni_ops<false>, MR, NB / 16>(k4, a, a_rs, a_ks, rows, c);
+    detail::register_tile<detail::vnni_ops<false>, MR, NB / 16>(k4, a, a_rs, a_ks, rows, c);
 }
 #elif defined(__AVX2__)
 namespace detail {
@@ -583,7 +564,7 @@ inline constexpr const char* int8_tile_name = "avx2_vpmaddwd";
 template <index_t MR, index_t NB, class A, class Rows>
 inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
   if constexpr (NB % 8 != 0) generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, rows, c);
-  else detail::quad_tile<detail::avx2_ops, MR, NB / 4>(k4, a, a_rs, a_ks, rows, c);
+  else detail::register_tile<detail::avx2_ops, MR, NB / 4>(k4, a, a_rs, a_ks, rows, c);
 }
 #elif defined(__ARM_NEON)
 namespace detail {
@@ -634,7 +615,7 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
   if constexpr ((!std::is_signed_v<A> && !std::is_signed_v<B>) || NB % 4 != 0)
     generic::int8_tile<MR, NB>(k4, a, a_rs, a_ks, rows, c);
   else
-    detail::quad_tile<detail::neon_ops, MR, NB / 4>(k4, a, a_rs, a_ks, rows, c);
+    detail::register_tile<detail::neon_ops, MR, NB / 4>(k4, a, a_rs, a_ks, rows, c);
 }
 #else
 using generic::int8_tile;
@@ -668,7 +649,7 @@ inline void int8_dense_tile(index_t k4, const std::uint8_t* a, index_t a_rs, ind
   if constexpr (NB % 16 != 0)
     generic::int8_dense_tile<MR, NB>(k4, a, a_rs, a_ks, b, ldb, c);
   else
-    detail::quad_tile<detail::vnni_ops<true>, MR, NB / 16>(k4, a, a_rs, a_ks, panel_rows<std::int8_t>{b, ldb}, c);
+    detail::register_tile<detail::vnni_ops<true>, MR, NB / 16>(k4, a, a_rs, a_ks, panel_rows<std::int8_t>{b, ldb}, c);
 }
 #elif defined(__AVX2__) || defined(__ARM_NEON)
 inline constexpr index_t s8_dense_nb = 16;
