@@ -85,8 +85,24 @@ struct model_info {
 // 3x slower). On a lambda it goes after the parameter list.
 #if defined(__GNUC__) || defined(__clang__)
 #define KILN_ALWAYS_INLINE __attribute__((always_inline))
+#define KILN_KNOWN_CONSTANT(x) __builtin_constant_p(x)
 #else
 #define KILN_ALWAYS_INLINE
+#define KILN_KNOWN_CONSTANT(x) false
+#endif
+
+// Around loops whose bound the code guarantees but GCC 12, in layers inlined with constant
+// shapes (kiln compile --specialize), doubts on paths that never run: it warns of iterations past
+// an array's end there (-Waggressive-loop-optimizations, or -Wstringop-overflow once it turned
+// the loop into a memcpy). Generated code must compile warning-free under -Werror.
+#if defined(__GNUC__) && !defined(__clang__)
+#define KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS                                             \
+  _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Waggressive-loop-optimizations\"") \
+      _Pragma("GCC diagnostic ignored \"-Wstringop-overflow\"")
+#define KILN_END_IGNORE_DEAD_PATH_BOUNDS _Pragma("GCC diagnostic pop")
+#else
+#define KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS
+#define KILN_END_IGNORE_DEAD_PATH_BOUNDS
 #endif
 
 // The arena must be aligned to this many bytes; planned offsets are multiples of it.

@@ -175,7 +175,12 @@ inline void qlinear_conv_direct(const qconv_params& p, const X* x, const X* x_zp
             for (index_t r = 0; r < rows_m; ++r) {
               const index_t m = g * mg + mb * MR + r;
               std::int32_t* cr = c + r * W;
+              // width <= W, but with a layer's shapes constant (kiln compile --specialize) GCC 12
+              // warns of iterations past it on paths that never run (bounding j by W as well did
+              // not stop it).
+              KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS
               for (index_t j = 0; j < width; ++j) cr[j] += bias[m] - req.wz[r] * colsum[j];
+              KILN_END_IGNORE_DEAD_PATH_BOUNDS
               // The whole tile row at once (long vectors; dropped columns cost little), then its
               // runs of output columns copied out.
               Y q[arch::active::s8_window_nb];

@@ -63,6 +63,7 @@ KILN_ALWAYS_INLINE inline void tile_in_registers(index_t steps, const A* a, inde
       const auto av = Ops::broadcast(a + r * a_rs);
       for (index_t v = 0; v < V; ++v) acc[r][v] = Ops::madd(acc[r][v], av, bv[v]);
     }
+    if (KILN_KNOWN_CONSTANT(steps)) Ops::pin(acc);
     a += a_ks;
   });
   for (index_t r = 0; r < MR; ++r) Ops::template store<V>(acc[r], c + r * ldc);
@@ -85,6 +86,7 @@ struct f32_ops {
   using column = f32_batch;
   static constexpr index_t bytes = static_cast<index_t>(f32_batch::size), cols = bytes;
   static constexpr index_t max_accumulators = f32_max_accumulators, vector_group = 1;
+  template <index_t MR, index_t V> static void pin(acc (&)[MR][V]) noexcept {}
   static acc zero() noexcept { return f32_batch(0.f); }
   static column load(const float* b) noexcept { return f32_batch::load_unaligned(b); }
   static f32_batch broadcast(const float* a) noexcept { return f32_batch(*a); }
@@ -251,6 +253,35 @@ inline void load_transposed_16(const std::uint8_t* x, index_t stride, index_t ro
   load_rows_16(x, stride, rows, n, r);
   transpose_16x16(r);
 }
+
+// The 16 bytes of v (lanes, of type X) as 16 A values minus zp at d. Written out per instruction
+// set, not as a loop for the compiler to vectorize: with a layer's width a constant
+// (kiln compile --specialize) GCC 12 turned that loop into byte inserts through the stack
+// (DS-CNN int8 depthwise about half again slower than unspecialized).
+template <class X, class A> inline void widen_lanes(bytes16 v, A zp, A* d) noexcept {
+#if defined(__AVX512F__)
+  if constexpr (std::is_same_v<A, std::int32_t>) {
+    // The zero-masked forms: GCC 12's unmasked ones start from an undefined vector that
+    // -Wmaybe-uninitialized reports, a false positive.
+    const __m512i w = std::is_signed_v<X> ? _mm512_maskz_cvtepi8_epi32(0xffff, v) : _mm512_maskz_cvtepu8_epi32(0xffff, v);
+    _mm512_storeu_si512(d, _mm512_sub_epi32(w, _mm512_set1_epi32(zp)));
+    return;
+  }
+#elif defined(__AVX2__)
+  if constexpr (std::is_same_v<A, std::int32_t>) {
+    const __m128i hi = _mm_unpackhi_epi64(v, v);
+    const __m256i w0 = std::is_signed_v<X> ? _mm256_cvtepi8_epi32(v) : _mm256_cvtepu8_epi32(v);
+    const __m256i w1 = std::is_signed_v<X> ? _mm256_cvtepi8_epi32(hi) : _mm256_cvtepu8_epi32(hi);
+    const __m256i z = _mm256_set1_epi32(zp);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), _mm256_sub_epi32(w0, z));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + 8), _mm256_sub_epi32(w1, z));
+    return;
+  }
+#endif
+  alignas(16) X lane[16];
+  v.store_aligned(reinterpret_cast<std::uint8_t*>(lane));
+  for (index_t l = 0; l < 16; ++l) d[l] = static_cast<A>(static_cast<A>(lane[l]) - zp);
+}
 }  // namespace detail
 
 // generic::interleave_lanes for 16 full lanes: byte inputs in blocks of up to 16 columns
@@ -265,11 +296,8 @@ inline void interleave_lanes(const X* x, index_t row_stride, index_t lanes, inde
         const index_t n = width - iw < 16 ? width - iw : 16;
         detail::bytes16 r[16];
         detail::load_transposed_16(reinterpret_cast<const std::uint8_t*>(x + iw), row_stride, 16, n, r);
-        alignas(16) X tile[16][16];  // tile[i][l]: column iw + i of lane l
-        for (index_t i = 0; i < n; ++i) r[i].store_aligned(reinterpret_cast<std::uint8_t*>(tile[i]));
         A* d = dst + iw * L;
-        for (index_t i = 0; i < n; ++i)
-          for (index_t l = 0; l < 16; ++l) d[i * L + l] = static_cast<A>(static_cast<A>(tile[i][l]) - zero_point);
+        for (index_t i = 0; i < n; ++i) detail::widen_lanes<X>(r[i], zero_point, d + i * L);  // column iw + i
       }
       return;
     }
@@ -417,20 +445,26 @@ inline void requantize_block(const std::int32_t* acc, index_t count, const typen
     y[k] = static_cast<Y>(static_cast<std::int32_t>(v) + zero_point);
   }
 #else
+  // Partial blocks go by m, never above N; GCC 12 still warns of overflows past N on paths that
+  // never run (see KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS). Rewriting the copy as N steps of a
+  // conditional load silenced it, but left this block scalar (ResNet-8 int8 1.6x slower).
+  KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS
+  const index_t m = count < N ? count : N;
   i32 a = {};
-  if (count == N) std::memcpy(&a, acc, sizeof a);
-  else  // count < N; the bound says so to GCC, which -O3 inlining made warn of an overflow
-    for (index_t k = 0; k < count && k < N; ++k) a[k] = acc[k];
+  if (m == N) std::memcpy(&a, acc, sizeof a);
+  else
+    for (index_t k = 0; k < m; ++k) a[k] = acc[k];
   const f32 lov = lo - f32{}, hiv = hi - f32{}, magic = 12582912.f - f32{};
   f32 v = __builtin_convertvector(a, f32) * scale;
   v = v < lov ? lov : v;
   v = v > hiv ? hiv : v;
   v = (v + magic) - magic;
   const i32 r = __builtin_convertvector(v, i32) + zero_point;
-  if (count == N)
+  if (m == N)
     for (index_t k = 0; k < N; ++k) y[k] = static_cast<Y>(r[k]);
   else
-    for (index_t k = 0; k < count && k < N; ++k) y[k] = static_cast<Y>(r[k]);
+    for (index_t k = 0; k < m; ++k) y[k] = static_cast<Y>(r[k]);
+  KILN_END_IGNORE_DEAD_PATH_BOUNDS
 #endif
 }
 
@@ -502,6 +536,10 @@ template <bool UnsignedBroadcast> struct vnni_ops {
   static acc zero() noexcept { return _mm512_setzero_si512(); }
   template <class B> static column load(const B* b) noexcept { return _mm512_loadu_si512(b); }
   template <class A> static __m512i broadcast(const A* a) noexcept { return _mm512_set1_epi32(load_quad(a)); }
+  template <index_t MR, index_t V> KILN_ALWAYS_INLINE static void pin(acc (&a)[MR][V]) noexcept {
+    for (index_t r = 0; r < MR; ++r)
+      for (index_t v = 0; v < V; ++v) asm("" : "+v"(a[r][v]));
+  }
   static acc madd(acc s, __m512i a, column b) noexcept {
     return UnsignedBroadcast ? _mm512_dpbusd_epi32(s, a, b) : _mm512_dpbusd_epi32(s, b, a);
   }
@@ -535,6 +573,7 @@ struct avx2_ops {
   using acc = __m256i;
   using column = __m256i;
   static constexpr index_t bytes = 16, cols = 4, max_accumulators = vector_registers / 2, vector_group = 2;
+  template <index_t MR, index_t V> static void pin(acc (&)[MR][V]) noexcept {}
   static acc zero() noexcept { return _mm256_setzero_si256(); }
   template <class B> static column load(const B* b) noexcept {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b));
@@ -582,6 +621,7 @@ struct neon_ops {
   // Each accumulator is two registers, so this admits the 4 x 16 window tile whole, as before
   // the limit existed (not timed here: the NEON build runs under qemu).
   static constexpr index_t bytes = 16, cols = 4, max_accumulators = 16, vector_group = 1;
+  template <index_t MR, index_t V> static void pin(acc (&)[MR][V]) noexcept {}
   template <class T> static int16x8_t widen(uint8x8_t v) noexcept {
     if constexpr (std::is_signed_v<T>) return vmovl_s8(vreinterpret_s8_u8(v));
     else return vreinterpretq_s16_u16(vmovl_u8(v));
