@@ -14,6 +14,7 @@ struct bench_options {
   std::string cxxflags;  // empty: -std=c++17 -O3 -march=native -DNDEBUG
   std::string include_dir;
   bool layers = false;  // also time each layer (the header gets layer probes)
+  bool specialize = true;  // kiln compile --specialize
 };
 
 // For each model: compile it, build a timing driver, run it and print

@@ -233,7 +233,7 @@ step_diff compare_steps(dtype t, const std::vector<std::uint8_t>& got, const std
   return d;
 }
 
-void prepare(model_case& c, std::size_t index, const fs::path& work, const std::string& kernels) {
+void prepare(model_case& c, std::size_t index, const fs::path& work, const check_options& o) {
   const auto model_file = c.dir / "model.onnx";
   for (const auto& sd : numbered(c.dir, "test_data_set_", "")) {
     data_set s;
@@ -257,7 +257,8 @@ void prepare(model_case& c, std::size_t index, const fs::path& work, const std::
   for (std::size_t si = 0; si < c.sets.size(); ++si) {
     compile_options co;
     co.model = model_file;
-    co.kernels = kernels;
+    co.kernels = o.kernels;
+    co.specialize = o.specialize;
     for (std::size_t i = 0; i < input_names.size(); ++i) co.input_shapes[input_names[i]] = c.sets[si].inputs[i].dims;
     co.ns = fmt::format("m{}_{}", index, si);
     compile_result r;
@@ -391,7 +392,7 @@ int run_check(const check_options& o) {
     auto& c = cases[i];
     c.dir = o.dirs[i];
     try {
-      prepare(c, i, work, o.kernels);
+      prepare(c, i, work, o);
       built.push_back(&c);
     } catch (const unsupported_error& e) {
       c.state = model_case::status::unsupported;

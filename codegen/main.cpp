@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--include", ko.include_dir, "kiln's include folder (default: found next to kiln)");
   check_cmd->add_option("--kernels", ko.kernels, "reference or fast (as kiln compile)")
       ->check(CLI::IsMember({"reference", "fast"}));
+  check_cmd->add_flag("--specialize", ko.specialize, "compile with --specialize (as kiln compile)");
   check_cmd->add_option("--keep", ko.work_dir, "keep generated headers and driver in this folder");
 
   bench_options bo;
@@ -92,6 +93,8 @@ int main(int argc, char** argv) {
   bench_cmd->add_option("--cxxflags", bo.cxxflags, "flags for the host compiler");
   bench_cmd->add_flag("--layers", bo.layers,
                       "also print each layer's median time (run() with layer probes: a clock read per layer)");
+  bench_cmd->add_flag("--specialize,!--no-specialize", bo.specialize,
+                      "compile with --specialize, the default: each layer's kernel inlined with its constant params");
   bench_cmd->add_option("--include", bo.include_dir, "kiln's include folder (default: found next to kiln)");
 
   compile_options ro;
