@@ -90,10 +90,13 @@ inline void conv_direct(const conv_params& p, const float* x, const float* w, co
                 const index_t m = g * mg + mb * MR + r;
                 const float b = bias ? bias[m] : 0.f;
                 float* ym = y + (n * p.out_channels + m) * out_plane + oh0 * p.out[2];
-                const float* cr = c + r * W;
+                float* cr = c + r * W;
+                // The whole tile row in whole vectors (dropped columns cost little), then its runs
+                // of output columns copied out: per run, a plane a few columns wide (DS-CNN's
+                // stem: 5) left a third of the layer in short masked loops.
+                for (index_t j = 0; j < W; ++j) cr[j] = act(cr[j] + b);
                 for_each_output_run(j0, width, d.wq, p.out[2], [&](index_t j, index_t count, index_t row, index_t ow) {
-                  float* yr = ym + row * p.out[2] + ow;
-                  for (index_t i = 0; i < count; ++i) yr[i] = act(cr[j + i] + b);
+                  std::memcpy(ym + row * p.out[2] + ow, cr + j, static_cast<std::size_t>(count) * sizeof(float));
                 });
               }
             });
