@@ -74,6 +74,11 @@ std::vector<geometry> geometries() {
   gs.push_back({4, 4, 1, 5, 5, 5, 5, 1, 0, 1});      // kernel equal to the input
   gs.push_back({37, 70, 1, 3, 3, 1, 1, 1, 0, 1});    // pointwise on a 3x3 plane: K not in quads, M over a dense panel
   gs.push_back({130, 24, 1, 4, 4, 1, 1, 1, 0, 1});   // pointwise on a 4x4 plane, K over 128
+  // Pointwise on planes of whole window steps, read in place (packed/conv.hpp pointwise_in_place):
+  // tiles of 64 then a narrower last one (144 = 64 + 64 + 16, 112 = 64 + 48), and groups.
+  gs.push_back({24, 10, 1, 12, 12, 1, 1, 1, 0, 1});
+  gs.push_back({9, 7, 1, 4, 28, 1, 1, 1, 0, 1});
+  gs.push_back({12, 10, 2, 4, 8, 1, 1, 1, 0, 1});
   // 3x3 same on planes whose bands end in a partial tile of each width a SIMD target narrows it
   // to (packed/direct.hpp for_each_window_tile): 13, 22 and 46 wide positions in one band; 222
   // (three whole tiles of 64, then 30); two bands of 262 and 174 positions.
