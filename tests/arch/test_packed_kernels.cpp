@@ -83,6 +83,10 @@ std::vector<geometry> geometries() {
   // to (packed/direct.hpp for_each_window_tile): 13, 22 and 46 wide positions in one band; 222
   // (three whole tiles of 64, then 30); two bands of 262 and 174 positions.
   for (index_t hw : {3, 4, 6, 14, 20}) gs.push_back({5, 9, 1, hw, hw, 3, 3, 1, 1, 1});
+  // The narrow last tile takes G blocks of output channels at once (packed/conv.hpp conv_direct):
+  // 14 channels fill a group of 4 blocks but the last only partly, 18 leave a block over.
+  for (index_t hw : {3, 4, 6, 8})
+    for (index_t m : {14, 18}) gs.push_back({6, m, 1, hw, hw, 3, 3, 1, 1, 1});
   return gs;
 }
 

@@ -77,31 +77,57 @@ inline void conv_direct(const conv_params& p, const float* x, const float* w, co
         }
         const index_t rows = p.out[1] - oh0 < d.rows ? p.out[1] - oh0 : d.rows;
         const index_t positions = (rows - 1) * d.wq + p.out[2];
-        for (index_t mb = 0; mb < mblocks; ++mb) {
-          const float* a = wg + mb * k * MR;
-          const index_t rows_m = mg - mb * MR < MR ? mg - mb * MR : MR;
+        // Rows [0, count) of tile c (tw wide): output channels from block mb on, bias and
+        // activation over whole tile rows, then the runs of output columns copied out (per run,
+        // a plane a few columns wide, DS-CNN's stem: 5, left a third of the layer in short
+        // masked loops).
+        const auto store = [&](index_t mb, index_t count, float* c, index_t tw, index_t j0, index_t width) {
+          with_activation(p.act, [&](auto act) {  // around the stores only: one copy of the tile
+            for (index_t r = 0; r < count; ++r) {
+              const index_t m = g * mg + mb * MR + r;
+              const float b = bias ? bias[m] : 0.f;
+              float* ym = y + (n * p.out_channels + m) * out_plane + oh0 * p.out[2];
+              float* cr = c + r * tw;
+              for (index_t j = 0; j < tw; ++j) cr[j] = act(cr[j] + b);
+              for_each_output_run(j0, width, d.wq, p.out[2], [&](index_t j, index_t run, index_t row, index_t ow) {
+                std::memcpy(ym + row * p.out[2] + ow, cr + j, static_cast<std::size_t>(run) * sizeof(float));
+              });
+            }
+          });
+        };
+        const auto block_rows = [&](index_t mb, index_t blocks) {
+          const index_t left = mg - mb * MR;
+          return left < blocks * MR ? left : blocks * MR;
+        };
+        const auto band_rows = [&](index_t j0) { return arch::window_rows<float>{band + j0, d.channel_size, taps, off}; };
+        for (index_t mb = 0; mb < mblocks; ++mb)
           for_each_window_tile<NB, arch::active::f32_window_step>(positions, [&](index_t j0, index_t width, auto tile) {
             constexpr index_t W = decltype(tile)::value;
-            float c[conv_mr * arch::active::f32_window_nb];  // the widest tile's (see qlinear_conv_direct)
-            arch::active::f32_tile<MR, W>(cin_g, a, 1, MR, arch::window_rows<float>{band + j0, d.channel_size, taps, off},
-                                          c);
-            with_activation(p.act, [&](auto act) {  // around the stores only: one copy of the tile
-              for (index_t r = 0; r < rows_m; ++r) {
-                const index_t m = g * mg + mb * MR + r;
-                const float b = bias ? bias[m] : 0.f;
-                float* ym = y + (n * p.out_channels + m) * out_plane + oh0 * p.out[2];
-                float* cr = c + r * W;
-                // The whole tile row in whole vectors (dropped columns cost little), then its runs
-                // of output columns copied out: per run, a plane a few columns wide (DS-CNN's
-                // stem: 5) left a third of the layer in short masked loops.
-                for (index_t j = 0; j < W; ++j) cr[j] = act(cr[j] + b);
-                for_each_output_run(j0, width, d.wq, p.out[2], [&](index_t j, index_t count, index_t row, index_t ow) {
-                  std::memcpy(ym + row * p.out[2] + ow, cr + j, static_cast<std::size_t>(count) * sizeof(float));
-                });
-              }
-            });
+            if constexpr (W == arch::active::f32_window_nb) {  // narrower last tiles: below
+              float c[conv_mr * arch::active::f32_window_nb];  // the widest tile's (see qlinear_conv_direct)
+              arch::active::f32_tile<conv_mr, W>(cin_g, wg + mb * k * conv_mr, 1, conv_mr, band_rows(j0), c);
+              store(mb, block_rows(mb, 1), c, W, j0, width);
+            }
           });
-        }
+        // A narrower last tile takes G = NB / W blocks of output channels at once, so it keeps a
+        // full tile's accumulators: a 16-wide tile of one block has 4, too few chains for the
+        // FMA latency (ResNet-8's 8x8 layers, 64 + 16 wide positions, ran at 31 % of peak).
+        for_each_window_tile<NB, arch::active::f32_window_step>(positions, [&](index_t j0, index_t width, auto tile) {
+          constexpr index_t W = decltype(tile)::value, G = arch::active::f32_window_nb / W;
+          if constexpr (W < arch::active::f32_window_nb) {
+            float c[conv_mr * arch::active::f32_window_nb];  // G * conv_mr rows of W
+            index_t mb = 0;
+            for (; mb + G <= mblocks; mb += G) {
+              arch::active::f32_tile_row_blocks<G, conv_mr, W>(cin_g, wg + mb * k * conv_mr, 1, conv_mr, k * conv_mr,
+                                                               band_rows(j0), c);
+              store(mb, block_rows(mb, G), c, W, j0, width);
+            }
+            for (; mb < mblocks; ++mb) {
+              arch::active::f32_tile<conv_mr, W>(cin_g, wg + mb * k * conv_mr, 1, conv_mr, band_rows(j0), c);
+              store(mb, block_rows(mb, 1), c, W, j0, width);
+            }
+          }
+        });
       }
     }
 }

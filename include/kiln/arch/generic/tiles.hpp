@@ -80,6 +80,14 @@ inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, cons
                      float* c) noexcept {
   f32_tile<MR, NB>(k, a, a_rs, a_ks, panel_rows<float>{b, ldb}, c);
 }
+// G blocks of MR rows, block g's at a + g * a_gs, in one NB-column tile (rows g * MR + r of c).
+// Packed kernels call it where a target's tile is narrower than its widest (packed/conv.hpp);
+// here each block is its own tile.
+template <index_t G, index_t MR, index_t NB, class Rows>
+inline void f32_tile_row_blocks(index_t k, const float* a, index_t a_rs, index_t a_ks, index_t a_gs, const Rows& rows,
+                                float* c) noexcept {
+  for (index_t g = 0; g < G; ++g) f32_tile<MR, NB>(k, a + g * a_gs, a_rs, a_ks, rows, c + g * MR * NB);
+}
 
 // Depthwise taps over a wide plane (packed/depthwise.hpp), float or int32:
 //   acc[i] = (accumulate ? acc[i] : bias) + sum over t < taps of w[t] * x[off[t] + i],  i < n.

@@ -49,9 +49,11 @@ namespace detail {
 // c + r * ldc. Ops is the instruction set: load(b) one vector of columns (Ops::bytes elements of
 // b), broadcast(a) one row element (a float, or an int8 quad), madd(acc, a, b), store(row of V
 // accumulators, c) Ops::cols columns per accumulator.
-template <class Ops, index_t MR, index_t V, class A, class Rows, class C>
+// Rows come in groups of RG (all MR by default), a_gs apart: row r's element at
+// a + (r / RG) * a_gs + (r % RG) * a_rs.
+template <class Ops, index_t MR, index_t V, index_t RG = MR, class A, class Rows, class C>
 KILN_ALWAYS_INLINE inline void tile_in_registers(index_t steps, const A* a, index_t a_rs, index_t a_ks,
-                                                 const Rows& rows, C* c, index_t ldc) noexcept {
+                                                 const Rows& rows, C* c, index_t ldc, index_t a_gs = 0) noexcept {
   using B = typename Rows::value_type;
   typename Ops::acc acc[MR][V];
   for (index_t r = 0; r < MR; ++r)
@@ -60,7 +62,7 @@ KILN_ALWAYS_INLINE inline void tile_in_registers(index_t steps, const A* a, inde
     typename Ops::column bv[V];
     for (index_t v = 0; v < V; ++v) bv[v] = Ops::load(b + Ops::bytes * v);
     for (index_t r = 0; r < MR; ++r) {
-      const auto av = Ops::broadcast(a + r * a_rs);
+      const auto av = Ops::broadcast(a + r / RG * a_gs + r % RG * a_rs);
       for (index_t v = 0; v < V; ++v) acc[r][v] = Ops::madd(acc[r][v], av, bv[v]);
     }
     if (KILN_KNOWN_CONSTANT(steps)) Ops::pin(acc);
@@ -113,6 +115,15 @@ inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, cons
   constexpr index_t lanes = static_cast<index_t>(f32_batch::size);
   if constexpr (NB % lanes != 0) generic::f32_tile<MR, NB>(k, a, a_rs, a_ks, rows, c);
   else detail::register_tile<detail::f32_ops, MR, NB / lanes>(k, a, a_rs, a_ks, rows, c);
+}
+// G blocks of MR rows (block g's at a + g * a_gs) over NB columns in one tile: a narrow tile
+// keeps as many accumulators as a full one (see packed/conv.hpp conv_direct).
+template <index_t G, index_t MR, index_t NB, class Rows>
+inline void f32_tile_row_blocks(index_t k, const float* a, index_t a_rs, index_t a_ks, index_t a_gs, const Rows& rows,
+                                float* c) noexcept {
+  constexpr index_t lanes = static_cast<index_t>(f32_batch::size);
+  static_assert(NB % lanes == 0 && G * MR * (NB / lanes) <= f32_max_accumulators, "one pass in registers");
+  detail::tile_in_registers<detail::f32_ops, G * MR, NB / lanes, MR>(k, a, a_rs, a_ks, rows, c, NB, a_gs);
 }
 template <index_t MR, index_t NB>
 inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const float* b, index_t ldb,
