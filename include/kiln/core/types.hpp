@@ -93,12 +93,12 @@ struct model_info {
 
 // Around loops whose bound the code guarantees but GCC 12, in layers inlined with constant
 // shapes (kiln compile --specialize), doubts on paths that never run: it warns of iterations past
-// an array's end there (-Waggressive-loop-optimizations, or -Wstringop-overflow once it turned
-// the loop into a memcpy). Generated code must compile warning-free under -Werror.
+// an array's end there (-Waggressive-loop-optimizations, or -Wstringop-overflow and
+// -Warray-bounds once it turned the loop into a memcpy). Generated code must compile warning-free under -Werror.
 #if defined(__GNUC__) && !defined(__clang__)
 #define KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS                                             \
   _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Waggressive-loop-optimizations\"") \
-      _Pragma("GCC diagnostic ignored \"-Wstringop-overflow\"")
+      _Pragma("GCC diagnostic ignored \"-Wstringop-overflow\"") _Pragma("GCC diagnostic ignored \"-Warray-bounds\"")
 #define KILN_END_IGNORE_DEAD_PATH_BOUNDS _Pragma("GCC diagnostic pop")
 #else
 #define KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS

@@ -374,22 +374,36 @@ inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const
           for (index_t q = 0; q < k4; ++q)
             for (index_t j = 0; j < cols; ++j)
               for (index_t e = 0; e < 4; ++e) colsum[j] += panel[q * row + 4 * j + e];
-        for (index_t mb = 0; mb < mblocks; ++mb) {
-          const std::int8_t* a = wg + mb * k4 * 4 * MR;
+        // Block mb's rows of tile c (tw wide), columns [j0, j0 + width) of the panel, to y.
+        const auto finish = [&](index_t mb, std::int32_t* c, index_t tw, index_t j0, index_t width) {
           const index_t rows = mg - mb * MR < MR ? mg - mb * MR : MR;
           const detail::block_requant<MR> req(p, scale, w_zp, g * mg + mb * MR, rows);
+          for (index_t r = 0; r < rows; ++r) {
+            const index_t m = g * mg + mb * MR + r;
+            std::int32_t* cr = c + r * tw;
+            for (index_t j = 0; j < width; ++j) cr[j] += bias[m] - req.wz[r] * colsum[j0 + j];
+            arch::active::requantize_row(cr, width, req.s[r], req.rq[r], yz, y + (n * p.out_channels + m) * out_plane + p0 + j0);
+          }
+        };
+        index_t mb = 0;
+        // A panel of at most half a tile (MobileNet's 6x6 planes: 32 positions, then 4) runs as a
+        // half-wide tile over two blocks of output channels: a full tile's accumulators, half the
+        // work. (Half-wide over one block was slower: 4 accumulators, too few chains.)
+        if constexpr (arch::active::s8_row_blocks)
+          if (cols <= NB / 2)
+            for (; mb + 2 <= mblocks; mb += 2) {
+              std::int32_t c[MR * NB];
+              arch::active::int8_tile_row_blocks<2, MR, NB / 2>(k4, wg + mb * k4 * 4 * MR, 4, 4 * MR, k4 * 4 * MR,
+                                                                panel, row, c);
+              finish(mb, c, NB / 2, 0, cols);
+              finish(mb + 1, c + MR * (NB / 2), NB / 2, 0, cols);
+            }
+        for (; mb < mblocks; ++mb)
           for (index_t j0 = 0; j0 < cols; j0 += NB) {
             std::int32_t c[MR * NB];
-            arch::active::int8_tile<MR, NB>(k4, a, 4, 4 * MR, panel + 4 * j0, row, c);
-            const index_t width = cols - j0 < NB ? cols - j0 : NB;
-            for (index_t r = 0; r < rows; ++r) {
-              const index_t m = g * mg + mb * MR + r;
-              std::int32_t* cr = c + r * NB;
-              for (index_t j = 0; j < width; ++j) cr[j] += bias[m] - req.wz[r] * colsum[j0 + j];
-              arch::active::requantize_row(cr, width, req.s[r], req.rq[r], yz, y + (n * p.out_channels + m) * out_plane + p0 + j0);
-            }
+            arch::active::int8_tile<MR, NB>(k4, wg + mb * k4 * 4 * MR, 4, 4 * MR, panel + 4 * j0, row, c);
+            finish(mb, c, NB, j0, cols - j0 < NB ? cols - j0 : NB);
           }
-        }
       }
     }
 }

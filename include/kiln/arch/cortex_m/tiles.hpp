@@ -30,6 +30,8 @@ using generic::f32_window_nb;
 using generic::f32_window_step;
 using generic::f32_tile;
 using generic::f32_tile_row_blocks;
+using generic::int8_tile_row_blocks;
+using generic::s8_row_blocks;
 inline constexpr index_t s8_nb = 2;  // 2 columns x 4 rows: 8 accumulators fit the register file
 inline constexpr index_t s8_window_nb = s8_nb;
 inline constexpr index_t s8_window_step = s8_window_nb;

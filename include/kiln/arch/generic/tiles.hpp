@@ -178,6 +178,15 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
                       std::int32_t* c) noexcept {
   int8_tile<MR, NB>(k4, a, a_rs, a_ks, panel_rows<B>{b, ldb}, c);
 }
+// G blocks of MR rows (block g's quads at a + g * a_gs) in one NB-column tile, rows g * MR + r of
+// c. Only targets with s8_row_blocks take it for speed (packed/conv.hpp); here each block is its
+// own tile.
+inline constexpr bool s8_row_blocks = false;
+template <index_t G, index_t MR, index_t NB, class A, class B>
+inline void int8_tile_row_blocks(index_t k4, const A* a, index_t a_rs, index_t a_ks, index_t a_gs, const B* b,
+                                 index_t ldb, std::int32_t* c) noexcept {
+  for (index_t g = 0; g < G; ++g) int8_tile<MR, NB>(k4, a + g * a_gs, a_rs, a_ks, b, ldb, c + g * MR * NB);
+}
 
 // ONNX Runtime's requantization, saturate(round_half_even(float32(acc) * scale) + zero_point),
 // in integers only (core/requantize.hpp): exact without an FPU. `scale` is rq as a float, for

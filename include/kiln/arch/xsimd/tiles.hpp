@@ -586,6 +586,16 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
   else
     detail::register_tile<detail::vnni_ops<false>, MR, NB / 16>(k4, a, a_rs, a_ks, rows, c);
 }
+// G blocks of MR rows, block g's quads at a + g * a_gs, in one tile of NB columns: a panel
+// narrower than s8_nb keeps a full tile's accumulators (packed/conv.hpp qlinear_conv).
+inline constexpr bool s8_row_blocks = true;
+template <index_t G, index_t MR, index_t NB>
+inline void int8_tile_row_blocks(index_t k4, const std::int8_t* a, index_t a_rs, index_t a_ks, index_t a_gs,
+                                 const std::uint8_t* b, index_t ldb, std::int32_t* c) noexcept {
+  static_assert(NB % 16 == 0 && G * MR * (NB / 16) <= vector_registers / 2, "one pass in registers");
+  detail::tile_in_registers<detail::vnni_ops<false>, G * MR, NB / 16, MR>(
+      k4, a, a_rs, a_ks, panel_rows<std::uint8_t>{b, ldb}, c, NB, a_gs);
+}
 #elif defined(__AVX2__)
 namespace detail {
 // Bytes widened to int16 by their own signedness, then vpmaddwd: a vector holds four column quads,
@@ -620,6 +630,8 @@ struct avx2_ops {
 inline constexpr index_t s8_nb = 8;  // two vectors of four column quads per row
 inline constexpr index_t s8_window_nb = 2 * s8_nb;
 inline constexpr index_t s8_window_step = 8;  // store() joins vectors in pairs
+using generic::int8_tile_row_blocks;
+using generic::s8_row_blocks;
 inline constexpr const char* int8_tile_name = "avx2_vpmaddwd";
 
 template <index_t MR, index_t NB, class A, class Rows>
@@ -668,6 +680,8 @@ struct neon_ops {
 inline constexpr index_t s8_nb = 8;  // two vectors of four column quads per row
 inline constexpr index_t s8_window_nb = 2 * s8_nb;
 inline constexpr index_t s8_window_step = 4;
+using generic::int8_tile_row_blocks;
+using generic::s8_row_blocks;
 inline constexpr const char* int8_tile_name = "neon_widening";
 
 template <index_t MR, index_t NB, class A, class Rows>
@@ -682,6 +696,8 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
 #else
 using generic::int8_tile;
 using generic::int8_tile_name;
+using generic::int8_tile_row_blocks;
+using generic::s8_row_blocks;
 using generic::s8_nb;
 using generic::s8_window_nb;
 using generic::s8_window_step;
