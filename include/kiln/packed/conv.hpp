@@ -89,9 +89,7 @@ inline void conv_direct(const conv_params& p, const float* x, const float* w, co
               float* ym = y + (n * p.out_channels + m) * out_plane + oh0 * p.out[2];
               float* cr = c + r * tw;
               for (index_t j = 0; j < tw; ++j) cr[j] = act(cr[j] + b);
-              for_each_output_run(j0, width, d.wq, p.out[2], [&](index_t j, index_t run, index_t row, index_t ow) {
-                std::memcpy(ym + row * p.out[2] + ow, cr + j, static_cast<std::size_t>(run) * sizeof(float));
-              });
+              store_output_runs<arch::active::f32_window_nb>(cr, j0, width, d.wq, p.out[2], ym);
             }
           });
         };
@@ -215,9 +213,7 @@ inline void qlinear_conv_direct(const qconv_params& p, const X* x, const X* x_zp
               Y q[arch::active::s8_window_nb];
               arch::active::requantize_row(cr, width, req.s[r], req.rq[r], yz, q);
               Y* ym = y + (n * p.out_channels + m) * out_plane + oh0 * p.out[2];
-              for_each_output_run(j0, width, d.wq, p.out[2], [&](index_t j, index_t count, index_t row, index_t ow) {
-                std::memcpy(ym + row * p.out[2] + ow, q + j, static_cast<std::size_t>(count) * sizeof(Y));
-              });
+              store_output_runs<arch::active::s8_window_nb>(q, j0, width, d.wq, p.out[2], ym);
             }
           });
         }

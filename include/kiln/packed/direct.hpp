@@ -204,6 +204,21 @@ inline void for_each_output_run(index_t j0, index_t width, index_t wq, index_t o
   }
 }
 
+// Tile columns [j0, j0 + width) (src[j] is column j0 + j) to the output rows of the band (y: its
+// first row, out_w wide). A whole row's run is a copy of the layer's width, a constant where the
+// shapes are (kiln compile --specialize): inlined, where a run of variable size is a libc call
+// (DS-CNN's stem: 5-column rows, a call per 20 bytes). Tile: src's length, which no run
+// exceeds; bounding the constant copy by it as well keeps GCC from warning of reads past src on
+// rows wider than a tile, where that copy never runs.
+template <index_t Tile, class T>
+inline void store_output_runs(const T* src, index_t j0, index_t width, index_t wq, index_t out_w, T* y) noexcept {
+  for_each_output_run(j0, width, wq, out_w, [&](index_t j, index_t count, index_t row, index_t ow) {
+    T* dst = y + row * out_w + ow;
+    if (out_w <= Tile && count == out_w) std::memcpy(dst, src + j, static_cast<std::size_t>(out_w) * sizeof(T));
+    else std::memcpy(dst, src + j, static_cast<std::size_t>(count) * sizeof(T));
+  });
+}
+
 // The last tile of for_each_window_tile (below): the narrowest of W, W - Step, ... holding width.
 template <index_t W, index_t Step, class F> inline void last_window_tile(index_t j0, index_t width, F& f) noexcept {
   if constexpr (W > Step)
