@@ -131,6 +131,35 @@ TEST_CASE("max pool matches a direct window max over pads, dilations and overhan
   }
 }
 
+// The whole-plane average (pool_planes: float partial sums, flushed into a double) against a
+// double sum, over planes around its 16-element vectors and 1024-element flushes; the values
+// are large with small differences, where a single float sum would drift.
+TEST_CASE("a whole-plane average pool matches a double-precision sum") {
+  std::mt19937 rng(17);
+  for (kiln::index_t n : {1, 5, 15, 16, 17, 125, 1023, 1024, 1025, 2048 + 37, 50176}) {
+    CAPTURE(n);
+    kiln::pool_params p{};
+    p.kind = kiln::pool_kind::average;
+    p.batch = 1;
+    p.channels = 3;
+    p.p = 2;
+    const kiln::index_t shape[3] = {1, n % 7 == 0 ? 7 : 1, n % 7 == 0 ? n / 7 : n};
+    for (int a = 0; a < 3; ++a) {
+      p.in[a] = p.kernel[a] = p.stride[a] = shape[a];
+      p.out[a] = p.dilation[a] = 1;
+    }
+    REQUIRE(kiln::detail::pool_window_is_plane(p));
+    std::vector<float> x(static_cast<std::size_t>(3 * n)), y(3, -1.f);
+    for (auto& v : x) v = 1000.f + static_cast<float>(static_cast<int>(rng() % 2001) - 1000) / 1024.f;
+    kiln::pool<float>(p, x.data(), y.data());
+    for (kiln::index_t c = 0; c < 3; ++c) {
+      double sum = 0;
+      for (kiln::index_t i = 0; i < n; ++i) sum += static_cast<double>(x[static_cast<std::size_t>(c * n + i)]);
+      CHECK(static_cast<double>(y[static_cast<std::size_t>(c)]) == doctest::Approx(sum / static_cast<double>(n)).epsilon(1e-6));
+    }
+  }
+}
+
 TEST_CASE("max pool keeps the window walk's order: NaNs and signed zeros as it leaves them") {
   std::mt19937 rng(5);
   for (int trial = 0; trial < 200; ++trial) {
