@@ -344,14 +344,14 @@ TEST_CASE("the architecture's lane requantization equals the integer-only emulat
 }
 
 // interleave_lanes (the depthwise lanes' input copy): the architecture's against the portable
-// one, byte and float inputs, all 16 lanes and fewer, widths around the 16-column blocks.
+// one, byte and float inputs, all 16 lanes and fewer, widths around the 8- and 16-column blocks.
 template <class X, class A> void check_interleave(lcg& rng) {
   constexpr index_t L = kiln::arch::generic::depthwise_lanes, stride = 53;
   std::vector<X> x(static_cast<std::size_t>(L * stride));
   for (auto& v : x) v = static_cast<X>(rng.range(std::is_floating_point_v<X> ? -1000 : std::numeric_limits<X>::min(),
                                                  std::is_floating_point_v<X> ? 1000 : std::numeric_limits<X>::max()));
   for (index_t lanes : {index_t(16), index_t(5)})
-    for (index_t width : {index_t(1), index_t(2), index_t(5), index_t(6), index_t(15), index_t(16), index_t(17), index_t(32), index_t(47)}) {
+    for (index_t width : {index_t(1), index_t(2), index_t(5), index_t(6), index_t(7), index_t(8), index_t(9), index_t(15), index_t(16), index_t(17), index_t(32), index_t(47)}) {
       CAPTURE(lanes);
       CAPTURE(width);
       std::vector<A> want(static_cast<std::size_t>(width * L), A(-7)), got = want;
@@ -373,12 +373,12 @@ TEST_CASE("the architecture's lane interleave equals the portable one") {
 }
 
 // deinterleave_lanes (the depthwise lanes' output copy): the architecture's against the portable
-// one, all 16 lanes and fewer, position counts around the 16-position blocks; nothing outside a
+// one, all 16 lanes and fewer, position counts around the 8- and 16-position blocks; nothing outside a
 // lane's `count` outputs is written.
 template <class Y> void check_deinterleave(lcg& rng) {
   constexpr index_t L = kiln::arch::generic::depthwise_lanes, stride = 53;
   for (index_t lanes : {index_t(16), index_t(5)})
-    for (index_t count : {index_t(1), index_t(5), index_t(15), index_t(16), index_t(17), index_t(32), index_t(47)}) {
+    for (index_t count : {index_t(1), index_t(5), index_t(7), index_t(8), index_t(9), index_t(15), index_t(16), index_t(17), index_t(32), index_t(47)}) {
       CAPTURE(lanes);
       CAPTURE(count);
       std::vector<Y> q(static_cast<std::size_t>(count * L));
