@@ -91,6 +91,15 @@ struct model_info {
 #define KILN_KNOWN_CONSTANT(x) false
 #endif
 
+// A helper kept out of the (flattened) layer body that calls it: see packed/direct.hpp.
+#if defined(__GNUC__) || defined(__clang__)
+#define KILN_NOINLINE __attribute__((noinline))
+#define KILN_RESTRICT __restrict__
+#else
+#define KILN_NOINLINE
+#define KILN_RESTRICT
+#endif
+
 // Around loops whose bound the code guarantees but GCC 12, in layers inlined with constant
 // shapes (kiln compile --specialize), doubts on paths that never run: it warns of iterations past
 // an array's end there (-Waggressive-loop-optimizations, or -Wstringop-overflow and

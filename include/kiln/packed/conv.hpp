@@ -62,6 +62,7 @@ inline void conv_direct(const conv_params& p, const float* x, const float* w, co
   const index_t cin_g = p.in_channels / p.group, mg = p.out_channels / p.group;
   const index_t taps = p.kernel[1] * p.kernel[2], k = cin_g * taps, mblocks = ceil_div(mg, MR);
   float* const band = static_cast<float*>(scratch);
+  float* const rows = band + cin_g * d.channel_size + direct_slack;  // direct_band_channel_f32's padded rows
   static_assert(NB <= direct_slack, "the last tile reads at most direct_slack positions past the band");
   for (index_t i = 0; i < direct_slack; ++i) band[cin_g * d.channel_size + i] = 0.f;  // read by the last tile
   index_t off[direct_max_taps];
@@ -71,10 +72,8 @@ inline void conv_direct(const conv_params& p, const float* x, const float* w, co
       const float* xg = x + (n * p.in_channels + g * cin_g) * in_plane;
       const float* wg = w + g * mblocks * k * MR;
       for (index_t oh0 = 0; oh0 < p.out[1]; oh0 += d.rows) {
-        for (index_t c = 0; c < cin_g; ++c) {
-          float* bc = band + c * d.channel_size;
-          direct_band_channel(p, d, xg + c * in_plane, oh0, 0.f, [bc](index_t at, float v) { bc[at] = v; });
-        }
+        for (index_t c = 0; c < cin_g; ++c)
+          direct_band_channel_f32(p, d, xg + c * in_plane, oh0, band + c * d.channel_size, rows);
         const index_t rows = p.out[1] - oh0 < d.rows ? p.out[1] - oh0 : d.rows;
         const index_t positions = (rows - 1) * d.wq + p.out[2];
         // Rows [0, count) of tile c (tw wide): output channels from block mb on, bias and
@@ -291,27 +290,41 @@ inline void conv(const conv_params& p, const float* x, const float* w, const flo
         detail::pack_panel<1>(p, xg, cin_g, p0, cols, 0.f, panel, [](float v) { return v; });
         for (index_t kk = 0; kk < k; ++kk)  // the last tile of a short panel reads defined zeros
           for (index_t j = cols; j < round_up(cols, NB); ++j) panel[kk * panel_cols + j] = 0.f;
-        for (index_t mb = 0; mb < mblocks; ++mb) {
-          const float* a = wg + mb * k * MR;
+        // Rows of block mb in tile c (NB wide), panel columns [j0, j0 + width), to y.
+        const auto store = [&](index_t mb, const float* c, index_t j0) {
           const index_t rows = mg - mb * MR < MR ? mg - mb * MR : MR;
+          const index_t width = cols - j0 < NB ? cols - j0 : NB;
+          detail::with_activation(p.act, [&](auto act) {  // around the stores only: one copy of the tile
+            for (index_t r = 0; r < rows; ++r) {
+              const index_t m = g * mg + mb * MR + r;
+              const float b = bias ? bias[m] : 0.f;
+              float* yr = y + (n * p.out_channels + m) * out_plane + p0 + j0;
+              const float* cr = c + r * NB;
+              if (width == NB)
+                for (index_t j = 0; j < NB; ++j) yr[j] = act(cr[j] + b);
+              else
+                for (index_t j = 0; j < width; ++j) yr[j] = act(cr[j] + b);
+            }
+          });
+        };
+        // G blocks of output channels per tile where the target holds a window tile's
+        // accumulators (AVX-512: 16, two blocks of a panel tile's 8).
+        constexpr index_t G = arch::active::f32_window_nb / NB;
+        index_t mb = 0;
+        if constexpr (G > 1)
+          for (; mb + G <= mblocks; mb += G)
+            for (index_t j0 = 0; j0 < cols; j0 += NB) {
+              float c[G * MR * NB];
+              arch::active::f32_tile_row_blocks<G, MR, NB>(k, wg + mb * k * MR, 1, MR, k * MR,
+                                                           arch::panel_rows<float>{panel + j0, panel_cols}, c);
+              for (index_t b = 0; b < G; ++b) store(mb + b, c + b * MR * NB, j0);
+            }
+        for (; mb < mblocks; ++mb)
           for (index_t j0 = 0; j0 < cols; j0 += NB) {
             float c[MR * NB];
-            arch::active::f32_tile<MR, NB>(k, a, 1, MR, panel + j0, panel_cols, c);
-            const index_t width = cols - j0 < NB ? cols - j0 : NB;
-            detail::with_activation(p.act, [&](auto act) {  // around the stores only: one copy of the tile
-              for (index_t r = 0; r < rows; ++r) {
-                const index_t m = g * mg + mb * MR + r;
-                const float b = bias ? bias[m] : 0.f;
-                float* yr = y + (n * p.out_channels + m) * out_plane + p0 + j0;
-                const float* cr = c + r * NB;
-                if (width == NB)
-                  for (index_t j = 0; j < NB; ++j) yr[j] = act(cr[j] + b);
-                else
-                  for (index_t j = 0; j < width; ++j) yr[j] = act(cr[j] + b);
-              }
-            });
+            arch::active::f32_tile<MR, NB>(k, wg + mb * k * MR, 1, MR, panel + j0, panel_cols, c);
+            store(mb, c, j0);
           }
-        }
       }
     }
 }
