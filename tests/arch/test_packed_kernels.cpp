@@ -69,6 +69,13 @@ std::vector<geometry> geometries() {
   gs.push_back({8, 8, 2, 9, 9, 3, 3, 1, 1, 1});      // grouped
   gs.push_back({6, 9, 3, 7, 7, 1, 1, 1, 0, 1});      // grouped 1x1
   gs.push_back({1, 64, 1, 49, 10, 10, 4, 2, 1, 1});  // DS-CNN's stem
+  // int8 convs with fewer than 3 channels per group pack from padded planes when those are small
+  // (packed/panel.hpp pack_from_padded_planes): strided, dilated, grouped, an odd window; then a
+  // plane too large for it, packed as before.
+  gs.push_back({2, 5, 1, 9, 11, 3, 3, 2, 1, 1});
+  gs.push_back({1, 4, 1, 12, 7, 3, 3, 1, 2, 2});
+  gs.push_back({4, 6, 2, 8, 8, 3, 5, 1, 1, 1});
+  gs.push_back({1, 3, 1, 70, 70, 3, 3, 1, 1, 1});
   gs.push_back({16, 32, 1, 8, 8, 1, 1, 1, 0, 1});    // pointwise
   gs.push_back({7, 5, 1, 6, 33, 2, 5, 1, 3, 1});     // wide padding, odd kernel
   gs.push_back({4, 4, 1, 5, 5, 5, 5, 1, 0, 1});      // kernel equal to the input
@@ -162,7 +169,7 @@ TEST_CASE("packed float conv equals the reference conv") {
 
 template <class X, class W, class Y> void check_qconv(bool per_channel, bool weight_zero_points, bool depthwise) {
   lcg rng{7};
-  int small_plane_cases = 0;
+  int small_plane_cases = 0, padded_plane_cases = 0, unpadded_panel_cases = 0;
   std::vector<geometry> gs = geometries();
   if (depthwise) gs = depthwise_geometries();
   for (const auto& g : gs) {
@@ -202,6 +209,8 @@ template <class X, class W, class Y> void check_qconv(bool per_channel, bool wei
                                                   std::is_signed_v<X>, g.m, g.group, k, packed.data(), zp.data(),
                                                   folded.data(), kiln::packed::qconv_channel_quad_taps(p));
       CHECK(any == weight_zero_points);
+      if (!kiln::packed::qconv_direct(p) && !kiln::packed::detail::is_pointwise(p))
+        ++(kiln::packed::detail::pack_from_padded_planes(p) ? padded_plane_cases : unpadded_panel_cases);
       std::vector<std::uint8_t> panel(kiln::packed::qconv_scratch_bytes(p), 0xab);  // stale scratch
       kiln::packed::qlinear_conv(p, x.data(), &x_zp, packed.data(), any ? zp.data() : nullptr, scale.data(),
                                  folded.data(), &y_zp, got.data(), panel.data());
@@ -222,7 +231,11 @@ template <class X, class W, class Y> void check_qconv(bool per_channel, bool wei
     }
     for (std::size_t i = 0; i < want.size(); ++i) REQUIRE(+got[i] == +want[i]);
   }
-  if (!depthwise) CHECK(small_plane_cases > 25);
+  if (!depthwise) {
+    CHECK(small_plane_cases > 25);
+    CHECK(padded_plane_cases >= 4);
+    CHECK(unpadded_panel_cases >= 1);
+  }
 }
 
 TEST_CASE("packed QLinearConv equals the reference bit for bit") {

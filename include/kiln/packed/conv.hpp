@@ -35,10 +35,11 @@ template <class P> constexpr bool qconv_direct(const P& p) noexcept {
   return direct_geometry(p) && p.in_channels / p.group >= 3;
 }
 // Scratch of qlinear_conv: a band of channel quads, or one uint8 panel of quads and the
-// row-major rows it is built from.
+// row-major rows it is built from, then for small planes their padded copies.
 template <class P> constexpr std::size_t qconv_scratch_bytes(const P& p) noexcept {
   if (qconv_direct(p)) return direct_scratch_bytes(p, 4);
-  return 2 * static_cast<std::size_t>(round_up(conv_k(p), 4)) * panel_cols;
+  return 2 * static_cast<std::size_t>(round_up(conv_k(p), 4)) * panel_cols +
+         (detail::pack_from_padded_planes(p) ? detail::padded_planes_bytes(p) : 0);
 }
 
 // The int8 weight order of a QLinearConv (prepare_qconv): the window's taps for the direct path's
@@ -356,19 +357,23 @@ inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const
   const index_t mblocks = ceil_div(mg, MR);
   std::uint8_t* const panel = static_cast<std::uint8_t*>(scratch);
   std::uint8_t* const staging = panel + k4 * row;
+  std::uint8_t* const planes = staging + k4 * row;  // the padded planes (pack_from_padded_planes)
+  const auto to_u8 = [](X v) { return static_cast<std::uint8_t>(static_cast<std::int32_t>(v) + offset); };
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t g = 0; g < p.group; ++g) {
       const X* xg = x + (n * p.in_channels + g * cin_g) * in_plane;
       const std::int8_t* wg = w + g * mblocks * k4 * 4 * MR;
+      if (detail::pack_from_padded_planes(p)) detail::pad_planes(p, xg, cin_g, pad, planes, to_u8);
       for (index_t p0 = 0; p0 < out_plane; p0 += panel_cols) {
         const index_t cols = out_plane - p0 < panel_cols ? out_plane - p0 : panel_cols;
         // Pack row by row into the staging rows (contiguous copies), then interleave each 4 rows
         // into column quads, a word per column: both loops vectorize, byte-wise quad stores don't.
         for (index_t kk = 0; kk < k4 * 4; ++kk)
           for (index_t j = kk < k ? cols : 0; j < panel_cols; ++j) staging[kk * panel_cols + j] = 0;
-        detail::pack_panel<1>(p, xg, cin_g, p0, cols, pad, staging, [](X v) {
-          return static_cast<std::uint8_t>(static_cast<std::int32_t>(v) + offset);
-        });
+        if (detail::pack_from_padded_planes(p))
+          detail::pack_panel_from_planes(p, planes, cin_g, p0, cols, staging);
+        else
+          detail::pack_panel<1>(p, xg, cin_g, p0, cols, pad, staging, to_u8);
         for (index_t q = 0; q < k4; ++q) {
           const std::uint8_t* r0 = staging + 4 * q * panel_cols;
           std::uint32_t words[panel_cols];

@@ -96,4 +96,70 @@ inline void pack_panel(const P& p, const T* xg, index_t cin_g, index_t p0, index
                    is_pointwise(p));
 }
 
+// Small 2-D planes are packed from a padded copy instead: each input plane copied once, with its
+// padding, whole, and every panel row then a branch-free read at per-column offsets. pack_panel
+// goes run by run of output columns with bounds checks per tap and run, which narrow output rows
+// make the layer's cost (DS-CNN int8's 5-column stem: 40 taps x 7 runs per panel). Only for the
+// int8 panel path (its 1- and 2-channel convs), whose scratch then holds the padded planes: up to
+// padded_planes_max_bytes of them.
+inline constexpr std::size_t padded_planes_max_bytes = 4096;
+template <class P> constexpr index_t padded_plane_height(const P& p) noexcept {
+  return (p.out[1] - 1) * p.stride[1] + (p.kernel[1] - 1) * p.dilation[1] + 1;
+}
+template <class P> constexpr index_t padded_plane_width(const P& p) noexcept {
+  return (p.out[2] - 1) * p.stride[2] + (p.kernel[2] - 1) * p.dilation[2] + 1;
+}
+template <class P> constexpr std::size_t padded_planes_bytes(const P& p) noexcept {
+  return static_cast<std::size_t>(p.in_channels / p.group) *
+         static_cast<std::size_t>(padded_plane_height(p) * padded_plane_width(p));
+}
+template <class P> constexpr bool pack_from_padded_planes(const P& p) noexcept {
+  return p.in[0] == 1 && p.out[0] == 1 && p.kernel[0] == 1 && !is_pointwise(p) &&
+         padded_planes_bytes(p) <= padded_planes_max_bytes;
+}
+
+// The padded planes of the group whose first input channel is xg: convert(x), or convert(pad) in
+// the padding (the rows and columns before and after the input that windows read).
+template <class P, class T, class U, class Convert>
+inline void pad_planes(const P& p, const T* xg, index_t cin_g, T pad, U* planes, Convert convert) noexcept {
+  const index_t hp = padded_plane_height(p), wp = padded_plane_width(p), in_plane = p.in[1] * p.in[2];
+  const U padv = convert(pad);
+  for (index_t c = 0; c < cin_g; ++c)
+    for (index_t r = 0; r < hp; ++r) {
+      U* d = planes + (c * hp + r) * wp;
+      const index_t ih = r - p.pad[1];
+      if (ih < 0 || ih >= p.in[1]) {
+        for (index_t q = 0; q < wp; ++q) d[q] = padv;
+        continue;
+      }
+      const T* xr = xg + c * in_plane + ih * p.in[2] - p.pad[2];
+      const index_t lo = p.pad[2] < wp ? p.pad[2] : wp;
+      const index_t hi = p.pad[2] + p.in[2] < wp ? p.pad[2] + p.in[2] : wp;
+      for (index_t q = 0; q < lo; ++q) d[q] = padv;
+      for (index_t q = lo; q < hi; ++q) d[q] = convert(xr[q]);
+      for (index_t q = hi; q < wp; ++q) d[q] = padv;
+    }
+}
+
+// pack_panel (Quad 1) from the padded planes: row k = (c, kh, kw) of column j reads the plane at
+// the column's window origin plus the tap's offset.
+template <class P, class U>
+inline void pack_panel_from_planes(const P& p, const U* planes, index_t cin_g, index_t p0, index_t cols,
+                                   U* out) noexcept {
+  const index_t hp = padded_plane_height(p), wp = padded_plane_width(p);
+  index_t origin[panel_cols];
+  for (index_t j = 0, oh = p0 / p.out[2], ow = p0 % p.out[2]; j < cols; ++j) {
+    origin[j] = oh * p.stride[1] * wp + ow * p.stride[2];
+    if (++ow == p.out[2]) ow = 0, ++oh;
+  }
+  index_t k = 0;
+  for (index_t c = 0; c < cin_g; ++c)
+    for (index_t kh = 0; kh < p.kernel[1]; ++kh)
+      for (index_t kw = 0; kw < p.kernel[2]; ++kw, ++k) {
+        const U* tap = planes + c * hp * wp + kh * p.dilation[1] * wp + kw * p.dilation[2];
+        U* d = out + k * panel_cols;
+        for (index_t j = 0; j < cols; ++j) d[j] = tap[origin[j]];
+      }
+}
+
 }  // namespace kiln::packed::detail
