@@ -12,7 +12,6 @@
 // the dot-product instructions want them.
 #pragma once
 
-#include "../core/types.hpp"
 #include "layout.hpp"
 #include "panel.hpp"
 
@@ -241,20 +240,24 @@ inline void direct_band_quad(const P& p, const direct_layout& d, const X* const 
 }
 
 // The runs of a tile's columns [j0, j0 + width) of the wide band that are real outputs: f(j,
-// count, row, ow) for tile column j, output row `row` of the band, first output column ow. A
-// partial row first (the tile starts mid-row), then one call per whole row, count = out_w, a
-// branch-free loop (narrow rows, DS-CNN's 5 columns, made a loop over runs and skips a third of
-// its stem), then what is left of the last row.
+// count, row, ow) for tile column j, output row `row` of the band, first output column ow.
 template <class F>
 inline void for_each_output_run(index_t j0, index_t width, index_t wq, index_t out_w, F&& f) noexcept {
-  index_t row = j0 / wq, j = 0;
-  if (const index_t ow = j0 % wq; ow > 0) {
-    if (ow < out_w) f(0, out_w - ow < width ? out_w - ow : width, row, ow);
-    j = wq - ow;
-    ++row;
+  index_t row = j0 / wq, ow = j0 % wq;
+  for (index_t j = 0; j < width;) {
+    const index_t left = width - j;
+    if (ow < out_w) {
+      const index_t count = out_w - ow < left ? out_w - ow : left;
+      f(j, count, row, ow);
+      j += count;
+      ow += count;
+    } else {
+      const index_t skip = wq - ow < left ? wq - ow : left;
+      j += skip;
+      ow += skip;
+    }
+    if (ow == wq) ow = 0, ++row;
   }
-  for (; j + out_w <= width; j += wq, ++row) f(j, out_w, row, 0);
-  if (j < width) f(j, width - j, row, 0);
 }
 
 // Tile columns [j0, j0 + width) (src[j] is column j0 + j) to the output rows of the band (y: its
@@ -262,17 +265,14 @@ inline void for_each_output_run(index_t j0, index_t width, index_t wq, index_t o
 // shapes are (kiln compile --specialize): inlined, where a run of variable size is a libc call
 // (DS-CNN's stem: 5-column rows, a call per 20 bytes). Tile: src's length, which no run
 // exceeds; bounding the constant copy by it as well keeps GCC from warning of reads past src on
-// rows wider than a tile, where that copy never runs. Runs are never empty, but with a layer's
-// shapes constant GCC 12 warns of negative sizes on paths that never run.
+// rows wider than a tile, where that copy never runs.
 template <index_t Tile, class T>
 inline void store_output_runs(const T* src, index_t j0, index_t width, index_t wq, index_t out_w, T* y) noexcept {
-  KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS
   for_each_output_run(j0, width, wq, out_w, [&](index_t j, index_t count, index_t row, index_t ow) {
     T* dst = y + row * out_w + ow;
     if (out_w <= Tile && count == out_w) std::memcpy(dst, src + j, static_cast<std::size_t>(out_w) * sizeof(T));
     else std::memcpy(dst, src + j, static_cast<std::size_t>(count) * sizeof(T));
   });
-  KILN_END_IGNORE_DEAD_PATH_BOUNDS
 }
 
 // The last tile of for_each_window_tile (below): the narrowest of W, W - Step, ... holding width.
