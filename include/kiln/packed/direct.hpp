@@ -88,7 +88,7 @@ constexpr column_span phase_columns(index_t ph, index_t s, index_t pad, index_t 
 
 // One row of a phase plane, wq entries: put(q, v) with v = row[q * s + shift] inside span, pad
 // outside it and everywhere for a padding row (row null). The copy is a plain strided loop, which
-// vectorizes. Shared by the direct bands and the depthwise planes.
+// vectorizes. The depthwise planes use it.
 template <class T, class Put>
 inline void phase_row(const T* row, const column_span& span, index_t s, index_t shift, index_t wq, T pad,
                       Put&& put) noexcept {
@@ -120,20 +120,10 @@ inline void for_each_band_row(const P& p, const direct_layout& d, index_t oh0, F
     }
 }
 
-// Calls put(at, v) for every element of the band of one channel whose first output row is oh0:
-// at its index in the channel's phase planes, v the input value, or pad outside the input.
-template <class P, class T, class Put>
-inline void direct_band_channel(const P& p, const direct_layout& d, const T* xc, index_t oh0, T pad, Put&& put) noexcept {
-  for_each_band_row(p, d, oh0, [&](index_t at, const column_span& span, index_t shift, index_t ih) {
-    phase_row(ih >= 0 && ih < p.in[1] ? xc + ih * p.in[2] : nullptr, span, p.stride[2], shift, d.wq, pad,
-              [&](index_t q, T v) { put(at + q, v); });
-  });
-}
-
-// direct_band_channel for float bands, zeros for padding. Strided: each input row is copied once,
-// padded, into one of two `row` buffers (2 * stride[2] * wq floats), and every column phase is a
-// fixed-length strided read of it, where per-phase spans left GCC short vector loops with scalar
-// tails. The phases of a row are read one row later, once its copy's stores have landed: read
+// The float band of one channel whose first output row is oh0, into its phase planes at dst,
+// zeros for padding. Strided: each input row is copied once, padded, into one of two `rows`
+// buffers (2 * stride[2] * wq floats), and every column phase is a fixed-length strided read of
+// it, where per-phase spans left GCC short vector loops with scalar tails. The phases of a row are read one row later, once its copy's stores have landed: read
 // at once, the copy's unaligned stores could not forward to the reads, a stall per row. A
 // function of its own: inlined into a layer's flattened body (kiln compile --specialize) the
 // copies competed with the tile loop for registers and GCC spilled their indices. Copying the
@@ -227,7 +217,7 @@ inline void quad_phase_row(const X* const rows[4], const column_span& span, inde
 }
 
 // The band of one channel quad (channel planes xc[k], null past the last channel) whose first
-// output row is oh0, as quads at dst (direct_band_channel's layout, four channels interleaved).
+// output row is oh0, as quads at dst (direct_band_channel_f32's layout, four channels interleaved).
 template <class P, class X>
 inline void direct_band_quad(const P& p, const direct_layout& d, const X* const xc[4], index_t oh0,
                              const std::uint8_t pad[4], std::int32_t offset, std::uint8_t* dst) noexcept {
