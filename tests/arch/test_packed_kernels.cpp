@@ -415,3 +415,39 @@ TEST_CASE("the architecture's lane deinterleave equals the portable one") {
   SUBCASE("int16") { check_deinterleave<std::int16_t>(rng); }
   SUBCASE("float") { check_deinterleave<float>(rng); }
 }
+
+// strided_rows (a direct conv's band rows, packed/direct.hpp) against its definition: strides 1
+// to 3, rows starting before, at and past the input's first column, widths and row lengths around
+// the 8- and 16-column vectors. The input holds exactly the rows read (so a read past a row's
+// last element lands in the next row's guard values, a wrong value) and nothing outside each
+// output row's n columns is written.
+TEST_CASE("the architecture's strided rows equal their definition") {
+  lcg rng{29};
+  constexpr float guard = 1e9f, untouched = -7.f;
+  const index_t widths[] = {1, 5, 8, 15, 16, 17, 31, 32, 33, 49};
+  const index_t lengths[] = {1, 5, 8, 15, 16, 17, 25, 31, 33, 40};
+  for (index_t s : {index_t(1), index_t(2), index_t(3)})
+    for (index_t first : {index_t(-3), index_t(-1), index_t(0), index_t(1), index_t(2)})
+      for (index_t width : widths)
+        for (index_t n : lengths) {
+          CAPTURE(s);
+          CAPTURE(first);
+          CAPTURE(width);
+          CAPTURE(n);
+          constexpr index_t count = 3, gap = 2;  // input rows width + gap apart, guard values between
+          const index_t x_stride = width + gap, dst_stride = n + 3;
+          std::vector<float> x(static_cast<std::size_t>((count - 1) * x_stride + width), guard);
+          for (index_t r = 0; r < count; ++r)
+            for (index_t c = 0; c < width; ++c) x[static_cast<std::size_t>(r * x_stride + c)] = rng.uniform();
+          std::vector<float> got(static_cast<std::size_t>(count * dst_stride), untouched);
+          kiln::arch::active::strided_rows(got.data(), dst_stride, count, n, x.data(), x_stride, width, first, s);
+          for (index_t r = 0; r < count; ++r)
+            for (index_t q = 0; q < dst_stride; ++q) {
+              CAPTURE(r);
+              CAPTURE(q);
+              const index_t c = first + q * s;
+              const float want = q >= n ? untouched : c >= 0 && c < width ? x[static_cast<std::size_t>(r * x_stride + c)] : 0.f;
+              REQUIRE(got[static_cast<std::size_t>(r * dst_stride + q)] == want);
+            }
+        }
+}

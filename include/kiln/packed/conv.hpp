@@ -63,7 +63,6 @@ inline void conv_direct(const conv_params& p, const float* x, const float* w, co
   const index_t cin_g = p.in_channels / p.group, mg = p.out_channels / p.group;
   const index_t taps = p.kernel[1] * p.kernel[2], k = cin_g * taps, mblocks = ceil_div(mg, MR);
   float* const band = static_cast<float*>(scratch);
-  float* const rows = band + cin_g * d.channel_size + direct_slack;  // direct_band_channel_f32's padded rows
   static_assert(NB <= direct_slack, "the last tile reads at most direct_slack positions past the band");
   for (index_t i = 0; i < direct_slack; ++i) band[cin_g * d.channel_size + i] = 0.f;  // read by the last tile
   index_t off[direct_max_taps];
@@ -74,7 +73,7 @@ inline void conv_direct(const conv_params& p, const float* x, const float* w, co
       const float* wg = w + g * mblocks * k * MR;
       for (index_t oh0 = 0; oh0 < p.out[1]; oh0 += d.rows) {
         for (index_t c = 0; c < cin_g; ++c)
-          direct_band_channel_f32(p, d, xg + c * in_plane, oh0, band + c * d.channel_size, rows);
+          direct_band_channel_f32(p, d, xg + c * in_plane, oh0, band + c * d.channel_size);
         const index_t rows = p.out[1] - oh0 < d.rows ? p.out[1] - oh0 : d.rows;
         const index_t positions = (rows - 1) * d.wq + p.out[2];
         // Rows [0, count) of tile c (tw wide): output channels from block mb on, bias and

@@ -12,6 +12,7 @@
 // the dot-product instructions want them.
 #pragma once
 
+#include "../arch/dispatch.hpp"
 #include "layout.hpp"
 #include "panel.hpp"
 
@@ -54,13 +55,11 @@ template <class P> constexpr bool direct_geometry(const P& p) noexcept {
 }
 
 // Bytes of a band: float (quad 1) or channel quads of uint8 (quad 4), with direct_slack positions
-// at the end, so the last tile may read past the last phase plane; strided float bands then two
-// padded input rows of stride[2] * wq (direct_band_channel_f32).
+// at the end, so the last tile may read past the last phase plane.
 template <class P> constexpr std::size_t direct_scratch_bytes(const P& p, index_t quad) noexcept {
   const direct_layout d = make_direct_layout(p);
   const index_t cin_g = p.in_channels / p.group;
-  const index_t row = quad == 1 && p.stride[2] > 1 ? 2 * p.stride[2] * d.wq : 0;
-  return static_cast<std::size_t>(ceil_div(cin_g, quad) * d.channel_size + direct_slack + row) * 4;
+  return static_cast<std::size_t>(ceil_div(cin_g, quad) * d.channel_size + direct_slack) * 4;
 }
 
 namespace detail {
@@ -121,57 +120,30 @@ inline void for_each_band_row(const P& p, const direct_layout& d, index_t oh0, F
 }
 
 // The float band of one channel whose first output row is oh0, into its phase planes at dst,
-// zeros for padding. Strided: each input row is copied once, padded, into one of two `rows`
-// buffers (2 * stride[2] * wq floats), and every column phase is a fixed-length strided read of
-// it, where per-phase spans left GCC short vector loops with scalar tails. The phases of a row are read one row later, once its copy's stores have landed: read
-// at once, the copy's unaligned stores could not forward to the reads, a stall per row. A
-// function of its own: inlined into a layer's flattened body (kiln compile --specialize) the
-// copies competed with the tile loop for registers and GCC spilled their indices. Copying the
-// band had taken a third of ResNet-8's stride-2 layers.
+// zeros for padding: the input rows of each stride phase that lie inside the input are one arch
+// strided_rows, which on SIMD targets loads their columns of that phase under masks (the
+// padding is the masked-off lanes). A function of its own: inlined into a layer's flattened body
+// (kiln compile --specialize) the copies competed with the tile loop for registers and GCC
+// spilled their indices.
 template <class P>
 KILN_NOINLINE void direct_band_channel_f32(const P& p, const direct_layout& d, const float* xc, index_t oh0,
-                                           float* KILN_RESTRICT dst, float* KILN_RESTRICT rows) noexcept {
-  const index_t sh = p.stride[1], sw = p.stride[2], wq = d.wq, width = sw * wq;
-  // Padded columns [lo, hi) hold input columns [0, hi - lo): the rest of a row is padding.
-  const index_t lo = p.pad[2] < width ? p.pad[2] : width;
-  const index_t hi = p.pad[2] + p.in[2] < width ? p.pad[2] + p.in[2] : width;
-  for (index_t b = 0; b < 2 && sw > 1; ++b) {  // no rows without a stride (direct_scratch_bytes)
-    for (index_t c = 0; c < lo; ++c) rows[b * width + c] = 0.f;
-    for (index_t c = hi; c < width; ++c) rows[b * width + c] = 0.f;
+                                           float* KILN_RESTRICT dst) noexcept {
+  const index_t sh = p.stride[1], sw = p.stride[2];
+  for (index_t ph_r = 0; ph_r < sh; ++ph_r) {
+    // Phase rows i in [lo, hi) read input rows ih = (oh0 + i) * sh + ph_r - pad inside [0, in[1]).
+    const index_t ih0 = oh0 * sh + ph_r - p.pad[1];
+    index_t lo = ih0 >= 0 ? 0 : (sh - 1 - ih0) / sh;
+    index_t hi = ih0 >= p.in[1] ? 0 : (p.in[1] - ih0 + sh - 1) / sh;
+    hi = hi < d.hq ? hi : d.hq;
+    lo = lo < hi ? lo : hi;
+    for (index_t ph_c = 0; ph_c < sw; ++ph_c) {
+      float* plane = dst + (ph_r * sw + ph_c) * d.phase_size;
+      if (lo > 0) std::memset(plane, 0, static_cast<std::size_t>(lo * d.wq) * sizeof(float));
+      arch::active::strided_rows(plane + lo * d.wq, d.wq, hi - lo, d.wq, xc + (ih0 + lo * sh) * p.in[2], sh * p.in[2],
+                                 p.in[2], ph_c - p.pad[2], sw);
+      if (hi < d.hq) std::memset(plane + hi * d.wq, 0, static_cast<std::size_t>((d.hq - hi) * d.wq) * sizeof(float));
+    }
   }
-  // The phases of the row copied into rows + held * width, to the band rows at out.
-  const auto split = [&](const float* KILN_RESTRICT row, float* KILN_RESTRICT out) {
-    if (sw == 2) {  // a constant stride the compiler vectorizes (loads and a deinterleave)
-      for (index_t q = 0; q < wq; ++q) out[q] = row[2 * q];
-      for (index_t q = 0; q < wq; ++q) out[d.phase_size + q] = row[2 * q + 1];
-    } else {
-      for (index_t ph_c = 0; ph_c < sw; ++ph_c)
-        for (index_t q = 0; q < wq; ++q) out[ph_c * d.phase_size + q] = row[q * sw + ph_c];
-    }
-  };
-  float* pending = nullptr;  // band rows waiting for the row copied last
-  index_t copied = 0;        // rows copied so far (the last in rows + (copied - 1) % 2 * width)
-  for (index_t ph_r = 0; ph_r < sh; ++ph_r)
-    for (index_t i = 0; i < d.hq; ++i) {
-      const index_t ih = (oh0 + i) * sh + ph_r - p.pad[1];
-      float* KILN_RESTRICT out = dst + ph_r * sw * d.phase_size + i * wq;
-      if (ih < 0 || ih >= p.in[1]) {
-        for (index_t ph_c = 0; ph_c < sw; ++ph_c)
-          for (index_t q = 0; q < wq; ++q) out[ph_c * d.phase_size + q] = 0.f;
-        continue;
-      }
-      if (sw == 1) {  // the padded row is the phase row
-        for (index_t q = 0; q < lo; ++q) out[q] = 0.f;
-        std::memcpy(out + lo, xc + ih * p.in[2], static_cast<std::size_t>(hi - lo) * sizeof(float));
-        for (index_t q = hi; q < wq; ++q) out[q] = 0.f;
-        continue;
-      }
-      std::memcpy(rows + copied % 2 * width + lo, xc + ih * p.in[2], static_cast<std::size_t>(hi - lo) * sizeof(float));
-      if (pending) split(rows + (copied + 1) % 2 * width, pending);
-      pending = out;
-      ++copied;
-    }
-  if (pending) split(rows + (copied + 1) % 2 * width, pending);
 }
 
 // One row of a channel quad's phase plane for the int8 bands, wq quads: dst[4q + k] is channel

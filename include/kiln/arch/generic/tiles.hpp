@@ -209,6 +209,30 @@ inline void requantize_lanes(const std::int32_t* acc, index_t count, const float
       *y = static_cast<Y>(kiln::requantize_saturate(*acc, rq[l], zero_point, lo, hi));
 }
 
+// Rows of a direct conv's band (packed/direct.hpp), a stride phase of padded input rows: for
+// rows r < count and columns q < n, dst[r * dst_stride + q] = x[r * x_stride + first + q * s]
+// where 0 <= first + q * s < width, else 0. The SIMD targets load under masks (the padding comes
+// with the loads), each mask made once for all the rows (strides 1 and 2).
+template <class T>
+inline void strided_rows(T* dst, index_t dst_stride, index_t count, index_t n, const T* x, index_t x_stride,
+                         index_t width, index_t first, index_t s) noexcept {
+  // Columns q in [lo, hi) read inside the row.
+  index_t lo = first >= 0 ? 0 : (s - 1 - first) / s;
+  index_t hi = first >= width ? 0 : (width - first + s - 1) / s;
+  hi = hi < n ? hi : n;
+  lo = lo < hi ? lo : hi;
+  for (index_t r = 0; r < count; ++r, dst += dst_stride, x += x_stride) {
+    for (index_t q = 0; q < lo; ++q) dst[q] = T(0);
+    if (s == 1)
+      for (index_t q = lo; q < hi; ++q) dst[q] = x[first + q];
+    else if (s == 2)  // a constant stride the compiler vectorizes
+      for (index_t q = lo; q < hi; ++q) dst[q] = x[first + 2 * q];
+    else
+      for (index_t q = lo; q < hi; ++q) dst[q] = x[first + q * s];
+    for (index_t q = hi; q < n; ++q) dst[q] = T(0);
+  }
+}
+
 }  // namespace kiln::arch::generic
 
 // Dense int8 tile (packed/qdense.hpp): the roles of int8_tile the other way round. The broadcast
