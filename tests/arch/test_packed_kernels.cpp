@@ -451,3 +451,56 @@ TEST_CASE("the architecture's strided rows equal their definition") {
             }
         }
 }
+
+// strided_quad_rows (an int8 direct conv's band of channel quads) against its definition, as
+// above, for int8 (offset 128) and uint8 (offset 0) activations, four channels and fewer (a null
+// row: a channel past the last, read as its pad).
+template <class X> void check_strided_quads(lcg& rng, std::int32_t offset) {
+  const index_t widths[] = {1, 5, 15, 16, 17, 31, 32, 33, 49};
+  const index_t lengths[] = {1, 5, 15, 16, 17, 25, 33, 40};
+  for (index_t channels : {index_t(4), index_t(3), index_t(1)})
+    for (index_t s : {index_t(1), index_t(2), index_t(3)})
+      for (index_t first : {index_t(-3), index_t(-1), index_t(0), index_t(1), index_t(2)})
+        for (index_t width : widths)
+          for (index_t n : lengths) {
+            CAPTURE(channels);
+            CAPTURE(s);
+            CAPTURE(first);
+            CAPTURE(width);
+            CAPTURE(n);
+            constexpr index_t count = 3, gap = 2;
+            constexpr std::uint8_t untouched = 0x5a;
+            const index_t x_stride = width + gap, dst_stride = 4 * n + 5;
+            std::vector<std::vector<X>> planes(4);
+            const X* x[4] = {};
+            std::uint8_t pad[4] = {};
+            for (index_t k = 0; k < 4; ++k) {
+              auto& v = planes[static_cast<std::size_t>(k)];
+              v.assign(static_cast<std::size_t>((count - 1) * x_stride + width), X(0));
+              for (auto& e : v) e = static_cast<X>(rng.range(std::numeric_limits<X>::min(), std::numeric_limits<X>::max()));
+              if (k < channels) x[k] = v.data();
+              pad[k] = k < channels ? static_cast<std::uint8_t>(rng.range(0, 255)) : 0;
+            }
+            std::vector<std::uint8_t> got(static_cast<std::size_t>(count * dst_stride), untouched);
+            kiln::arch::active::strided_quad_rows(got.data(), dst_stride, count, n, x, x_stride, width, first, s, pad,
+                                                  offset);
+            for (index_t r = 0; r < count; ++r)
+              for (index_t b = 0; b < dst_stride; ++b) {
+                CAPTURE(r);
+                CAPTURE(b);
+                const index_t q = b / 4, k = b % 4, c = first + q * s;
+                std::uint8_t want = untouched;
+                if (q < n)
+                  want = x[k] && c >= 0 && c < width
+                             ? static_cast<std::uint8_t>(static_cast<std::int32_t>(x[k][r * x_stride + c]) + offset)
+                             : pad[k];
+                REQUIRE(+got[static_cast<std::size_t>(r * dst_stride + b)] == +want);
+              }
+          }
+}
+
+TEST_CASE("the architecture's strided quad rows equal their definition") {
+  lcg rng{31};
+  SUBCASE("int8") { check_strided_quads<std::int8_t>(rng, 128); }
+  SUBCASE("uint8") { check_strided_quads<std::uint8_t>(rng, 0); }
+}

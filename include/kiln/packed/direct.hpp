@@ -105,20 +105,6 @@ inline void phase_row(const T* row, const column_span& span, index_t s, index_t 
   for (index_t q = span.hi; q < wq; ++q) put(q, pad);
 }
 
-// Calls f(at, span, shift, ih) for every row of the band whose first output row is oh0: `at` is
-// the row's first index in a channel's phase planes, span and shift as phase_row takes them, ih
-// the input row it reads (outside [0, in[1]) for a padding row).
-template <class P, class F>
-inline void for_each_band_row(const P& p, const direct_layout& d, index_t oh0, F&& f) noexcept {
-  const index_t sh = p.stride[1], sw = p.stride[2];
-  for (index_t ph_r = 0; ph_r < sh; ++ph_r)
-    for (index_t ph_c = 0; ph_c < sw; ++ph_c) {
-      const index_t plane = (ph_r * sw + ph_c) * d.phase_size;
-      const column_span span = phase_columns(ph_c, sw, p.pad[2], p.in[2], d.wq);
-      for (index_t i = 0; i < d.hq; ++i) f(plane + i * d.wq, span, ph_c - p.pad[2], (oh0 + i) * sh + ph_r - p.pad[1]);
-    }
-}
-
 // The float band of one channel whose first output row is oh0, into its phase planes at dst,
 // zeros for padding: the input rows of each stride phase that lie inside the input are one arch
 // strided_rows, which on SIMD targets loads their columns of that phase under masks (the
@@ -146,59 +132,35 @@ KILN_NOINLINE void direct_band_channel_f32(const P& p, const direct_layout& d, c
   }
 }
 
-// One row of a channel quad's phase plane for the int8 bands, wq quads: dst[4q + k] is channel
-// k's value (phase_row's rule) plus offset, as uint8; pad[k] where there is no input (padding, or
-// rows[k] null: a padding row or a channel past the last). The four channels are written
-// together, so the interleaving stores vectorize where a channel at a time would be byte scatters.
-template <class X>
-inline void quad_phase_row(const X* const rows[4], const column_span& span, index_t s, index_t shift, index_t wq,
-                           const std::uint8_t pad[4], std::int32_t offset, std::uint8_t* dst) noexcept {
-  auto u8 = [offset](X v) { return static_cast<std::uint8_t>(static_cast<std::int32_t>(v) + offset); };
-  for (index_t q = 0; q < span.lo; ++q)
-    for (index_t k = 0; k < 4; ++k) dst[4 * q + k] = pad[k];
-  if (rows[0] && rows[1] && rows[2] && rows[3]) {
-    const X *r0 = rows[0] + shift, *r1 = rows[1] + shift, *r2 = rows[2] + shift, *r3 = rows[3] + shift;
-    if (s == 1) {
-      for (index_t q = span.lo; q < span.hi; ++q) {
-        dst[4 * q] = u8(r0[q]);
-        dst[4 * q + 1] = u8(r1[q]);
-        dst[4 * q + 2] = u8(r2[q]);
-        dst[4 * q + 3] = u8(r3[q]);
-      }
-    } else if (s == 2) {
-      for (index_t q = span.lo; q < span.hi; ++q) {
-        dst[4 * q] = u8(r0[2 * q]);
-        dst[4 * q + 1] = u8(r1[2 * q]);
-        dst[4 * q + 2] = u8(r2[2 * q]);
-        dst[4 * q + 3] = u8(r3[2 * q]);
-      }
-    } else {
-      for (index_t q = span.lo; q < span.hi; ++q) {
-        dst[4 * q] = u8(r0[q * s]);
-        dst[4 * q + 1] = u8(r1[q * s]);
-        dst[4 * q + 2] = u8(r2[q * s]);
-        dst[4 * q + 3] = u8(r3[q * s]);
-      }
-    }
-  } else {
-    for (index_t q = span.lo; q < span.hi; ++q)
-      for (index_t k = 0; k < 4; ++k) dst[4 * q + k] = rows[k] ? u8(rows[k][q * s + shift]) : pad[k];
-  }
-  for (index_t q = span.hi; q < wq; ++q)
-    for (index_t k = 0; k < 4; ++k) dst[4 * q + k] = pad[k];
-}
-
 // The band of one channel quad (channel planes xc[k], null past the last channel) whose first
-// output row is oh0, as quads at dst (direct_band_channel_f32's layout, four channels interleaved).
+// output row is oh0, as quads at dst (direct_band_channel_f32's layout, four channels
+// interleaved): dst[4 * e + k] is channel k's value plus offset, as uint8, and pad[k] where
+// there is no input. The rows inside the input are one arch strided_quad_rows per stride phase.
 template <class P, class X>
 inline void direct_band_quad(const P& p, const direct_layout& d, const X* const xc[4], index_t oh0,
                              const std::uint8_t pad[4], std::int32_t offset, std::uint8_t* dst) noexcept {
-  for_each_band_row(p, d, oh0, [&](index_t at, const column_span& span, index_t shift, index_t ih) {
-    const bool inside = ih >= 0 && ih < p.in[1];
+  const index_t sh = p.stride[1], sw = p.stride[2];
+  std::uint32_t pad_quad;  // the four pads as one quad, for padding rows
+  std::memcpy(&pad_quad, pad, 4);
+  for (index_t ph_r = 0; ph_r < sh; ++ph_r) {
+    const index_t ih0 = oh0 * sh + ph_r - p.pad[1];  // as in direct_band_channel_f32
+    index_t lo = ih0 >= 0 ? 0 : (sh - 1 - ih0) / sh;
+    index_t hi = ih0 >= p.in[1] ? 0 : (p.in[1] - ih0 + sh - 1) / sh;
+    hi = hi < d.hq ? hi : d.hq;
+    lo = lo < hi ? lo : hi;
     const X* rows[4];
-    for (index_t k = 0; k < 4; ++k) rows[k] = inside && xc[k] ? xc[k] + ih * p.in[2] : nullptr;
-    quad_phase_row(rows, span, p.stride[2], shift, d.wq, pad, offset, dst + 4 * at);
-  });
+    for (index_t k = 0; k < 4; ++k) rows[k] = xc[k] ? xc[k] + (ih0 + lo * sh) * p.in[2] : nullptr;
+    for (index_t ph_c = 0; ph_c < sw; ++ph_c) {
+      std::uint8_t* plane = dst + 4 * (ph_r * sw + ph_c) * d.phase_size;
+      const auto fill = [&](index_t from, index_t to) {
+        for (index_t e = from * d.wq; e < to * d.wq; ++e) std::memcpy(plane + 4 * e, &pad_quad, 4);
+      };
+      fill(0, lo);
+      arch::active::strided_quad_rows(plane + 4 * lo * d.wq, 4 * d.wq, hi - lo, d.wq, rows, sh * p.in[2], p.in[2],
+                                      ph_c - p.pad[2], sw, pad, offset);
+      fill(hi, d.hq);
+    }
+  }
 }
 
 // The runs of a tile's columns [j0, j0 + width) of the wide band that are real outputs: f(j,

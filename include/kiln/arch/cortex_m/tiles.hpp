@@ -28,6 +28,7 @@ template <class A> inline constexpr index_t depthwise_lanes_max_plane = std::is_
 using generic::f32_nb;
 using generic::f32_window_nb;
 using generic::f32_window_step;
+using generic::strided_quad_rows;
 using generic::strided_rows;
 using generic::f32_tile;
 using generic::f32_tile_row_blocks;

@@ -233,6 +233,41 @@ inline void strided_rows(T* dst, index_t dst_stride, index_t count, index_t n, c
   }
 }
 
+// The same for an int8 band's channel quads: for rows r < count and quads q < n,
+// dst[r * dst_stride + 4 * q + k] = uint8(x[k][r * x_stride + first + q * s] + offset) where the
+// column is inside [0, width) and x[k] is not null (a channel past the last), else pad[k]. The
+// four channels are written together, so the interleaving stores vectorize.
+template <class X>
+inline void strided_quad_rows(std::uint8_t* dst, index_t dst_stride, index_t count, index_t n, const X* const x[4],
+                              index_t x_stride, index_t width, index_t first, index_t s, const std::uint8_t pad[4],
+                              std::int32_t offset) noexcept {
+  auto u8 = [offset](X v) { return static_cast<std::uint8_t>(static_cast<std::int32_t>(v) + offset); };
+  index_t lo = first >= 0 ? 0 : (s - 1 - first) / s;
+  index_t hi = first >= width ? 0 : (width - first + s - 1) / s;
+  hi = hi < n ? hi : n;
+  lo = lo < hi ? lo : hi;
+  const bool all = x[0] && x[1] && x[2] && x[3];
+  for (index_t r = 0; r < count; ++r, dst += dst_stride) {
+    for (index_t q = 0; q < lo; ++q)
+      for (index_t k = 0; k < 4; ++k) dst[4 * q + k] = pad[k];
+    if (all) {
+      const X *r0 = x[0] + r * x_stride + first, *r1 = x[1] + r * x_stride + first;
+      const X *r2 = x[2] + r * x_stride + first, *r3 = x[3] + r * x_stride + first;
+      for (index_t q = lo; q < hi; ++q) {
+        dst[4 * q] = u8(r0[q * s]);
+        dst[4 * q + 1] = u8(r1[q * s]);
+        dst[4 * q + 2] = u8(r2[q * s]);
+        dst[4 * q + 3] = u8(r3[q * s]);
+      }
+    } else {
+      for (index_t q = lo; q < hi; ++q)
+        for (index_t k = 0; k < 4; ++k) dst[4 * q + k] = x[k] ? u8(x[k][r * x_stride + first + q * s]) : pad[k];
+    }
+    for (index_t q = hi; q < n; ++q)
+      for (index_t k = 0; k < 4; ++k) dst[4 * q + k] = pad[k];
+  }
+}
+
 }  // namespace kiln::arch::generic
 
 // Dense int8 tile (packed/qdense.hpp): the roles of int8_tile the other way round. The broadcast
