@@ -898,6 +898,8 @@ inline void strided_rows(float* dst, index_t dst_stride, index_t count, index_t 
     }
   }
 }
+#else
+using generic::strided_rows;
 #endif
 
 // strided_quad_rows (see generic) on AVX-512BW, strides 1 and 2: 16 quads per step. Each
