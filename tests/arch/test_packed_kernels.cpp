@@ -94,6 +94,15 @@ std::vector<geometry> geometries() {
   // 14 channels fill a group of 4 blocks but the last only partly, 18 leave a block over.
   for (index_t hw : {3, 4, 6, 8})
     for (index_t m : {14, 18}) gs.push_back({6, m, 1, hw, hw, 3, 3, 1, 1, 1});
+  // Planes wide enough that a float band keeps its column phases (packed/direct.hpp
+  // direct_by_column: dropped columns under a tenth): same, strided, dilated, a 1-D window, a
+  // strided 5x5, a group; most planes above take a plane per kernel column.
+  gs.push_back({6, 7, 1, 24, 30, 3, 3, 1, 1, 1});
+  gs.push_back({5, 6, 1, 25, 41, 3, 3, 2, 1, 1});
+  gs.push_back({4, 5, 1, 12, 50, 3, 3, 1, 2, 2});
+  gs.push_back({3, 9, 1, 3, 40, 1, 5, 1, 2, 1});
+  gs.push_back({4, 6, 1, 30, 46, 5, 5, 2, 2, 1});
+  gs.push_back({8, 6, 2, 6, 36, 3, 3, 1, 1, 1});
   return gs;
 }
 
@@ -132,10 +141,11 @@ TEST_CASE("packed float depthwise equals the reference conv") {
 
 TEST_CASE("packed float conv equals the reference conv") {
   lcg rng{1};
-  int small_plane_cases = 0;
+  int small_plane_cases = 0, by_column_cases = 0, by_phase_cases = 0;
   for (const auto& g : geometries()) {
     CAPTURE(describe(g));
     const auto p = make_geometry<kiln::conv_params>(g);
+    if (kiln::packed::direct_geometry(p)) ++(kiln::packed::direct_by_column(p) ? by_column_cases : by_phase_cases);
     const index_t cin_g = g.c / g.group, k = cin_g * g.kh * g.kw;
     const index_t out_plane = p.out[1] * p.out[2];
     std::vector<float> x(static_cast<std::size_t>(g.c * g.h * g.w)), w(static_cast<std::size_t>(g.m * k)),
@@ -165,6 +175,8 @@ TEST_CASE("packed float conv equals the reference conv") {
     }
   }
   CHECK(small_plane_cases > 50);
+  CHECK(by_column_cases >= 10);  // both float band layouts (packed/direct.hpp)
+  CHECK(by_phase_cases >= 6);
 }
 
 template <class X, class W, class Y> void check_qconv(bool per_channel, bool weight_zero_points, bool depthwise) {

@@ -7,6 +7,13 @@
 // the contiguous run at channel * channel_size + offset[tap] + position. The wide band's extra
 // columns (ow >= OW) are computed and dropped.
 //
+// Bands on narrow planes, where those columns would be a tenth or more of the work (ResNet's
+// 8x8 to 16x16 planes, DS-CNN's 5 columns), hold one plane per kernel column instead of per
+// column phase: plane kw's column ow is padded input column ow * s_w + kw * d_w, so its
+// rows are the output width, no column is dropped, and a tile's positions are output positions.
+// The band then copies every input element about KW / s_w times, which is little beside the
+// KH * KW * output-channel multiply-adds each one feeds.
+//
 // Copying the band is one pass over its input rows, where a panel rewrites every input element
 // once per tap. Int8 bands hold channel quads (4 channels of one position in a 32-bit word), as
 // the dot-product instructions want them.
@@ -27,21 +34,33 @@ inline constexpr index_t direct_max_taps = 64;  // window taps the kernel's offs
 inline constexpr index_t direct_slack = 64;     // positions past the band the widest tile may read
 
 struct direct_layout {
-  index_t wq;            // phase width: the wide band's row pitch
+  index_t wq;            // phase width: the wide band's row pitch (the output width by column)
   index_t rows;          // output rows per band
   index_t hq;            // phase rows per band
   index_t phase_size;    // hq * wq
-  index_t channel_size;  // s_h * s_w phase planes
+  index_t column_planes; // planes per row phase: s_w column phases, or KW kernel columns
+  index_t channel_size;  // s_h * column_planes planes
+  bool by_column;        // one plane per kernel column (see above)
 };
 
+// Whether a band takes a plane per kernel column: where the wide band's dropped columns are at
+// least a tenth of its width.
+template <class P> constexpr bool direct_by_column(const P& p) noexcept {
+  const index_t wide = p.out[2] + (p.kernel[2] - 1) * p.dilation[2] / p.stride[2];
+  return 10 * (wide - p.out[2]) >= wide;
+}
+
 template <class P> constexpr direct_layout make_direct_layout(const P& p) noexcept {
+  const bool by_column = direct_by_column(p);
   direct_layout d{};
-  d.wq = p.out[2] + (p.kernel[2] - 1) * p.dilation[2] / p.stride[2];
+  d.by_column = by_column;
+  d.wq = by_column ? p.out[2] : p.out[2] + (p.kernel[2] - 1) * p.dilation[2] / p.stride[2];
   d.rows = ceil_div(direct_band, d.wq);
   d.rows = d.rows < p.out[1] ? d.rows : p.out[1];
   d.hq = d.rows + (p.kernel[1] - 1) * p.dilation[1] / p.stride[1];
   d.phase_size = d.hq * d.wq;
-  d.channel_size = p.stride[1] * p.stride[2] * d.phase_size;
+  d.column_planes = by_column ? p.kernel[2] : p.stride[2];
+  d.channel_size = p.stride[1] * d.column_planes * d.phase_size;
   return d;
 }
 
@@ -69,8 +88,9 @@ template <class P> inline void direct_offsets(const P& p, const direct_layout& d
   for (index_t kh = 0; kh < p.kernel[1]; ++kh)
     for (index_t kw = 0; kw < p.kernel[2]; ++kw) {
       const index_t r = kh * p.dilation[1], c = kw * p.dilation[2];
-      off[kh * p.kernel[2] + kw] = ((r % p.stride[1]) * p.stride[2] + c % p.stride[2]) * d.phase_size +
-                                   r / p.stride[1] * d.wq + c / p.stride[2];
+      const index_t row = (r % p.stride[1]) * d.column_planes * d.phase_size + r / p.stride[1] * d.wq;
+      off[kh * p.kernel[2] + kw] =
+          row + (d.by_column ? kw * d.phase_size : (c % p.stride[2]) * d.phase_size + c / p.stride[2]);
     }
 }
 
@@ -106,8 +126,8 @@ inline void phase_row(const T* row, const column_span& span, index_t s, index_t 
 }
 
 // The float band of one channel whose first output row is oh0, into its phase planes at dst,
-// zeros for padding: the input rows of each stride phase that lie inside the input are one arch
-// strided_rows, which on SIMD targets loads their columns of that phase under masks (the
+// zeros for padding: the input rows of each row phase that lie inside the input are one arch
+// strided_rows per column plane, which on SIMD targets loads the plane's columns under masks (the
 // padding is the masked-off lanes). A function of its own: inlined into a layer's flattened body
 // (kiln compile --specialize) the copies competed with the tile loop for registers and GCC
 // spilled their indices.
@@ -122,11 +142,13 @@ KILN_NOINLINE void direct_band_channel_f32(const P& p, const direct_layout& d, c
     index_t hi = ih0 >= p.in[1] ? 0 : (p.in[1] - ih0 + sh - 1) / sh;
     hi = hi < d.hq ? hi : d.hq;
     lo = lo < hi ? lo : hi;
-    for (index_t ph_c = 0; ph_c < sw; ++ph_c) {
-      float* plane = dst + (ph_r * sw + ph_c) * d.phase_size;
+    for (index_t cp = 0; cp < d.column_planes; ++cp) {
+      float* plane = dst + (ph_r * d.column_planes + cp) * d.phase_size;
+      // Column q of the plane reads input column q * sw + first.
+      const index_t first = (d.by_column ? cp * p.dilation[2] : cp) - p.pad[2];
       if (lo > 0) std::memset(plane, 0, static_cast<std::size_t>(lo * d.wq) * sizeof(float));
       arch::active::strided_rows(plane + lo * d.wq, d.wq, hi - lo, d.wq, xc + (ih0 + lo * sh) * p.in[2], sh * p.in[2],
-                                 p.in[2], ph_c - p.pad[2], sw);
+                                 p.in[2], first, sw);
       if (hi < d.hq) std::memset(plane + hi * d.wq, 0, static_cast<std::size_t>((d.hq - hi) * d.wq) * sizeof(float));
     }
   }
@@ -135,7 +157,7 @@ KILN_NOINLINE void direct_band_channel_f32(const P& p, const direct_layout& d, c
 // The band of one channel quad (channel planes xc[k], null past the last channel) whose first
 // output row is oh0, as quads at dst (direct_band_channel_f32's layout, four channels
 // interleaved): dst[4 * e + k] is channel k's value plus offset, as uint8, and pad[k] where
-// there is no input. The rows inside the input are one arch strided_quad_rows per stride phase.
+// there is no input. The rows inside the input are one arch strided_quad_rows per column plane.
 template <class P, class X>
 inline void direct_band_quad(const P& p, const direct_layout& d, const X* const xc[4], index_t oh0,
                              const std::uint8_t pad[4], std::int32_t offset, std::uint8_t* dst) noexcept {
@@ -150,14 +172,14 @@ inline void direct_band_quad(const P& p, const direct_layout& d, const X* const 
     lo = lo < hi ? lo : hi;
     const X* rows[4];
     for (index_t k = 0; k < 4; ++k) rows[k] = xc[k] ? xc[k] + (ih0 + lo * sh) * p.in[2] : nullptr;
-    for (index_t ph_c = 0; ph_c < sw; ++ph_c) {
-      std::uint8_t* plane = dst + 4 * (ph_r * sw + ph_c) * d.phase_size;
+    for (index_t cp = 0; cp < d.column_planes; ++cp) {
+      std::uint8_t* plane = dst + 4 * (ph_r * d.column_planes + cp) * d.phase_size;
       const auto fill = [&](index_t from, index_t to) {
         for (index_t e = from * d.wq; e < to * d.wq; ++e) std::memcpy(plane + 4 * e, &pad_quad, 4);
       };
       fill(0, lo);
       arch::active::strided_quad_rows(plane + 4 * lo * d.wq, 4 * d.wq, hi - lo, d.wq, rows, sh * p.in[2], p.in[2],
-                                      ph_c - p.pad[2], sw, pad, offset);
+                                      (d.by_column ? cp * p.dilation[2] : cp) - p.pad[2], sw, pad, offset);
       fill(hi, d.hq);
     }
   }
@@ -192,6 +214,10 @@ inline void for_each_output_run(index_t j0, index_t width, index_t wq, index_t o
 // rows wider than a tile, where that copy never runs.
 template <index_t Tile, class T>
 inline void store_output_runs(const T* src, index_t j0, index_t width, index_t wq, index_t out_w, T* y) noexcept {
+  if (wq == out_w) {  // no dropped columns (a band by column): the tile's columns are consecutive outputs
+    std::memcpy(y + j0, src, static_cast<std::size_t>(width) * sizeof(T));
+    return;
+  }
   for_each_output_run(j0, width, wq, out_w, [&](index_t j, index_t count, index_t row, index_t ow) {
     T* dst = y + row * out_w + ow;
     if (out_w <= Tile && count == out_w) std::memcpy(dst, src + j, static_cast<std::size_t>(out_w) * sizeof(T));
