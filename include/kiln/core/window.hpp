@@ -5,6 +5,19 @@
 
 namespace kiln {
 
+// The steps q < n of a strided walk whose element first + q * s (s > 0) lies in [0, width):
+// [lo, hi), empty (lo == hi) when none does. A padded row's columns inside the input row, a
+// band's rows inside the input plane.
+struct index_span {
+  index_t lo, hi;
+};
+constexpr index_span inside_span(index_t first, index_t s, index_t width, index_t n) noexcept {
+  const index_t lo = first >= 0 ? 0 : (s - 1 - first) / s;
+  index_t hi = first >= width ? 0 : (width - first + s - 1) / s;
+  hi = hi < n ? hi : n;
+  return {lo < hi ? lo : hi, hi};
+}
+
 // Calls f(input_offset, tap) for every tap of the window at output position (od, oh, ow) that falls
 // inside the input; padding taps are skipped. `input_offset` is within one D*H*W plane, `tap` is
 // the tap's index in the kernel. P is any params struct with in, kernel, stride, pad, dilation.

@@ -71,8 +71,8 @@ inline void pad_plane(const P& p, const X* x, A zp, A* xp) noexcept {
   const index_t hp = padded_height(p), wq = phase_width(p), s = p.stride[2];
   const index_t size = phase_size(p);
   for (index_t ph = 0; ph < s; ++ph) {
-    const column_span span = phase_columns(ph, s, p.pad[2], p.in[2], wq);
     const index_t shift = ph - p.pad[2];  // phase column q reads input column q * s + shift
+    const index_span span = inside_span(shift, s, p.in[2], wq);
     for (index_t r = 0; r < hp; ++r) {
       const index_t ih = r - p.pad[1];
       A* dst = xp + ph * size + r * wq;

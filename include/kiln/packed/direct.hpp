@@ -20,6 +20,7 @@
 #pragma once
 
 #include "../arch/dispatch.hpp"
+#include "../core/window.hpp"
 #include "layout.hpp"
 #include "panel.hpp"
 
@@ -94,22 +95,11 @@ template <class P> inline void direct_offsets(const P& p, const direct_layout& d
     }
 }
 
-// Phase column q of phase ph reads input column q * s + ph - pad; [lo, hi) are inside the input.
-struct column_span {
-  index_t lo, hi;
-};
-constexpr column_span phase_columns(index_t ph, index_t s, index_t pad, index_t width, index_t phase_width) noexcept {
-  auto first_at_or_after = [&](index_t c) { return c <= ph ? index_t(0) : (c - ph + s - 1) / s; };
-  index_t lo = first_at_or_after(pad), hi = first_at_or_after(pad + width);
-  hi = hi < phase_width ? hi : phase_width;
-  return {lo < hi ? lo : hi, hi};
-}
-
 // One row of a phase plane, wq entries: put(q, v) with v = row[q * s + shift] inside span, pad
 // outside it and everywhere for a padding row (row null). The copy is a plain strided loop, which
 // vectorizes. The depthwise planes use it.
 template <class T, class Put>
-inline void phase_row(const T* row, const column_span& span, index_t s, index_t shift, index_t wq, T pad,
+inline void phase_row(const T* row, const index_span& span, index_t s, index_t shift, index_t wq, T pad,
                       Put&& put) noexcept {
   if (!row) {
     for (index_t q = 0; q < wq; ++q) put(q, pad);
@@ -138,10 +128,7 @@ KILN_NOINLINE void direct_band_channel_f32(const P& p, const direct_layout& d, c
   for (index_t ph_r = 0; ph_r < sh; ++ph_r) {
     // Phase rows i in [lo, hi) read input rows ih = (oh0 + i) * sh + ph_r - pad inside [0, in[1]).
     const index_t ih0 = oh0 * sh + ph_r - p.pad[1];
-    index_t lo = ih0 >= 0 ? 0 : (sh - 1 - ih0) / sh;
-    index_t hi = ih0 >= p.in[1] ? 0 : (p.in[1] - ih0 + sh - 1) / sh;
-    hi = hi < d.hq ? hi : d.hq;
-    lo = lo < hi ? lo : hi;
+    const auto [lo, hi] = inside_span(ih0, sh, p.in[1], d.hq);
     for (index_t cp = 0; cp < d.column_planes; ++cp) {
       float* plane = dst + (ph_r * d.column_planes + cp) * d.phase_size;
       // Column q of the plane reads input column q * sw + first.
@@ -166,10 +153,7 @@ inline void direct_band_quad(const P& p, const direct_layout& d, const X* const 
   std::memcpy(&pad_quad, pad, 4);
   for (index_t ph_r = 0; ph_r < sh; ++ph_r) {
     const index_t ih0 = oh0 * sh + ph_r - p.pad[1];  // as in direct_band_channel_f32
-    index_t lo = ih0 >= 0 ? 0 : (sh - 1 - ih0) / sh;
-    index_t hi = ih0 >= p.in[1] ? 0 : (p.in[1] - ih0 + sh - 1) / sh;
-    hi = hi < d.hq ? hi : d.hq;
-    lo = lo < hi ? lo : hi;
+    const auto [lo, hi] = inside_span(ih0, sh, p.in[1], d.hq);
     const X* rows[4];
     for (index_t k = 0; k < 4; ++k) rows[k] = xc[k] ? xc[k] + (ih0 + lo * sh) * p.in[2] : nullptr;
     for (index_t cp = 0; cp < d.column_planes; ++cp) {

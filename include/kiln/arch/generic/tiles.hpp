@@ -17,6 +17,7 @@
 #include "../../core/requantize.hpp"
 #include "../../core/shape.hpp"
 #include "../../core/types.hpp"
+#include "../../core/window.hpp"
 
 #include <cstdint>
 #include <limits>
@@ -216,11 +217,7 @@ inline void requantize_lanes(const std::int32_t* acc, index_t count, const float
 template <class T>
 inline void strided_rows(T* dst, index_t dst_stride, index_t count, index_t n, const T* x, index_t x_stride,
                          index_t width, index_t first, index_t s) noexcept {
-  // Columns q in [lo, hi) read inside the row.
-  index_t lo = first >= 0 ? 0 : (s - 1 - first) / s;
-  index_t hi = first >= width ? 0 : (width - first + s - 1) / s;
-  hi = hi < n ? hi : n;
-  lo = lo < hi ? lo : hi;
+  const auto [lo, hi] = inside_span(first, s, width, n);  // the columns read inside the row
   for (index_t r = 0; r < count; ++r, dst += dst_stride, x += x_stride) {
     for (index_t q = 0; q < lo; ++q) dst[q] = T(0);
     if (s == 1)
@@ -242,10 +239,7 @@ inline void strided_quad_rows(std::uint8_t* dst, index_t dst_stride, index_t cou
                               index_t x_stride, index_t width, index_t first, index_t s, const std::uint8_t pad[4],
                               std::int32_t offset) noexcept {
   auto u8 = [offset](X v) { return static_cast<std::uint8_t>(static_cast<std::int32_t>(v) + offset); };
-  index_t lo = first >= 0 ? 0 : (s - 1 - first) / s;
-  index_t hi = first >= width ? 0 : (width - first + s - 1) / s;
-  hi = hi < n ? hi : n;
-  lo = lo < hi ? lo : hi;
+  const auto [lo, hi] = inside_span(first, s, width, n);
   const bool all = x[0] && x[1] && x[2] && x[3];
   for (index_t r = 0; r < count; ++r, dst += dst_stride) {
     for (index_t q = 0; q < lo; ++q)
