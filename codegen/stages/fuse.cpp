@@ -2,7 +2,11 @@
 // - Conv followed by BatchNormalization: the statistics fold into the conv's weights and bias.
 // - Conv or Gemm followed by an activation (Relu, Clip with constant bounds, LeakyRelu, Sigmoid,
 //   HardSigmoid, Tanh): the activation runs in the producer's output loop.
-// Both apply only when the intermediate tensor has no other reader and is not a graph output.
+// - Conv followed by an Add of a tensor shaped as its output (a residual block's join; group 1):
+//   the other operand becomes the conv's fourth input, added in its output loop before any
+//   activation fused after the Add (kiln::conv_residual). The operand must be ready before the
+//   conv runs: a graph input, a constant, or produced by an earlier node.
+// All apply only when the intermediate tensor has no other reader and is not a graph output.
 #include "../stages.hpp"
 
 #include "../ops/common.hpp"
@@ -80,6 +84,52 @@ bool fold_batch_norm(graph& g, node& conv, const node& bn) {
   return true;
 }
 
+bool has_residual(const node& conv) { return conv.inputs.size() > 3; }
+
+// The Conv whose output an Add's operand `a` is, when the Add can fold into it with residual `r`
+// (see the top of this file); the node's index, or -1.
+long residual_conv(const graph& g, const std::map<tensor_id, std::size_t>& producer,
+                   const std::map<tensor_id, int>& readers, const std::set<std::size_t>& removed, tensor_id a,
+                   tensor_id r, tensor_id out) {
+  if (a == no_tensor || r == no_tensor || a == r) return -1;
+  const auto pa = producer.find(a);
+  const auto ra = readers.find(a);
+  if (pa == producer.end() || removed.count(pa->second) || ra == readers.end() || ra->second != 1) return -1;
+  const node& conv = g.nodes[pa->second];
+  if (conv.op_type != "Conv" || !conv.domain.empty() || conv.outputs.size() != 1 || conv.has("__kiln_act") ||
+      has_residual(conv) || conv.get_int("group", 1) != 1)
+    return -1;
+  const auto &ta = g.at(a), &tr = g.at(r), &to = g.at(out);
+  if (ta.type != dtype::f32 || tr.type != dtype::f32 || to.type != dtype::f32) return -1;
+  if (ta.dims.empty() || ta.dims != tr.dims || ta.dims != to.dims) return -1;
+  const auto pr = producer.find(r);
+  if (pr != producer.end() && pr->second >= pa->second) return -1;  // computed after the conv
+  return static_cast<long>(pa->second);
+}
+
+// Folds Add(conv, r) into the conv (the later conv when both operands are convs).
+bool fold_residual_add(graph& g, std::map<tensor_id, std::size_t>& producer, const std::map<tensor_id, int>& readers,
+                       const std::set<std::size_t>& removed, const node& add) {
+  if (add.op_type != "Add" || add.inputs.size() != 2 || add.outputs.size() != 1) return false;
+  long best = -1;
+  tensor_id residual = no_tensor;
+  for (int side = 0; side < 2; ++side) {
+    const auto a = add.inputs[static_cast<std::size_t>(side)], r = add.inputs[static_cast<std::size_t>(1 - side)];
+    const long c = residual_conv(g, producer, readers, removed, a, r, add.outputs[0]);
+    if (c > best) {
+      best = c;
+      residual = r;
+    }
+  }
+  if (best < 0) return false;
+  node& conv = g.nodes[static_cast<std::size_t>(best)];
+  conv.inputs.resize(3, no_tensor);
+  conv.inputs.push_back(residual);
+  conv.outputs[0] = add.outputs[0];
+  producer[add.outputs[0]] = static_cast<std::size_t>(best);
+  return true;
+}
+
 // The activation an op computes, when it can run inside a producer's output loop.
 bool as_activation(const graph& g, const node& n, kiln::activation& a) {
   a = {act_kind::none, 0.f, 0.f};
@@ -123,12 +173,16 @@ void fuse(graph& g) {
   for (std::size_t i = 0; i < g.nodes.size(); ++i) {
     auto& n = g.nodes[i];
     if (removed.count(i) || !n.domain.empty() || n.inputs.empty()) continue;
+    if (fold_residual_add(g, producer, readers, removed, n)) {
+      removed.insert(i);
+      continue;
+    }
     const auto x = n.inputs[0];
     auto p = producer.find(x);
     if (p == producer.end() || readers[x] != 1 || removed.count(p->second)) continue;
     auto& prod = g.nodes[p->second];
     if (!prod.domain.empty() || prod.outputs.size() != 1 || g.at(x).type != dtype::f32) continue;
-    if (n.op_type == "BatchNormalization" && prod.op_type == "Conv" && !prod.has("__kiln_act")) {
+    if (n.op_type == "BatchNormalization" && prod.op_type == "Conv" && !prod.has("__kiln_act") && !has_residual(prod)) {
       if (fold_batch_norm(g, prod, n)) {
         removed.insert(i);
         producer[prod.outputs[0]] = p->second;

@@ -179,6 +179,53 @@ TEST_CASE("packed float conv equals the reference conv") {
   CHECK(by_phase_cases >= 6);
 }
 
+TEST_CASE("a conv with a fused residual equals the conv, then the add, then the activation") {
+  lcg rng{3};
+  int small_plane_cases = 0, cases = 0;
+  for (const auto& g : geometries()) {
+    auto p = make_geometry<kiln::conv_params>(g);
+    p.batch = ++cases % 3 == 0 ? 2 : 1;  // the residual's batch offset too
+    CAPTURE(describe(g));
+    CAPTURE(p.batch);
+    const index_t cin_g = g.c / g.group, k = cin_g * g.kh * g.kw;
+    const std::size_t out_count = static_cast<std::size_t>(p.batch * g.m * p.out[1] * p.out[2]);
+    std::vector<float> x(static_cast<std::size_t>(p.batch * g.c * g.h * g.w)), w(static_cast<std::size_t>(g.m * k)),
+        bias(static_cast<std::size_t>(g.m)), residual(out_count), plain(out_count);
+    for (auto& v : x) v = rng.uniform();
+    for (auto& v : w) v = rng.uniform();
+    for (auto& v : bias) v = rng.uniform();
+    for (auto& v : residual) v = 4.f * rng.uniform();  // flips the sign of many sums: relu after the add matters
+    kiln::conv<float>(p, x.data(), w.data(), bias.data(), plain.data());  // no activation
+    std::vector<float> packed(kiln::packed::conv_weight_count(g.m, g.group, k, 1));
+    kiln::packed::pack_conv_weights(w.data(), g.m, g.group, k, 1, packed.data(), [](float v) { return v; });
+    for (auto act : {kiln::activation{kiln::act_kind::none, 0, 0}, kiln::activation{kiln::act_kind::relu, 0, 0},
+                     kiln::activation{kiln::act_kind::clip, -0.5f, 1.5f}}) {
+      auto q = p;
+      q.act = act;
+      std::vector<float> want(out_count), got(out_count, -99.f);
+      for (std::size_t i = 0; i < out_count; ++i) want[i] = kiln::activate(act, plain[i] + residual[i]);
+      const auto expect_want = [&] {
+        for (std::size_t i = 0; i < out_count; ++i) REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-4).scale(1));
+      };
+      kiln::conv_residual<float>(q, x.data(), w.data(), bias.data(), residual.data(), got.data());
+      expect_want();
+      std::fill(got.begin(), got.end(), -99.f);
+      std::vector<float> scratch(kiln::packed::conv_scratch_bytes(q) / sizeof(float), std::nanf(""));
+      kiln::packed::conv_residual(q, x.data(), packed.data(), bias.data(), residual.data(), got.data(), scratch.data());
+      expect_want();
+      if (kiln::packed::conv1x1_small_plane_applies(q)) {
+        std::vector<float> dense(kiln::packed::dense_weight_count(g.m, g.c));
+        kiln::packed::pack_dense_weights(w.data(), g.m, g.c, 1, g.c, dense.data());
+        std::fill(got.begin(), got.end(), -99.f);
+        kiln::packed::conv1x1_small_plane_residual(q, x.data(), dense.data(), bias.data(), residual.data(), got.data());
+        expect_want();
+        ++small_plane_cases;
+      }
+    }
+  }
+  CHECK(small_plane_cases > 50);
+}
+
 template <class X, class W, class Y> void check_qconv(bool per_channel, bool weight_zero_points, bool depthwise) {
   lcg rng{7};
   int small_plane_cases = 0, padded_plane_cases = 0, unpadded_panel_cases = 0;

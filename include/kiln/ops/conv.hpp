@@ -33,11 +33,10 @@ constexpr void valid_range(index_t in, index_t out, index_t stride, index_t pad,
   if (hi > out) hi = out;
   if (lo > hi) lo = hi;
 }
-}  // namespace detail
 
-// y[n][m][o] = act(bias[m] + sum_{c,k} w[m][c][k] * x[n][g*C/G + c][o*stride - pad + k*dilation])
+// conv and conv_residual (below); residual may be null.
 template <class T>
-inline void conv(const conv_params& p, const T* x, const T* w, const T* bias, T* y) noexcept {
+inline void conv_into(const conv_params& p, const T* x, const T* w, const T* bias, const T* residual, T* y) noexcept {
   const index_t in_plane = p.in[0] * p.in[1] * p.in[2];
   const index_t out_plane = p.out[0] * p.out[1] * p.out[2];
   const index_t taps = p.kernel[0] * p.kernel[1] * p.kernel[2];
@@ -75,10 +74,29 @@ inline void conv(const conv_params& p, const T* x, const T* w, const T* bias, T*
           }
         }
       }
-      if (p.act.kind != act_kind::none)
+      if (residual) {
+        const T* rp = residual + (n * p.out_channels + m) * out_plane;
+        for (index_t i = 0; i < out_plane; ++i) yp[i] = activate(p.act, yp[i] + rp[i]);
+      } else if (p.act.kind != act_kind::none) {
         for (index_t i = 0; i < out_plane; ++i) yp[i] = activate(p.act, yp[i]);
+      }
     }
   }
+}
+}  // namespace detail
+
+// y[n][m][o] = act(bias[m] + sum_{c,k} w[m][c][k] * x[n][g*C/G + c][o*stride - pad + k*dilation])
+template <class T>
+inline void conv(const conv_params& p, const T* x, const T* w, const T* bias, T* y) noexcept {
+  detail::conv_into(p, x, w, bias, static_cast<const T*>(nullptr), y);
+}
+
+// A Conv and the Add after it (and the activation after that) in one pass, as the codegen fuses
+// a residual block's join: y = act(bias + conv(x, w) + residual), residual shaped as y. The
+// separate Add would read and write the whole output once more.
+template <class T>
+inline void conv_residual(const conv_params& p, const T* x, const T* w, const T* bias, const T* residual, T* y) noexcept {
+  detail::conv_into(p, x, w, bias, residual, y);
 }
 
 }  // namespace kiln

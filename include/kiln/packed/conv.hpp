@@ -55,8 +55,8 @@ template <class P> constexpr std::size_t qconv_weight_count(const P& p) noexcept
 
 namespace detail {
 // conv (below) over bands of shifted windows; weights in the same [K][conv_mr] panels.
-inline void conv_direct(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
-                        void* scratch) noexcept {
+inline void conv_direct(const conv_params& p, const float* x, const float* w, const float* bias,
+                        const float* residual, float* y, void* scratch) noexcept {
   constexpr index_t NB = arch::active::f32_window_nb, MR = conv_mr;
   const direct_layout d = make_direct_layout(p);
   const index_t in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
@@ -87,8 +87,13 @@ inline void conv_direct(const conv_params& p, const float* x, const float* w, co
               const float b = bias ? bias[m] : 0.f;
               float* ym = y + (n * p.out_channels + m) * out_plane + oh0 * p.out[2];
               float* cr = c + r * tw;
-              for (index_t j = 0; j < tw; ++j) cr[j] = act(cr[j] + b);
-              store_output_runs<arch::active::f32_window_nb>(cr, j0, width, d.wq, p.out[2], ym);
+              if (residual) {
+                for (index_t j = 0; j < tw; ++j) cr[j] += b;
+                add_output_runs(cr, j0, width, d.wq, p.out[2], residual + (ym - y), ym, act);
+              } else {
+                for (index_t j = 0; j < tw; ++j) cr[j] = act(cr[j] + b);
+                store_output_runs<arch::active::f32_window_nb>(cr, j0, width, d.wq, p.out[2], ym);
+              }
             }
           });
         };
@@ -233,7 +238,7 @@ template <index_t Step, class P> constexpr bool pointwise_in_place(const P& p) n
   return p.out[0] * p.out[1] * p.out[2] % Step == 0;
 }
 inline void conv_pointwise_in_place(const conv_params& p, const float* x, const float* w, const float* bias,
-                                    float* y) noexcept {
+                                    const float* residual, float* y) noexcept {
   constexpr index_t NB = arch::active::f32_window_nb, Step = arch::active::f32_window_step, MR = conv_mr;
   const index_t plane = p.out[0] * p.out[1] * p.out[2];
   const index_t cin_g = p.in_channels / p.group, mg = p.out_channels / p.group, mblocks = ceil_div(mg, MR);
@@ -252,26 +257,24 @@ inline void conv_pointwise_in_place(const conv_params& p, const float* x, const 
           with_activation(p.act, [&](auto act) {
             for (index_t r = 0; r < rows; ++r) {
               const index_t m = g * mg + mb * conv_mr + r;
-              const float b = bias ? bias[m] : 0.f;
               float* yr = y + (n * p.out_channels + m) * plane + j0;
-              for (index_t j = 0; j < W; ++j) yr[j] = act(c[r * W + j] + b);
+              store_row(yr, residual ? residual + (yr - y) : nullptr, c + r * W, bias ? bias[m] : 0.f, W, act);
             }
           });
         }
       });
     }
 }
-}  // namespace detail
 
-// y = act(bias + conv(x, w)); w packed by pack_conv_weights (quad 1); scratch: conv_scratch_bytes.
-inline void conv(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
-                 void* scratch) noexcept {
+// conv and conv_residual (below); residual may be null.
+inline void conv_into(const conv_params& p, const float* x, const float* w, const float* bias,
+                      const float* residual, float* y, void* scratch) noexcept {
   if (direct_geometry(p)) {
-    detail::conv_direct(p, x, w, bias, y, scratch);
+    conv_direct(p, x, w, bias, residual, y, scratch);
     return;
   }
-  if (detail::pointwise_in_place<arch::active::f32_window_step>(p)) {
-    detail::conv_pointwise_in_place(p, x, w, bias, y);
+  if (pointwise_in_place<arch::active::f32_window_step>(p)) {
+    conv_pointwise_in_place(p, x, w, bias, residual, y);
     return;
   }
   float* const panel = static_cast<float*>(scratch);
@@ -294,16 +297,14 @@ inline void conv(const conv_params& p, const float* x, const float* w, const flo
         const auto store = [&](index_t mb, const float* c, index_t j0) {
           const index_t rows = mg - mb * MR < MR ? mg - mb * MR : MR;
           const index_t width = cols - j0 < NB ? cols - j0 : NB;
-          detail::with_activation(p.act, [&](auto act) {  // around the stores only: one copy of the tile
+          with_activation(p.act, [&](auto act) {  // around the stores only: one copy of the tile
             for (index_t r = 0; r < rows; ++r) {
               const index_t m = g * mg + mb * MR + r;
               const float b = bias ? bias[m] : 0.f;
               float* yr = y + (n * p.out_channels + m) * out_plane + p0 + j0;
-              const float* cr = c + r * NB;
-              if (width == NB)
-                for (index_t j = 0; j < NB; ++j) yr[j] = act(cr[j] + b);
-              else
-                for (index_t j = 0; j < width; ++j) yr[j] = act(cr[j] + b);
+              const float* rr = residual ? residual + (yr - y) : nullptr;
+              if (width == NB) store_row(yr, rr, c + r * NB, b, NB, act);
+              else store_row(yr, rr, c + r * NB, b, width, act);
             }
           });
         };
@@ -327,6 +328,19 @@ inline void conv(const conv_params& p, const float* x, const float* w, const flo
           }
       }
     }
+}
+}  // namespace detail
+
+// y = act(bias + conv(x, w)); w packed by pack_conv_weights (quad 1); scratch: conv_scratch_bytes.
+inline void conv(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
+                 void* scratch) noexcept {
+  detail::conv_into(p, x, w, bias, nullptr, y, scratch);
+}
+
+// y = act(bias + conv(x, w) + residual): a Conv and the Add after it (kiln::conv_residual).
+inline void conv_residual(const conv_params& p, const float* x, const float* w, const float* bias,
+                          const float* residual, float* y, void* scratch) noexcept {
+  detail::conv_into(p, x, w, bias, residual, y, scratch);
 }
 
 // QLinearConv on packed int8 weights. The activation panel holds x' = x + 128 for int8 x (x for

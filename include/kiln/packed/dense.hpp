@@ -77,12 +77,15 @@ inline bool conv1x1_small_plane_applies(const conv_params& p) noexcept {
   return p.group == 1 && detail::is_pointwise(p) && p.out[0] * p.out[1] * p.out[2] < 2 * panel_cols;
 }
 
-inline void conv1x1_small_plane(const conv_params& p, const float* x, const float* w, const float* bias,
-                                float* y) noexcept {
+namespace detail {
+// conv1x1_small_plane and its residual form (below); residual may be null.
+inline void conv1x1_small_plane_into(const conv_params& p, const float* x, const float* w, const float* bias,
+                                     const float* residual, float* y) noexcept {
   const index_t plane = p.out[0] * p.out[1] * p.out[2], k = p.in_channels, m = p.out_channels;
   for (index_t n = 0; n < p.batch; ++n) {
     const float* xn = x + n * k * plane;
     float* yn = y + n * m * plane;
+    const float* rn = residual ? residual + n * m * plane : nullptr;
     const float* panel = w;
     for (index_t n0 = 0; n0 < m; n0 += dense_nr) {
       const index_t width = dense_panel_width(m, n0);
@@ -91,10 +94,14 @@ inline void conv1x1_small_plane(const conv_params& p, const float* x, const floa
         constexpr index_t W = decltype(wc)::value;
         {
           auto finish = [&](index_t i0, index_t rows, const float* t) {
-            detail::with_activation(p.act, [&](auto act) {
+            with_activation(p.act, [&](auto act) {
               for (index_t j = 0; j < cols; ++j) {
                 const float b = bias ? bias[n0 + j] : 0.f;
-                for (index_t r = 0; r < rows; ++r) yn[(n0 + j) * plane + i0 + r] = act(t[r * W + j] + b);
+                float* yj = yn + (n0 + j) * plane + i0;
+                if (rn)
+                  for (index_t r = 0; r < rows; ++r) yj[r] = act((t[r * W + j] + b) + rn[(n0 + j) * plane + i0 + r]);
+                else
+                  for (index_t r = 0; r < rows; ++r) yj[r] = act(t[r * W + j] + b);
               }
             });
           };
@@ -114,6 +121,17 @@ inline void conv1x1_small_plane(const conv_params& p, const float* x, const floa
       panel += static_cast<std::size_t>(width) * static_cast<std::size_t>(k);
     }
   }
+}
+}  // namespace detail
+
+inline void conv1x1_small_plane(const conv_params& p, const float* x, const float* w, const float* bias,
+                                float* y) noexcept {
+  detail::conv1x1_small_plane_into(p, x, w, bias, nullptr, y);
+}
+// y = act(bias + conv(x, w) + residual): a Conv and the Add after it (kiln::conv_residual).
+inline void conv1x1_small_plane_residual(const conv_params& p, const float* x, const float* w, const float* bias,
+                                         const float* residual, float* y) noexcept {
+  detail::conv1x1_small_plane_into(p, x, w, bias, residual, y);
 }
 
 }  // namespace kiln::packed

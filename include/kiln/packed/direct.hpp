@@ -212,6 +212,17 @@ inline void store_output_runs(const T* src, index_t j0, index_t width, index_t w
   });
 }
 
+// store_output_runs for a fused residual: y = act(src + r) over the same runs, r shaped as y.
+template <class Act>
+inline void add_output_runs(const float* src, index_t j0, index_t width, index_t wq, index_t out_w, const float* r,
+                            float* y, Act act) noexcept {
+  const auto put = [&](index_t j, index_t count, index_t at) {
+    for (index_t i = 0; i < count; ++i) y[at + i] = act(src[j + i] + r[at + i]);
+  };
+  if (wq == out_w) put(0, width, j0);
+  else for_each_output_run(j0, width, wq, out_w, [&](index_t j, index_t count, index_t row, index_t ow) { put(j, count, row * out_w + ow); });
+}
+
 // The last tile of for_each_window_tile (below): the narrowest of W, W - Step, ... holding width.
 template <index_t W, index_t Step, class F> inline void last_window_tile(index_t j0, index_t width, F& f) noexcept {
   if constexpr (W > Step)

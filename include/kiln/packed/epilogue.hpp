@@ -4,6 +4,7 @@
 #pragma once
 
 #include "../core/activation.hpp"
+#include "../core/shape.hpp"
 
 namespace kiln::packed::detail {
 
@@ -30,6 +31,17 @@ template <class F> inline void with_activation(const activation& a, F&& f) noexc
     case act_kind::clip: f(act_clip{a.alpha, a.beta}); break;
     default: f(act_any{a}); break;
   }
+}
+
+// A row of a tile's outputs: y[i] = act(c[i] + b), or where a Conv and the Add after it were
+// fused (conv_residual) act((c[i] + b) + r[i]) with r read at y's own index, rounded as the
+// separate Add would. Adding in the output loop saves the Add's pass over the whole tensor.
+template <class Act>
+inline void store_row(float* y, const float* r, const float* c, float b, index_t n, Act act) noexcept {
+  if (r)
+    for (index_t i = 0; i < n; ++i) y[i] = act((c[i] + b) + r[i]);
+  else
+    for (index_t i = 0; i < n; ++i) y[i] = act(c[i] + b);
 }
 
 }  // namespace kiln::packed::detail

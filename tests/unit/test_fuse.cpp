@@ -1,0 +1,170 @@
+// The fusion stage on small hand-built graphs: which Conv + Add pairs fold into one conv with a
+// residual input (stages/fuse.cpp), and which must stay apart. The numbers the fused kernels give
+// are checked in tests/arch (against conv, add, activation one after another) and on the zoo's
+// ResNet-8 (against ONNX Runtime).
+#include <doctest/doctest.h>
+
+#include "ops/common.hpp"
+#include "stages.hpp"
+
+#include <string>
+#include <vector>
+
+using namespace kiln::cg;
+
+namespace {
+
+struct builder {
+  graph g;
+
+  tensor_id value(const std::string& name, dims_t dims) {
+    tensor t;
+    t.name = name;
+    t.dims = std::move(dims);
+    t.known = true;
+    return g.add_tensor(std::move(t));
+  }
+  tensor_id input(const std::string& name, dims_t dims) {
+    const auto id = value(name, std::move(dims));
+    g.at(id).is_input = true;
+    g.inputs.push_back(id);
+    return id;
+  }
+  tensor_id constant(const std::string& name, dims_t dims, float v = 0.5f) {
+    const auto id = value(name, dims);
+    g.at(id).value = to_bytes(std::vector<float>(static_cast<std::size_t>(g.at(id).count()), v));
+    return id;
+  }
+  void output(tensor_id id) {
+    g.at(id).is_output = true;
+    g.outputs.push_back(id);
+  }
+  node& add(const std::string& op, std::vector<tensor_id> in, std::vector<tensor_id> out) {
+    node n;
+    n.name = op + std::to_string(g.nodes.size());
+    n.op_type = op;
+    n.opset = 13;
+    n.inputs = std::move(in);
+    n.outputs = std::move(out);
+    g.nodes.push_back(std::move(n));
+    return g.nodes.back();
+  }
+  // A 3x3 same conv from 4 to 4 channels on 6x6.
+  tensor_id conv(tensor_id x, const std::string& name, std::int64_t group = 1) {
+    const auto y = value(name, {1, 4, 6, 6});
+    node& n = add("Conv", {x, constant(name + "_w", {4, 4 / group, 3, 3}), constant(name + "_b", {4})}, {y});
+    attribute pads, grp;
+    pads.type = attribute::kind::ints;
+    pads.ints = {1, 1, 1, 1};
+    grp.type = attribute::kind::i;
+    grp.i = group;
+    n.attrs["pads"] = pads;
+    n.attrs["group"] = grp;
+    return y;
+  }
+};
+
+const dims_t plane{1, 4, 6, 6};
+
+}  // namespace
+
+TEST_CASE("a Conv, the Add of a residual and a Relu become one conv") {
+  for (int side = 0; side < 2; ++side) {  // the conv as either operand of the Add
+    builder b;
+    const auto x = b.input("x", plane), r = b.input("r", plane);
+    const auto c = b.conv(x, "c");
+    const auto a = b.value("a", plane), y = b.value("y", plane);
+    b.add("Add", side == 0 ? std::vector<tensor_id>{c, r} : std::vector<tensor_id>{r, c}, {a});
+    b.add("Relu", {a}, {y});
+    b.output(y);
+    fuse(b.g);
+    REQUIRE(b.g.nodes.size() == 1);
+    const auto& n = b.g.nodes[0];
+    CHECK(n.op_type == "Conv");
+    REQUIRE(n.inputs.size() == 4);
+    CHECK(n.inputs[3] == r);
+    CHECK(n.outputs[0] == y);
+    CHECK(n.get_int("__kiln_act", 0) == static_cast<int>(kiln::act_kind::relu));  // applied after the add
+  }
+}
+
+TEST_CASE("of two convs joined by an Add, the later one takes the other as its residual") {
+  builder b;
+  const auto x = b.input("x", plane);
+  const auto c1 = b.conv(x, "c1"), c2 = b.conv(x, "c2");
+  const auto y = b.value("y", plane);
+  b.add("Add", {c1, c2}, {y});  // c2 is computed after c1: only c2's conv can add c1
+  b.output(y);
+  fuse(b.g);
+  REQUIRE(b.g.nodes.size() == 2);
+  CHECK(b.g.nodes[0].inputs.size() == 3);
+  REQUIRE(b.g.nodes[1].inputs.size() == 4);
+  CHECK(b.g.nodes[1].inputs[3] == c1);
+  CHECK(b.g.nodes[1].outputs[0] == y);
+}
+
+TEST_CASE("an Add stays apart where folding it would change the result or the order") {
+  SUBCASE("broadcast operand") {
+    builder b;
+    const auto c = b.conv(b.input("x", plane), "c");
+    const auto y = b.value("y", plane);
+    b.add("Add", {c, b.constant("shift", {1, 4, 1, 1})}, {y});
+    b.output(y);
+    fuse(b.g);
+    CHECK(b.g.nodes.size() == 2);
+  }
+  SUBCASE("the conv's output read elsewhere too") {
+    builder b;
+    const auto c = b.conv(b.input("x", plane), "c");
+    const auto y = b.value("y", plane);
+    b.add("Add", {c, b.input("r", plane)}, {y});
+    b.output(c);
+    b.output(y);
+    fuse(b.g);
+    CHECK(b.g.nodes.size() == 2);
+  }
+  SUBCASE("grouped conv") {
+    builder b;
+    const auto c = b.conv(b.input("x", plane), "c", 2);
+    const auto y = b.value("y", plane);
+    b.add("Add", {c, b.input("r", plane)}, {y});
+    b.output(y);
+    fuse(b.g);
+    CHECK(b.g.nodes.size() == 2);
+  }
+  SUBCASE("the residual computed after the conv") {
+    builder b;
+    const auto x = b.input("x", plane);
+    const auto c = b.conv(x, "c");
+    const auto r = b.value("r", plane), y = b.value("y", plane);
+    b.add("Relu", {x}, {r});  // a node after the conv that the Add waits for
+    b.add("Add", {c, r}, {y});
+    b.output(y);
+    fuse(b.g);
+    CHECK(b.g.nodes.size() == 3);
+  }
+  SUBCASE("an activation already between the conv and the Add") {
+    builder b;
+    const auto c = b.conv(b.input("x", plane), "c");
+    const auto h = b.value("h", plane), y = b.value("y", plane);
+    b.add("Relu", {c}, {h});
+    b.add("Add", {h, b.input("r", plane)}, {y});
+    b.output(y);
+    fuse(b.g);
+    REQUIRE(b.g.nodes.size() == 2);  // Relu into the conv, the Add after it
+    CHECK(b.g.nodes[1].op_type == "Add");
+  }
+  SUBCASE("a BatchNormalization after the fused Add does not fold into the conv") {
+    builder b;
+    const auto c = b.conv(b.input("x", plane), "c");
+    const auto a = b.value("a", plane), y = b.value("y", plane);
+    b.add("Add", {c, b.input("r", plane)}, {a});
+    b.add("BatchNormalization",
+          {a, b.constant("s", {4}, 2.f), b.constant("t", {4}), b.constant("m", {4}), b.constant("v", {4}, 1.f)}, {y});
+    b.output(y);
+    fuse(b.g);
+    REQUIRE(b.g.nodes.size() == 2);  // the Add folded; the BN would scale the residual too
+    CHECK(b.g.nodes[0].inputs.size() == 4);
+    CHECK(b.g.nodes[1].op_type == "BatchNormalization");
+  }
+}
