@@ -401,10 +401,15 @@ inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const
           for (index_t q = 0; q < k4; ++q)
             for (index_t j = 0; j < cols; ++j)
               for (index_t e = 0; e < 4; ++e) colsum[j] += panel[q * row + 4 * j + e];
+        // Block mb's requantization, made once per block: requant_from_float per row and tile
+        // took MobileNet int8 on the M4 from 25.6 to 27.1 M instructions (2-column tiles there).
+        const auto block = [&](index_t mb) {
+          return detail::block_requant<MR>(p, scale, w_zp, g * mg + mb * MR, mg - mb * MR < MR ? mg - mb * MR : MR);
+        };
         // Block mb's rows of tile c (tw wide), columns [j0, j0 + width) of the panel, to y.
-        const auto finish = [&](index_t mb, std::int32_t* c, index_t tw, index_t j0, index_t width) {
+        const auto finish = [&](index_t mb, const detail::block_requant<MR>& req, std::int32_t* c, index_t tw,
+                                index_t j0, index_t width) {
           const index_t rows = mg - mb * MR < MR ? mg - mb * MR : MR;
-          const detail::block_requant<MR> req(p, scale, w_zp, g * mg + mb * MR, rows);
           for (index_t r = 0; r < rows; ++r) {
             const index_t m = g * mg + mb * MR + r;
             std::int32_t* cr = c + r * tw;
@@ -422,15 +427,17 @@ inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const
               std::int32_t c[MR * NB];
               arch::active::int8_tile_row_blocks<2, MR, NB / 2>(k4, wg + mb * k4 * 4 * MR, 4, 4 * MR, k4 * 4 * MR,
                                                                 panel, row, c);
-              finish(mb, c, NB / 2, 0, cols);
-              finish(mb + 1, c + MR * (NB / 2), NB / 2, 0, cols);
+              finish(mb, block(mb), c, NB / 2, 0, cols);
+              finish(mb + 1, block(mb + 1), c + MR * (NB / 2), NB / 2, 0, cols);
             }
-        for (; mb < mblocks; ++mb)
+        for (; mb < mblocks; ++mb) {
+          const detail::block_requant<MR> req = block(mb);
           for (index_t j0 = 0; j0 < cols; j0 += NB) {
             std::int32_t c[MR * NB];
             arch::active::int8_tile<MR, NB>(k4, wg + mb * k4 * 4 * MR, 4, 4 * MR, panel + 4 * j0, row, c);
-            finish(mb, c, NB, j0, cols - j0 < NB ? cols - j0 : NB);
+            finish(mb, req, c, NB, j0, cols - j0 < NB ? cols - j0 : NB);
           }
+        }
       }
     }
 }
