@@ -150,6 +150,21 @@ template <index_t MR> struct block_requant {
   }
 };
 
+// A panel tile's rows [0, rows) of block req (tw wide, `width` columns kept) to y, rows
+// out_plane apart: bias and the weight zero points' column term, then requantization. A function
+// of its own, not a lambda capturing the loop's state by reference: on the M4 that lambda left
+// MobileNet int8 0.4 M instructions (1.5 %) above the same loop written out.
+template <index_t MR, class Y>
+inline void requantize_panel_rows(const block_requant<MR>& req, index_t rows, const std::int32_t* bias,
+                                  const std::int32_t* colsum, std::int32_t* c, index_t tw, index_t width,
+                                  std::int32_t yz, Y* y, index_t out_plane) noexcept {
+  for (index_t r = 0; r < rows; ++r) {
+    std::int32_t* cr = c + r * tw;
+    for (index_t j = 0; j < width; ++j) cr[j] += bias[r] - req.wz[r] * colsum[j];
+    arch::active::requantize_row(cr, width, req.s[r], req.rq[r], yz, y + r * out_plane);
+  }
+}
+
 // qlinear_conv (below) over bands of channel quads; weights in channel-quad order.
 template <class X, class Y>
 inline void qlinear_conv_direct(const qconv_params& p, const X* x, const X* x_zp, const std::int8_t* w,
@@ -409,13 +424,9 @@ inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const
         // Block mb's rows of tile c (tw wide), columns [j0, j0 + width) of the panel, to y.
         const auto finish = [&](index_t mb, const detail::block_requant<MR>& req, std::int32_t* c, index_t tw,
                                 index_t j0, index_t width) {
-          const index_t rows = mg - mb * MR < MR ? mg - mb * MR : MR;
-          for (index_t r = 0; r < rows; ++r) {
-            const index_t m = g * mg + mb * MR + r;
-            std::int32_t* cr = c + r * tw;
-            for (index_t j = 0; j < width; ++j) cr[j] += bias[m] - req.wz[r] * colsum[j0 + j];
-            arch::active::requantize_row(cr, width, req.s[r], req.rq[r], yz, y + (n * p.out_channels + m) * out_plane + p0 + j0);
-          }
+          const index_t m0 = g * mg + mb * MR;
+          detail::requantize_panel_rows(req, mg - mb * MR < MR ? mg - mb * MR : MR, bias + m0, colsum + j0, c, tw,
+                                        width, yz, y + (n * p.out_channels + m0) * out_plane + p0 + j0, out_plane);
         };
         index_t mb = 0;
         // A panel of at most half a tile (MobileNet's 6x6 planes: 32 positions, then 4) runs as a
