@@ -74,11 +74,9 @@ inline void conv_into(const conv_params& p, const T* x, const T* w, const T* bia
           }
         }
       }
-      if (residual) {
-        const T* rp = residual + (n * p.out_channels + m) * out_plane;
-        for (index_t i = 0; i < out_plane; ++i) yp[i] = activate(p.act, yp[i] + rp[i]);
-      } else if (p.act.kind != act_kind::none) {
-        for (index_t i = 0; i < out_plane; ++i) yp[i] = activate(p.act, yp[i]);
+      if (residual || p.act.kind != act_kind::none) {  // one loop: one copy of the activation's code
+        const T* rp = residual ? residual + (n * p.out_channels + m) * out_plane : nullptr;
+        for (index_t i = 0; i < out_plane; ++i) yp[i] = activate(p.act, rp ? yp[i] + rp[i] : yp[i]);
       }
     }
   }
