@@ -74,10 +74,16 @@ inline void conv_into(const conv_params& p, const T* x, const T* w, const T* bia
           }
         }
       }
-      if (residual || p.act.kind != act_kind::none) {  // one loop: one copy of the activation's code
-        const T* rp = residual ? residual + (n * p.out_channels + m) * out_plane : nullptr;
-        for (index_t i = 0; i < out_plane; ++i) yp[i] = activate(p.act, rp ? yp[i] + rp[i] : yp[i]);
+      // The residual, then the activation, each a loop of its own over the plane just written: one
+      // copy of activate's switch, in the loop it had before there was a residual (fused, the
+      // switch and the sum in one loop took DS-CNN's float reference on the M4 from 19 to 28 M
+      // instructions).
+      if (residual) {
+        const T* rp = residual + (n * p.out_channels + m) * out_plane;
+        for (index_t i = 0; i < out_plane; ++i) yp[i] += rp[i];
       }
+      if (p.act.kind != act_kind::none)
+        for (index_t i = 0; i < out_plane; ++i) yp[i] = activate(p.act, yp[i]);
     }
   }
 }
