@@ -30,12 +30,12 @@ void lower_conv(lower_context& ctx) {
   if (residual && ctx.in(3).dims != ctx.g().at(ctx.out_id(0)).dims)
     ctx.fail(fmt::format("residual {} is not shaped as the output {}", dims_string(ctx.in(3).dims),
                          dims_string(ctx.g().at(ctx.out_id(0)).dims)));
-  const auto with_residual = [&](std::string kernel, std::vector<tensor_id> args) {
-    if (residual) {
-      kernel += "_residual";
-      args.insert(args.begin() + 3, ctx.in_id(3));
-    }
-    return std::make_pair(kernel, args);
+  // The layer of kernel `plain` named name + targs, or of `fused` named name + "_residual" + targs.
+  const auto conv_layer = [&](const std::string& name, auto plain, auto fused, std::vector<tensor_id> args,
+                              const std::string& targs = {}) {
+    if (!residual) return make_layer(name + targs, plain, p, std::move(args));
+    args.insert(args.begin() + 3, ctx.in_id(3));
+    return make_layer(name + "_residual" + targs, fused, p, std::move(args));
   };
   if (ctx.g().packed_kernels && x.type == dtype::f32 && !residual && kiln::packed::depthwise_applies(p)) {
     layer l = make_layer("kiln::packed::depthwise", &kiln::packed::depthwise, p,
@@ -54,9 +54,8 @@ void lower_conv(lower_context& ctx) {
     std::vector<float> packed(kiln::packed::dense_weight_count(p.out_channels, p.in_channels));
     kiln::packed::pack_dense_weights(wf.data(), p.out_channels, p.in_channels, 1, p.in_channels, packed.data());
     const auto wid = ctx.constant("packed", dtype::f32, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
-    const auto [kernel, args] = with_residual("kiln::packed::conv1x1_small_plane", {ctx.in_id(0), wid, ctx.in_id(2), ctx.out_id(0)});
-    layer l = residual ? make_layer(kernel, &kiln::packed::conv1x1_small_plane_residual, p, args)
-                       : make_layer(kernel, &kiln::packed::conv1x1_small_plane, p, args);
+    layer l = conv_layer("kiln::packed::conv1x1_small_plane", &kiln::packed::conv1x1_small_plane,
+                         &kiln::packed::conv1x1_small_plane_residual, {ctx.in_id(0), wid, ctx.in_id(2), ctx.out_id(0)});
     l.macs = static_cast<std::uint64_t>(p.in_channels) * static_cast<std::uint64_t>(ctx.g().at(ctx.out_id(0)).count());
     ctx.emit(std::move(l));
     return;
@@ -68,9 +67,8 @@ void lower_conv(lower_context& ctx) {
     std::vector<float> packed(kiln::packed::conv_weight_count(p.out_channels, p.group, k, 1));
     kiln::packed::pack_conv_weights(wf.data(), p.out_channels, p.group, k, 1, packed.data(), [](float v) { return v; });
     const auto wid = ctx.constant("packed", dtype::f32, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
-    const auto [kernel, args] = with_residual("kiln::packed::conv", {ctx.in_id(0), wid, ctx.in_id(2), ctx.out_id(0), scratch_arg});
-    layer l = residual ? make_layer(kernel, &kiln::packed::conv_residual, p, args)
-                       : make_layer(kernel, &kiln::packed::conv, p, args);
+    layer l = conv_layer("kiln::packed::conv", &kiln::packed::conv, &kiln::packed::conv_residual,
+                         {ctx.in_id(0), wid, ctx.in_id(2), ctx.out_id(0), scratch_arg});
     l.scratch_bytes = kiln::packed::conv_scratch_bytes(p);
     l.macs = static_cast<std::uint64_t>(k) * static_cast<std::uint64_t>(ctx.g().at(ctx.out_id(0)).count());
     ctx.emit(std::move(l));
@@ -78,9 +76,8 @@ void lower_conv(lower_context& ctx) {
   }
   dispatch(float_types{}, x.type, ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const auto [kernel, args] = with_residual("kiln::conv", {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0)});
-    layer l = residual ? make_layer(tmpl(kernel, {cpp_name<T>()}), &kiln::conv_residual<T>, p, args)
-                       : make_layer(tmpl(kernel, {cpp_name<T>()}), &kiln::conv<T>, p, args);
+    layer l = conv_layer("kiln::conv", &kiln::conv<T>, &kiln::conv_residual<T>,
+                         {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0)}, tmpl("", {cpp_name<T>()}));
     l.macs = static_cast<std::uint64_t>(w.count() / m);  // (C/group) * kernel taps per output element
     l.macs *= static_cast<std::uint64_t>(ctx.g().at(ctx.out_id(0)).count());
     ctx.emit(std::move(l));

@@ -95,9 +95,10 @@ inline void conv(const conv_params& p, const T* x, const T* w, const T* bias, T*
   detail::conv_into(p, x, w, bias, static_cast<const T*>(nullptr), y);
 }
 
-// A Conv and the Add after it (and the activation after that) in one pass, as the codegen fuses
-// a residual block's join: y = act(bias + conv(x, w) + residual), residual shaped as y. The
-// separate Add would read and write the whole output once more.
+// A Conv and the Add after it (and the activation after that), as the codegen fuses a residual
+// block's join: y = act(bias + conv(x, w) + residual), residual shaped as y, added to each
+// output plane while it is still in cache, where a separate Add would read and write the whole
+// output once more.
 template <class T>
 inline void conv_residual(const conv_params& p, const T* x, const T* w, const T* bias, const T* residual, T* y) noexcept {
   detail::conv_into(p, x, w, bias, residual, y);
