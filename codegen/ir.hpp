@@ -53,6 +53,8 @@ struct tensor {
   bool is_input = false;
   bool is_output = false;
   std::string unsupported_type;  // ONNX element type kiln cannot hold (float16, string, ...), if any
+  // Stored channel-blocked (kiln/packed/layout.hpp) between the layers of stages/layout.cpp.
+  bool channel_blocked = false;
 
   std::int64_t count() const { return checked_count(dims, name); }  // throws error on overflow
   std::size_t bytes() const { return checked_bytes(count(), type, name); }

@@ -29,6 +29,7 @@ compile_result compile_model(onnx::ModelProto model, const compile_options& o) {
     lower_graph(r.g, reg, false);  // shapes of the integer operators; folds constants the rewrite exposed
   }
   fuse(r.g);
+  if (r.g.packed_kernels) block_channels(r.g);
   r.l = lower_graph(r.g, reg);
   r.float_fallback = float_fallback_ops(r.g);
   order_layers(r.g, r.l);  // a topological order with a lower arena peak, when there is one

@@ -1,5 +1,5 @@
 // The codegen pipeline, one stage per file under stages/:
-// load → check → inline functions → opset → shapes → import → lower/fold → fuse → lower → plan → emit.
+// load → check → inline functions → opset → shapes → import → lower/fold → fuse → layout → lower → plan → emit.
 #pragma once
 
 #include "ir.hpp"
@@ -35,6 +35,9 @@ struct lowered {
 // Lowers every node; nodes whose inputs are all constant are evaluated now and disappear.
 lowered lower_graph(graph& g, const registry& reg, bool output_copies = true);  // stages/lower.cpp
 void fuse(graph& g);                                                               // stages/fuse.cpp
+// With the packed kernels: marks the float tensors between depthwise and pointwise convs that the
+// layers pass in channel blocks (kiln/packed/layout.hpp).
+void block_channels(graph& g);                                                     // stages/layout.cpp
 // QDQ groups (DequantizeLinear → op → QuantizeLinear) become integer operators, as in ONNX Runtime.
 void lower_qdq(graph& g, const registry& reg);
 bool has_quantize_nodes(const graph& g);                                     // stages/qdq.cpp

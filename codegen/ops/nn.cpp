@@ -14,6 +14,46 @@ namespace {
 
 dims_t spatial(const dims_t& d) { return dims_t(d.begin() + 2, d.end()); }
 
+std::string layout_name(bool blocked) {
+  return blocked ? "kiln::packed::channel_layout::blocked" : "kiln::packed::channel_layout::planar";
+}
+
+// A depthwise or pointwise conv reading or writing a channel-blocked tensor (stages/layout.cpp
+// chose which; the kernels take every layout pair the stage can produce).
+void lower_blocked_conv(lower_context& ctx, const conv_params& p) {
+  using kiln::packed::channel_layout;
+  constexpr auto planar = channel_layout::planar, blocked = channel_layout::blocked;
+  const bool in = ctx.in(0).channel_blocked, out = ctx.g().at(ctx.out_id(0)).channel_blocked;
+  const auto out_count = static_cast<std::uint64_t>(ctx.g().at(ctx.out_id(0)).count());
+  const std::string layouts = "<" + layout_name(in) + ", " + layout_name(out) + ">";
+  if (kiln::packed::depthwise_applies(p) && p.out_channels % kiln::packed::channel_block == 0 && !ctx.has_input(3)) {
+    auto fn = in ? (out ? &kiln::packed::depthwise_by_layout<blocked, blocked>
+                        : &kiln::packed::depthwise_by_layout<blocked, planar>)
+                 : (out ? &kiln::packed::depthwise_by_layout<planar, blocked>
+                        : &kiln::packed::depthwise_by_layout<planar, planar>);
+    layer l = make_layer("kiln::packed::depthwise_by_layout" + layouts, fn, p,
+                         {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0), scratch_arg});
+    l.scratch_bytes = kiln::packed::depthwise_scratch_bytes(p);
+    // A lane block's output rows trail its input rows (see kiln::packed::depthwise): in place
+    // when both tensors are laid out alike.
+    if (in == out && ctx.in(0).dims == ctx.g().at(ctx.out_id(0)).dims) l.inplace_ok = {0};
+    l.macs = static_cast<std::uint64_t>(p.kernel[1] * p.kernel[2]) * out_count;
+    ctx.emit(std::move(l));
+    return;
+  }
+  if (!out || !kiln::packed::pointwise_applies(p) || !ctx.is_constant(1) || ctx.has_input(3))
+    throw std::logic_error(ctx.n().label() + ": no kernel for its channel-blocked tensors");
+  const auto wv = ctx.const_doubles(1, "weight");
+  std::vector<float> wf(wv.begin(), wv.end()), packed(wf.size());
+  kiln::packed::pack_pointwise_weights(wf.data(), p.out_channels, p.in_channels, packed.data());
+  const auto wid = ctx.constant("packed", dtype::f32, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
+  layer l = make_layer("kiln::packed::pointwise<" + layout_name(in) + ">",
+                       in ? &kiln::packed::pointwise<blocked> : &kiln::packed::pointwise<planar>, p,
+                       {ctx.in_id(0), wid, ctx.in_id(2), ctx.out_id(0)});
+  l.macs = static_cast<std::uint64_t>(p.in_channels) * out_count;
+  ctx.emit(std::move(l));
+}
+
 void lower_conv(lower_context& ctx) {
   const auto& x = ctx.in(0);
   const auto& w = ctx.in(1);
@@ -37,6 +77,10 @@ void lower_conv(lower_context& ctx) {
     args.insert(args.begin() + 3, ctx.in_id(3));
     return make_layer(name + "_residual" + targs, fused, p, std::move(args));
   };
+  if (x.channel_blocked || ctx.g().at(ctx.out_id(0)).channel_blocked) {
+    lower_blocked_conv(ctx, p);
+    return;
+  }
   if (ctx.g().packed_kernels && x.type == dtype::f32 && !residual && kiln::packed::depthwise_applies(p)) {
     layer l = make_layer("kiln::packed::depthwise", &kiln::packed::depthwise, p,
                          {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0), scratch_arg});

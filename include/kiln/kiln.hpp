@@ -21,5 +21,6 @@
 #include "ops/tensor.hpp"
 #include "packed/conv.hpp"
 #include "packed/depthwise.hpp"
+#include "packed/pointwise.hpp"
 #include "packed/dense.hpp"
 #include "packed/qdense.hpp"

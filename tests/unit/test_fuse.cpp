@@ -4,8 +4,7 @@
 // ResNet-8 (against ONNX Runtime).
 #include <doctest/doctest.h>
 
-#include "ops/common.hpp"
-#include "stages.hpp"
+#include "graph_builder.hpp"
 
 #include <string>
 #include <vector>
@@ -14,53 +13,11 @@ using namespace kiln::cg;
 
 namespace {
 
-struct builder {
-  graph g;
-
-  tensor_id value(const std::string& name, dims_t dims) {
-    tensor t;
-    t.name = name;
-    t.dims = std::move(dims);
-    t.known = true;
-    return g.add_tensor(std::move(t));
-  }
-  tensor_id input(const std::string& name, dims_t dims) {
-    const auto id = value(name, std::move(dims));
-    g.at(id).is_input = true;
-    g.inputs.push_back(id);
-    return id;
-  }
-  tensor_id constant(const std::string& name, dims_t dims, float v = 0.5f) {
-    const auto id = value(name, dims);
-    g.at(id).value = to_bytes(std::vector<float>(static_cast<std::size_t>(g.at(id).count()), v));
-    return id;
-  }
-  void output(tensor_id id) {
-    g.at(id).is_output = true;
-    g.outputs.push_back(id);
-  }
-  node& add(const std::string& op, std::vector<tensor_id> in, std::vector<tensor_id> out) {
-    node n;
-    n.name = op + std::to_string(g.nodes.size());
-    n.op_type = op;
-    n.opset = 13;
-    n.inputs = std::move(in);
-    n.outputs = std::move(out);
-    g.nodes.push_back(std::move(n));
-    return g.nodes.back();
-  }
-  // A 3x3 same conv from 4 to 4 channels on 6x6.
+// A 3x3 same conv from 4 to 4 channels on 6x6.
+struct builder : kiln::cg::test::builder {
+  using kiln::cg::test::builder::conv;
   tensor_id conv(tensor_id x, const std::string& name, std::int64_t group = 1) {
-    const auto y = value(name, {1, 4, 6, 6});
-    node& n = add("Conv", {x, constant(name + "_w", {4, 4 / group, 3, 3}), constant(name + "_b", {4})}, {y});
-    attribute pads, grp;
-    pads.type = attribute::kind::ints;
-    pads.ints = {1, 1, 1, 1};
-    grp.type = attribute::kind::i;
-    grp.i = group;
-    n.attrs["pads"] = pads;
-    n.attrs["group"] = grp;
-    return y;
+    return conv(x, name, {1, 4, 6, 6}, 3, group, 1);
   }
 };
 

@@ -14,6 +14,7 @@
 #include "../ops/quant.hpp"
 #include "direct.hpp"
 #include "epilogue.hpp"
+#include "layout.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -121,14 +122,27 @@ template <class P> constexpr std::size_t lanes_scratch_bytes(const P& p) noexcep
 }
 
 // channel(c, lane, bias, wz) reports channel c's bias and weight zero point (and lets the caller
-// note per-lane state); store(n, c0, lanes, pos, count, out) writes output positions [pos, pos +
-// count) of the (row-major) planes of channels [c0, c0 + lanes) from out[i * L + lane] (its
-// scratch to reuse). A block's channels are read before they are written. Outputs are held until
+// note per-lane state); load(block, ih, lanes, width, dst) writes columns [0, width) of input row
+// ih of channels [c0, c0 + lanes), whose data start at `block`, to dst[iw * L + lane] as A(x) -
+// zero point (interleaving planar rows, or copying a blocked row: packed/blocked.hpp);
+// store(n, c0, lanes, pos, count, out) writes output positions [pos, pos + count) of channels
+// [c0, c0 + lanes) from out[i * L + lane] (its scratch to reuse). A block's channels are read
+// before they are written. Outputs are held until
 // a multiple of L positions is ready, across row ends: each store is then whole register
 // transposes (arch::active::deinterleave_lanes) however narrow the rows, where a row at a time
 // leaves a 5-column plane's transposes two thirds empty (DS-CNN: half the depthwise time).
-template <class P, class X, class W, class A, class Channel, class Store>
-inline void depthwise_by_lanes(const P& p, const X* x, A xz, const W* w, Channel&& channel, Store&& store,
+// depthwise_by_lanes' load from planar (NCHW) rows: a register transpose of the lanes' rows.
+template <class P, class X, class A> struct interleave_planar {
+  const P& p;
+  A zero_point;
+  void operator()(const X* block, index_t ih, index_t lanes, index_t width, A* dst) const noexcept {
+    const index_t in_plane = p.in[1] * p.in[2];
+    arch::active::interleave_lanes(block + ih * p.in[2], in_plane, lanes, width, zero_point, dst);
+  }
+};
+
+template <class A, class P, class X, class W, class Channel, class Load, class Store>
+inline void depthwise_by_lanes(const P& p, const X* x, const W* w, Channel&& channel, Load&& load, Store&& store,
                                void* scratch) noexcept {
   constexpr index_t L = arch::active::depthwise_lanes;
   const index_t ring = lane_ring_rows(p), wp = padded_width(p), taps = p.kernel[1] * p.kernel[2];
@@ -159,7 +173,7 @@ inline void depthwise_by_lanes(const P& p, const X* x, A xz, const W* w, Channel
         const index_t lo = inside && lanes == L ? p.pad[2] * L : row_size;
         for (index_t i = 0; i < lo; ++i) d[i] = A(0);
         for (index_t i = (p.pad[2] + width) * L; i < row_size && lo < row_size; ++i) d[i] = A(0);
-        if (inside) arch::active::interleave_lanes(xb + ih * p.in[2], in_plane, lanes, width, xz, d + p.pad[2] * L);
+        if (inside) load(xb, ih, lanes, width, d + p.pad[2] * L);
       };
       index_t loaded = 0;
       index_t held = 0, stored = 0;  // output positions in `out`, and stored before them
@@ -207,21 +221,43 @@ template <class P> constexpr std::size_t depthwise_scratch_bytes(const P& p) noe
   return planes > lanes ? planes : lanes;
 }
 
+// Float depthwise by lanes from and to either channel layout (packed/layout.hpp): a blocked input
+// row goes into the ring as it is and a blocked output is stored as computed, where planar ones
+// pass through register transposes (half of DS-CNN's depthwise time). Blocked layouts need
+// channels in whole blocks of 16; the scratch is depthwise_scratch_bytes(p).
+template <channel_layout In, channel_layout Out>
+inline void depthwise_by_layout(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
+                                void* scratch) noexcept {
+  constexpr index_t L = arch::active::depthwise_lanes;
+  static_assert(L == channel_block, "a lane group is a channel block");
+  const index_t out_plane = p.out[1] * p.out[2];
+  detail::with_activation(p.act, [&](auto act) {
+    detail::depthwise_by_lanes<float>(
+        p, x, w, [&](index_t c, index_t, float& b, float&) { b = bias ? bias[c] : 0.f; },
+        [&](const float* block, index_t ih, index_t lanes, index_t width, float* dst) {
+          if constexpr (In == channel_layout::blocked)
+            std::memcpy(dst, block + ih * p.in[2] * L, sizeof(float) * static_cast<std::size_t>(width * L));
+          else
+            detail::interleave_planar<conv_params, float, float>{p, 0.f}(block, ih, lanes, width, dst);
+        },
+        [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, float* out) {
+          float* const block = y + (n * p.out_channels + c0) * out_plane;
+          if constexpr (Out == channel_layout::blocked) {
+            for (index_t i = 0; i < count * L; ++i) block[pos * L + i] = act(out[i]);
+          } else {
+            for (index_t i = 0; i < count * L; ++i) out[i] = act(out[i]);
+            arch::active::deinterleave_lanes(out, count, lanes, block + pos, out_plane);
+          }
+        },
+        scratch);
+  });
+}
+
 inline void depthwise(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
                       void* scratch) noexcept {
   const index_t pitch = detail::acc_pitch(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
   if (detail::lanes_apply<float>(p)) {
-    constexpr index_t L = arch::active::depthwise_lanes;
-    detail::with_activation(p.act, [&](auto act) {
-      detail::depthwise_by_lanes(
-          p, x, 0.f, w, [&](index_t c, index_t, float& b, float&) { b = bias ? bias[c] : 0.f; },
-          [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, float* out) {
-            for (index_t i = 0; i < count * L; ++i) out[i] = act(out[i]);
-            arch::active::deinterleave_lanes(out, count, lanes, y + (n * p.out_channels + c0) * out_plane + pos,
-                                             out_plane);
-          },
-          scratch);
-    });
+    depthwise_by_layout<channel_layout::planar, channel_layout::planar>(p, x, w, bias, y, scratch);
     return;
   }
   float* const xp = static_cast<float*>(scratch);
@@ -249,14 +285,15 @@ inline void qlinear_depthwise(const qconv_params& p, const X* x, const X* x_zp, 
     constexpr index_t L = arch::active::depthwise_lanes;
     float s[L] = {};  // lanes past the last channel requantize too (and are dropped): defined
     requant_params rq[L] = {};
-    detail::depthwise_by_lanes(
-        p, x, xz, w,
+    detail::depthwise_by_lanes<std::int32_t>(
+        p, x, w,
         [&](index_t c, index_t l, std::int32_t& b, std::int32_t& wz) {
           b = bias ? bias[c] : 0;
           wz = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;
           s[l] = scale[p.rq_count > 1 ? c : 0];
           rq[l] = requant_from_float(s[l]);
         },
+        detail::interleave_planar<qconv_params, X, std::int32_t>{p, xz},
         [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, const std::int32_t* out) {
           Y* const q = reinterpret_cast<Y*>(static_cast<unsigned char*>(scratch) + detail::lanes_work_bytes(p));
           arch::active::requantize_lanes(out, count, s, rq, yz, q);

@@ -70,6 +70,25 @@ void pack_conv_weights_channel_quads(const W* w, index_t out_channels, index_t g
             }
 }
 
+// Channel-blocked activations (NCHW16c), for chains of depthwise and pointwise convolutions
+// (MobileNet, DS-CNN): channels in blocks of channel_block, each block position-major, element
+// (n, c, pos) of an N x C x (H x W) tensor at (n * C + c - c % 16) * H * W + pos * 16 + c % 16.
+// C is a multiple of 16, so a blocked tensor is as large as a planar one. It is the order the
+// depthwise lanes kernel computes in (a blocked input needs no interleave, a blocked output no
+// deinterleave) and the order in which the pointwise kernel stores a vector of 16 output
+// channels (packed/pointwise.hpp). kiln compile blocks a tensor only between such layers
+// (codegen stages/layout.cpp); graph inputs and outputs stay planar.
+inline constexpr index_t channel_block = 16;
+enum class channel_layout { planar, blocked };
+
+// Pointwise weights for packed::pointwise: [M / 16][K][16], each block of 16 output channels'
+// weights for one input channel side by side (M a multiple of 16; M * K elements).
+template <class T> void pack_pointwise_weights(const T* w, index_t m, index_t k, T* out) noexcept {
+  for (index_t j = 0; j < m; ++j)
+    for (index_t kk = 0; kk < k; ++kk)
+      out[((j / channel_block) * k + kk) * channel_block + j % channel_block] = w[j * k + kk];
+}
+
 // Width of dense weight panel starting at column n0 of n.
 constexpr index_t dense_panel_width(index_t n, index_t n0) noexcept {
   return n - n0 >= dense_nr ? dense_nr : round_up(n - n0, dense_tail);

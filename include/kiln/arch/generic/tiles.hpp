@@ -161,6 +161,35 @@ inline void depthwise_lane_taps(index_t count, index_t step, index_t taps, const
   }
 }
 
+// Pointwise over channel blocks (packed/pointwise.hpp): MR output positions by NB output
+// channels, NB a multiple of L = depthwise_lanes; weights and outputs in blocks of L channels,
+// w_bs and y_bs apart, input channel kk of position r at (kk / L) * x_bs + (kk % L) * x_ls + r * x_ps
+// (a planar or a channel-blocked input):
+//   y[(j / L) * y_bs + r * L + j % L] = bias[j] + sum over kk < k of
+//       x[(kk / L) * x_bs + (kk % L) * x_ls + r * x_ps] * w[(j / L) * w_bs + kk * L + j % L]
+// bias may be null (zero). f32_block_tile_rows x f32_block_tile_cols is the target's tile.
+inline constexpr index_t f32_block_tile_rows = 1;
+inline constexpr index_t f32_block_tile_cols = depthwise_lanes;
+template <index_t MR, index_t NB>
+inline void f32_block_tile(index_t k, const float* x, index_t x_bs, index_t x_ls, index_t x_ps, const float* w,
+                           index_t w_bs, const float* bias, float* y, index_t y_bs) noexcept {
+  constexpr index_t L = depthwise_lanes;
+  static_assert(NB % L == 0, "whole channel blocks");
+  float acc[MR][NB];
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t j = 0; j < NB; ++j) acc[r][j] = bias ? bias[j] : 0.f;
+  for (index_t k0 = 0; k0 < k; k0 += L, x += x_bs) {
+    const index_t n = k - k0 < L ? k - k0 : L;
+    for (index_t l = 0; l < n; ++l)
+      for (index_t r = 0; r < MR; ++r) {
+        const float a = x[l * x_ls + r * x_ps];
+        for (index_t j = 0; j < NB; ++j) acc[r][j] += a * w[(j / L) * w_bs + (k0 + l) * L + j % L];
+      }
+  }
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t j = 0; j < NB; ++j) y[(j / L) * y_bs + r * L + j % L] = acc[r][j];
+}
+
 template <index_t MR, index_t NB, class A, class Rows>
 inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
   std::int32_t acc[MR][NB] = {};

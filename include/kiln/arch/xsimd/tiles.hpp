@@ -131,6 +131,45 @@ inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, cons
   f32_tile<MR, NB>(k, a, a_rs, a_ks, panel_rows<float>{b, ldb}, c);
 }
 
+// Pointwise over channel blocks (see generic::f32_block_tile): each input element broadcast
+// against the weight vectors of NB output channels, MR x NB / lanes accumulators. AVX-512: 12
+// positions x 32 channels (24 accumulators, 2 weight vectors, the broadcast); 16-register AVX2
+// and NEON: 6 x 16.
+inline constexpr index_t f32_block_tile_cols =
+    static_cast<index_t>(f32_batch::size) >= 16 ? 2 * generic::depthwise_lanes : generic::depthwise_lanes;
+inline constexpr index_t f32_block_tile_rows =
+    (vector_registers - 2 * f32_block_tile_cols / static_cast<index_t>(f32_batch::size)) /
+                (f32_block_tile_cols / static_cast<index_t>(f32_batch::size)) >= 12
+        ? 12
+        : 6;
+template <index_t MR, index_t NB>
+inline void f32_block_tile(index_t k, const float* x, index_t x_bs, index_t x_ls, index_t x_ps, const float* w,
+                           index_t w_bs, const float* bias, float* y, index_t y_bs) noexcept {
+  constexpr index_t L = generic::depthwise_lanes, S = static_cast<index_t>(f32_batch::size);
+  constexpr index_t V = NB / S, VB = L / S;  // vectors per tile row, per channel block
+  static_assert(NB % L == 0 && L % S == 0, "whole channel blocks of whole vectors");
+  f32_batch acc[MR][V];
+  for (index_t v = 0; v < V; ++v) {
+    const f32_batch b = bias ? f32_batch::load_unaligned(bias + v * S) : f32_batch(0.f);
+    for (index_t r = 0; r < MR; ++r) acc[r][v] = b;
+  }
+  for (index_t k0 = 0; k0 < k; k0 += L, x += x_bs) {
+    const index_t n = k - k0 < L ? k - k0 : L;
+    const float* wk = w + k0 * L;
+    for (index_t l = 0; l < n; ++l, wk += L) {
+      f32_batch wv[V];
+      for (index_t v = 0; v < V; ++v) wv[v] = detail::f32_ops::load(wk + (v / VB) * w_bs + (v % VB) * S);
+      const float* xl = x + l * x_ls;
+      for (index_t r = 0; r < MR; ++r) {
+        const f32_batch a(xl[r * x_ps]);
+        for (index_t v = 0; v < V; ++v) acc[r][v] = xsimd::fma(a, wv[v], acc[r][v]);
+      }
+    }
+  }
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t v = 0; v < V; ++v) acc[r][v].store_unaligned(y + (v / VB) * y_bs + r * L + (v % VB) * S);
+}
+
 // Depthwise taps (see generic::depthwise_taps), every tap accumulated in registers. V vectors of
 // outputs at a time: four independent chains cover the multiply-add latency. int32 multiplies are
 // exact, float ones fused.

@@ -1,0 +1,183 @@
+// The kernels that read and write channel-blocked tensors (packed/layout.hpp: NCHW16c), on
+// whichever architecture this build selected, against the reference conv on planar tensors:
+// every layout pair, batches of 1 and 2, each fused activation kind, and position counts below,
+// at, above and at multiples of each target's tile rows (1, 4, 6, 12).
+#include <kiln/ops/conv.hpp>
+#include <kiln/packed/depthwise.hpp>
+#include <kiln/packed/pointwise.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace {
+
+using kiln::index_t;
+using kiln::packed::channel_layout;
+
+struct lcg {
+  std::uint32_t s;
+  float uniform() {
+    s = s * 1664525u + 1013904223u;
+    return static_cast<float>(s >> 8) / 16777216.f * 2.f - 1.f;
+  }
+};
+
+// Element (n, c, pos) of a planar tensor at its blocked index: the layout's definition, written
+// out independently of the kernels.
+std::vector<float> to_blocked(const std::vector<float>& x, index_t batch, index_t c, index_t positions) {
+  std::vector<float> b(x.size(), std::nanf(""));
+  for (index_t n = 0; n < batch; ++n)
+    for (index_t ch = 0; ch < c; ++ch)
+      for (index_t pos = 0; pos < positions; ++pos)
+        b[static_cast<std::size_t>((n * c + ch - ch % 16) * positions + pos * 16 + ch % 16)] =
+            x[static_cast<std::size_t>((n * c + ch) * positions + pos)];
+  return b;
+}
+std::vector<float> from_blocked(const std::vector<float>& b, index_t batch, index_t c, index_t positions) {
+  std::vector<float> x(b.size());
+  for (index_t n = 0; n < batch; ++n)
+    for (index_t ch = 0; ch < c; ++ch)
+      for (index_t pos = 0; pos < positions; ++pos)
+        x[static_cast<std::size_t>((n * c + ch) * positions + pos)] =
+            b[static_cast<std::size_t>((n * c + ch - ch % 16) * positions + pos * 16 + ch % 16)];
+  return x;
+}
+
+kiln::conv_params params(index_t batch, index_t c, index_t m, index_t group, index_t h, index_t w, index_t k,
+                         index_t stride, index_t pad, index_t dilation) {
+  kiln::conv_params p{};
+  p.batch = batch;
+  p.in_channels = c;
+  p.out_channels = m;
+  p.group = group;
+  const index_t in[3] = {1, h, w};
+  for (int a = 0; a < 3; ++a) {
+    const bool spatial = a > 0;
+    p.in[a] = in[a];
+    p.kernel[a] = spatial ? k : 1;
+    p.stride[a] = spatial ? stride : 1;
+    p.pad[a] = spatial ? pad : 0;
+    p.dilation[a] = spatial ? dilation : 1;
+    p.out[a] = (in[a] + 2 * p.pad[a] - p.dilation[a] * (p.kernel[a] - 1) - 1) / p.stride[a] + 1;
+  }
+  return p;
+}
+
+const kiln::activation activations[] = {{kiln::act_kind::none, 0, 0},
+                                        {kiln::act_kind::relu, 0, 0},
+                                        {kiln::act_kind::clip, -0.25f, 0.5f},
+                                        {kiln::act_kind::leaky_relu, 0.1f, 0}};
+
+std::vector<float> random(lcg& rng, index_t n) {
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (auto& e : v) e = rng.uniform();
+  return v;
+}
+
+void require_close(const std::vector<float>& got, const std::vector<float>& want) {
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-4).scale(1));
+  }
+}
+
+template <channel_layout In, channel_layout Out>
+void depthwise_case(const kiln::conv_params& p, const std::vector<float>& x, const std::vector<float>& w,
+                    const std::vector<float>& bias, const std::vector<float>& want) {
+  CAPTURE(In == channel_layout::blocked);
+  CAPTURE(Out == channel_layout::blocked);
+  const index_t in_positions = p.in[1] * p.in[2], out_positions = p.out[1] * p.out[2];
+  const auto xin = In == channel_layout::blocked ? to_blocked(x, p.batch, p.in_channels, in_positions) : x;
+  std::vector<float> y(want.size(), -99.f);
+  // Stale scratch (as in a reused arena): an output that reads any of it unwritten is NaN.
+  std::vector<float> scratch(kiln::packed::depthwise_scratch_bytes(p) / sizeof(float) + 1, std::nanf(""));
+  kiln::packed::depthwise_by_layout<In, Out>(p, xin.data(), w.data(), bias.data(), y.data(), scratch.data());
+  require_close(Out == channel_layout::blocked ? from_blocked(y, p.batch, p.out_channels, out_positions) : y, want);
+}
+
+}  // namespace
+
+TEST_CASE("depthwise between channel layouts equals the reference conv") {
+  using L = channel_layout;
+  lcg rng{11};
+  struct shape {
+    index_t c, h, w, k, stride, pad, dilation;
+  };
+  // DS-CNN's and MobileNet's planes (25x5, strided 12x12), a single row, a 5x5 window, dilation,
+  // no padding with a stride, one to three blocks of channels.
+  const shape shapes[] = {{64, 25, 5, 3, 1, 1, 1}, {32, 12, 12, 3, 2, 1, 1}, {16, 1, 40, 1, 1, 0, 1},
+                          {16, 9, 9, 5, 1, 2, 1},  {48, 10, 10, 3, 1, 2, 2}, {16, 7, 9, 3, 2, 0, 1},
+                          {32, 3, 3, 3, 1, 1, 1}};
+  int cases = 0;
+  for (const auto& s : shapes) {
+    const index_t batch = ++cases % 2 == 0 ? 2 : 1;
+    auto p = params(batch, s.c, s.c, s.c, s.h, s.w, s.k, s.stride, s.pad, s.dilation);
+    if (s.h == 1) {  // a 1-D window over the row
+      p.kernel[1] = 1;
+      p.out[1] = 1;
+    }
+    CAPTURE(cases);
+    REQUIRE(kiln::packed::depthwise_applies(p));
+    const auto x = random(rng, batch * s.c * s.h * s.w), w = random(rng, s.c * p.kernel[1] * p.kernel[2]),
+               bias = random(rng, s.c);
+    for (const auto& act : activations) {
+      p.act = act;
+      std::vector<float> want(static_cast<std::size_t>(batch * s.c * p.out[1] * p.out[2]));
+      kiln::conv<float>(p, x.data(), w.data(), bias.data(), want.data());
+      depthwise_case<L::planar, L::planar>(p, x, w, bias, want);
+      depthwise_case<L::planar, L::blocked>(p, x, w, bias, want);
+      depthwise_case<L::blocked, L::planar>(p, x, w, bias, want);
+      depthwise_case<L::blocked, L::blocked>(p, x, w, bias, want);
+    }
+  }
+}
+
+TEST_CASE("pointwise into channel blocks equals the reference conv") {
+  lcg rng{13};
+  int cases = 0, blocked_inputs = 0;
+  // Input channels in and out of whole blocks (planar inputs only), output channels of one to five
+  // blocks (a target's two-block tile and a single block left over).
+  for (index_t c : {3, 8, 16, 40, 48})
+    for (index_t m : {16, 32, 48, 80})
+      for (index_t positions : {1, 3, 4, 5, 6, 11, 12, 13, 24, 25, 125}) {
+        const index_t batch = ++cases % 3 == 0 ? 2 : 1;
+        // 125 as DS-CNN's 25x5 plane, the rest as one row
+        const index_t h = positions == 125 ? 25 : 1, w = positions / h;
+        auto p = params(batch, c, m, 1, h, w, 1, 1, 0, 1);
+        p.act = activations[cases % 4];
+        CAPTURE(c);
+        CAPTURE(m);
+        CAPTURE(positions);
+        CAPTURE(batch);
+        REQUIRE(kiln::packed::pointwise_applies(p));
+        const auto x = random(rng, batch * c * positions), wt = random(rng, m * c), bias = random(rng, m);
+        std::vector<float> want(static_cast<std::size_t>(batch * m * positions));
+        kiln::conv<float>(p, x.data(), wt.data(), bias.data(), want.data());
+        std::vector<float> packed(wt.size());
+        kiln::packed::pack_pointwise_weights(wt.data(), m, c, packed.data());
+        std::vector<float> y(want.size(), -99.f);
+        kiln::packed::pointwise<channel_layout::planar>(p, x.data(), packed.data(), bias.data(), y.data());
+        require_close(from_blocked(y, batch, m, positions), want);
+        if (c % 16 == 0) {
+          const auto xb = to_blocked(x, batch, c, positions);
+          std::fill(y.begin(), y.end(), -99.f);
+          kiln::packed::pointwise<channel_layout::blocked>(p, xb.data(), packed.data(), bias.data(), y.data());
+          require_close(from_blocked(y, batch, m, positions), want);
+          ++blocked_inputs;
+        }
+      }
+  // and without a bias
+  auto p = params(1, 16, 32, 1, 1, 13, 1, 1, 0, 1);
+  const auto x = random(rng, 16 * 13), wt = random(rng, 32 * 16);
+  std::vector<float> want(32 * 13), packed(wt.size()), y(want.size());
+  kiln::conv<float>(p, x.data(), wt.data(), nullptr, want.data());
+  kiln::packed::pack_pointwise_weights(wt.data(), 32, 16, packed.data());
+  kiln::packed::pointwise<channel_layout::planar>(p, x.data(), packed.data(), nullptr, y.data());
+  require_close(from_blocked(y, 1, 32, 13), want);
+  CHECK(blocked_inputs >= 60);
+}

@@ -1,0 +1,138 @@
+// The layout stage on small hand-built graphs: which tensors between depthwise and pointwise convs
+// stay in channel blocks (stages/layout.cpp), and the kernels lowering then picks. The numbers of
+// the blocked kernels are checked in tests/arch (against the reference conv) and on the zoo's
+// DS-CNN and MobileNet (against ONNX Runtime).
+#include <doctest/doctest.h>
+
+#include "graph_builder.hpp"
+
+#include <string>
+#include <vector>
+
+using namespace kiln::cg;
+
+namespace {
+
+struct builder : kiln::cg::test::builder {
+  using kiln::cg::test::builder::conv;
+  tensor_id depthwise(tensor_id x, const std::string& name) {
+    const auto& d = g.at(x).dims;
+    return conv(x, name, d, 3, d[1], 1);
+  }
+  tensor_id pointwise(tensor_id x, const std::string& name, std::int64_t m, std::int64_t stride = 1) {
+    const auto& d = g.at(x).dims;
+    return conv(x, name, {d[0], m, (d[2] - 1) / stride + 1, (d[3] - 1) / stride + 1}, 1, 1, 0, stride);
+  }
+  tensor_id pool(tensor_id x) {
+    const auto y = value("pooled", {g.at(x).dims[0], g.at(x).dims[1], 1, 1});
+    add("GlobalAveragePool", {x}, {y});
+    output(y);
+    return y;
+  }
+  bool blocked(tensor_id t) const { return g.at(t).channel_blocked; }
+};
+
+}  // namespace
+
+TEST_CASE("tensors between depthwise and pointwise convs are blocked up to the last pointwise") {
+  builder b;
+  const auto x = b.input("x", {1, 16, 10, 10});
+  const auto t0 = b.conv(x, "stem", {1, 32, 10, 10}, 3, 1, 1);
+  const auto t1 = b.depthwise(t0, "dw1");
+  const auto t2 = b.pointwise(t1, "pw1", 32);
+  const auto t3 = b.depthwise(t2, "dw2");
+  const auto t4 = b.pointwise(t3, "pw2", 48);
+  const auto t5 = b.depthwise(t4, "dw3");
+  const auto t6 = b.pointwise(t5, "pw3", 32);
+  b.pool(t6);
+  b.g.packed_kernels = true;
+  block_channels(b.g);
+  CHECK_FALSE(b.blocked(x));
+  CHECK_FALSE(b.blocked(t0));  // written by a 3x3 conv
+  CHECK(b.blocked(t1));
+  CHECK(b.blocked(t2));
+  CHECK(b.blocked(t3));
+  CHECK(b.blocked(t4));
+  CHECK_FALSE(b.blocked(t5));  // its reader pw3 writes a planar tensor, so runs the planar kernel
+  CHECK_FALSE(b.blocked(t6));  // read by a pool
+
+  // Each conv then lowers to the kernel for its pair of layouts.
+  const auto l = lower_graph(b.g, registry::builtin());
+  std::vector<std::string> kernels;
+  for (const auto& layer : l.layers)
+    if (layer.op_type == "Conv") kernels.push_back(layer.kernel);
+  const std::string planar = "kiln::packed::channel_layout::planar", blocked = "kiln::packed::channel_layout::blocked";
+  REQUIRE(kernels.size() == 7);
+  CHECK(kernels[0] == "kiln::packed::conv");
+  CHECK(kernels[1] == "kiln::packed::depthwise_by_layout<" + planar + ", " + blocked + ">");
+  CHECK(kernels[2] == "kiln::packed::pointwise<" + blocked + ">");
+  CHECK(kernels[3] == "kiln::packed::depthwise_by_layout<" + blocked + ", " + blocked + ">");
+  CHECK(kernels[4] == "kiln::packed::pointwise<" + blocked + ">");
+  CHECK(kernels[5] == "kiln::packed::depthwise_by_layout<" + blocked + ", " + planar + ">");
+  CHECK(kernels[6] != "kiln::packed::pointwise<" + blocked + ">");
+}
+
+TEST_CASE("a chain of pointwise convs ending in a planar reader stays planar throughout") {
+  builder b;
+  const auto x = b.input("x", {1, 16, 4, 4});
+  const auto t1 = b.pointwise(x, "pw1", 16);
+  const auto t2 = b.pointwise(t1, "pw2", 32);
+  const auto t3 = b.pointwise(t2, "pw3", 16);
+  b.pool(t3);
+  b.g.packed_kernels = true;
+  block_channels(b.g);
+  // pw3 writes for a pool, so reads planar; then so must pw2 write, and pw1.
+  CHECK_FALSE(b.blocked(t1));
+  CHECK_FALSE(b.blocked(t2));
+  CHECK_FALSE(b.blocked(t3));
+}
+
+TEST_CASE("graph outputs, other readers, partial blocks and other geometries keep a tensor planar") {
+  SUBCASE("a graph output") {
+    builder b;
+    const auto t1 = b.depthwise(b.input("x", {1, 16, 6, 6}), "dw1");
+    const auto t2 = b.depthwise(t1, "dw2");
+    b.output(t1);
+    b.pool(t2);
+    block_channels(b.g);
+    CHECK_FALSE(b.blocked(t1));
+  }
+  SUBCASE("a second reader that is not such a conv") {
+    builder b;
+    const auto t1 = b.depthwise(b.input("x", {1, 16, 6, 6}), "dw1");
+    const auto t2 = b.depthwise(t1, "dw2");
+    const auto r = b.value("r", {1, 16, 6, 6});
+    b.add("Relu", {t1}, {r});
+    b.output(r);
+    b.pool(t2);
+    block_channels(b.g);
+    CHECK_FALSE(b.blocked(t1));
+  }
+  SUBCASE("channels not in whole blocks of 16") {
+    builder b;
+    const auto t1 = b.depthwise(b.input("x", {1, 24, 6, 6}), "dw1");
+    const auto t2 = b.depthwise(t1, "dw2");
+    b.pool(t2);
+    block_channels(b.g);
+    CHECK_FALSE(b.blocked(t1));
+  }
+  SUBCASE("a strided 1x1 conv is not a pointwise one") {
+    builder b;
+    const auto t1 = b.depthwise(b.input("x", {1, 16, 6, 6}), "dw1");
+    const auto t2 = b.pointwise(t1, "pw", 16, 2);
+    const auto t3 = b.depthwise(t2, "dw2");
+    b.pool(t3);
+    block_channels(b.g);
+    CHECK_FALSE(b.blocked(t1));
+    CHECK_FALSE(b.blocked(t2));
+  }
+  SUBCASE("the control: the same depthwise pair on 16 channels is blocked between them") {
+    builder b;
+    const auto t1 = b.depthwise(b.input("x", {1, 16, 6, 6}), "dw1");
+    const auto t2 = b.depthwise(t1, "dw2");
+    b.pool(t2);
+    block_channels(b.g);
+    CHECK(b.blocked(t1));
+    CHECK_FALSE(b.blocked(t2));
+  }
+}
