@@ -102,20 +102,32 @@ template <class A, class P> constexpr bool lanes_apply(const P& p) noexcept {
 template <class P> constexpr index_t lane_ring_rows(const P& p) noexcept {
   return (p.kernel[1] - 1) * p.dilation[1] + 1;
 }
-// Output positions held before they are stored: a row, plus fewer than L left from the rows
-// before.
-template <class P> constexpr index_t lane_out_positions(const P& p) noexcept {
-  return p.out[2] + arch::generic::depthwise_lanes - 1;
+// Output rows computed by one call of the lanes kernel: enough for about 32 positions, so that
+// narrow planes still give the kernel whole tiles of independent positions (DS-CNN's 5-column
+// rows one at a time left its multiply-adds waiting on each other's latency: half its depthwise
+// time). Their input rows sit in a window of lane_window_rows.
+template <class P> constexpr index_t lane_group_rows(const P& p) noexcept {
+  constexpr index_t positions = 32;
+  const index_t g = (positions + p.out[2] - 1) / p.out[2];
+  return g < p.out[1] ? g : p.out[1];
 }
-// The ring, the lanes' weights and biases, the held output accumulators and the tap offsets; then
-// as many requantized outputs (up to 16-bit) for int8 layers, apart from the accumulators so the
-// requantizing loop has no aliasing to rule out and vectorizes.
+template <class P> constexpr index_t lane_window_rows(const P& p) noexcept {
+  return (lane_group_rows(p) - 1) * p.stride[1] + lane_ring_rows(p);
+}
+// Output positions held before they are stored: a group of rows, plus fewer than L left from the
+// groups before.
+template <class P> constexpr index_t lane_out_positions(const P& p) noexcept {
+  return lane_group_rows(p) * p.out[2] + arch::generic::depthwise_lanes - 1;
+}
+// The window, the lanes' weights and biases, the held output accumulators, the tap offsets and
+// the positions' bases; then as many requantized outputs (up to 16-bit) for int8 layers, apart
+// from the accumulators so the requantizing loop has no aliasing to rule out and vectorizes.
 template <class P> constexpr std::size_t lanes_work_bytes(const P& p) noexcept {
   constexpr index_t L = arch::generic::depthwise_lanes;
   const index_t taps = p.kernel[1] * p.kernel[2];
-  return static_cast<std::size_t>(lane_ring_rows(p) * padded_width(p) * L + taps * L + L + lane_out_positions(p) * L) *
+  return static_cast<std::size_t>(lane_window_rows(p) * padded_width(p) * L + taps * L + L + lane_out_positions(p) * L) *
              4 +
-         static_cast<std::size_t>(taps) * sizeof(index_t);
+         static_cast<std::size_t>(taps + lane_group_rows(p) * p.out[2]) * sizeof(index_t);
 }
 template <class P> constexpr std::size_t lanes_scratch_bytes(const P& p) noexcept {
   return lanes_work_bytes(p) + static_cast<std::size_t>(lane_out_positions(p) * arch::generic::depthwise_lanes) * 2;
@@ -146,12 +158,20 @@ inline void depthwise_by_lanes(const P& p, const X* x, const W* w, Channel&& cha
                                void* scratch) noexcept {
   constexpr index_t L = arch::active::depthwise_lanes;
   const index_t ring = lane_ring_rows(p), wp = padded_width(p), taps = p.kernel[1] * p.kernel[2];
-  const index_t in_plane = p.in[1] * p.in[2], row_size = wp * L;
+  const index_t group = lane_group_rows(p), in_plane = p.in[1] * p.in[2], row_size = wp * L;
   A* const xl = static_cast<A*>(scratch);
-  A* const wl = xl + ring * row_size;
+  A* const wl = xl + lane_window_rows(p) * row_size;
   A* const bl = wl + taps * L;
   A* const out = bl + L;
   index_t* const off = reinterpret_cast<index_t*>(out + lane_out_positions(p) * L);
+  index_t* const base = off + taps;
+  // Tap (kh, kw) of the output at row g of a group, column ow reads window element
+  // base[g * out_w + ow] + off[kh * kernel_w + kw] (times L lanes).
+  for (index_t kh = 0; kh < p.kernel[1]; ++kh)
+    for (index_t kw = 0; kw < p.kernel[2]; ++kw)
+      off[kh * p.kernel[2] + kw] = (kh * p.dilation[1] * wp + kw * p.dilation[2]) * L;
+  for (index_t g = 0; g < group; ++g)
+    for (index_t ow = 0; ow < p.out[2]; ++ow) base[g * p.out[2] + ow] = (g * p.stride[1] * wp + ow * p.stride[2]) * L;
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t c0 = 0; c0 < p.out_channels; c0 += L) {
       const index_t lanes = p.out_channels - c0 < L ? p.out_channels - c0 : L;
@@ -163,38 +183,32 @@ inline void depthwise_by_lanes(const P& p, const X* x, const W* w, Channel&& cha
         for (index_t t = 0; t < taps; ++t) wl[t * L + l] = static_cast<A>(w[(c0 + l) * taps + t]) - wz;
       }
       const X* xb = x + (n * p.in_channels + c0) * in_plane;
-      auto load_row = [&](index_t r) {  // padded row r into its ring slot, zero where padding
-        A* d = xl + (r % ring) * row_size;
+      auto load_row = [&](index_t r, A* d) {  // padded row r, zero where padding
         const index_t ih = r - p.pad[1];
         const index_t width = p.in[2] < wp - p.pad[2] ? p.in[2] : wp - p.pad[2];
         const bool inside = ih >= 0 && ih < p.in[1];
-        // Zero what the interleave leaves: all of a padding row or of a partial block of lanes,
-        // else the padding columns on either side.
+        // Zero what the load leaves: all of a padding row or of a partial block of lanes, else
+        // the padding columns on either side.
         const index_t lo = inside && lanes == L ? p.pad[2] * L : row_size;
         for (index_t i = 0; i < lo; ++i) d[i] = A(0);
         for (index_t i = (p.pad[2] + width) * L; i < row_size && lo < row_size; ++i) d[i] = A(0);
         if (inside) load(xb, ih, lanes, width, d + p.pad[2] * L);
       };
-      index_t loaded = 0;
-      index_t held = 0, stored = 0;  // output positions in `out`, and stored before them
-      // The ring slot of each output row's top input row, kept without a division per tap (an
-      // integer division per tap and row was a seventh of DS-CNN's depthwise time).
-      const index_t slot_step = p.stride[1] % ring;
-      index_t top_slot = 0;
-      for (index_t oh = 0; oh < p.out[1]; ++oh) {
-        const index_t top = oh * p.stride[1];
-        for (; loaded < top + ring; ++loaded) load_row(loaded);
-        for (index_t kh = 0; kh < p.kernel[1]; ++kh) {
-          index_t slot = top_slot + kh * p.dilation[1];  // kh * dilation < ring
-          if (slot >= ring) slot -= ring;
-          for (index_t kw = 0; kw < p.kernel[2]; ++kw)
-            off[kh * p.kernel[2] + kw] = (slot * wp + kw * p.dilation[2]) * L;
-        }
-        top_slot += slot_step;
-        if (top_slot >= ring) top_slot -= ring;
-        arch::active::depthwise_lane_taps(p.out[2], p.stride[2] * L, taps, wl, off, xl, bl, out + held * L);
-        held += p.out[2];
-        const index_t count = oh + 1 == p.out[1] ? held : held - held % L;
+      index_t first = 0, loaded = 0;  // the window holds padded rows [first, loaded)
+      index_t held = 0, stored = 0;   // output positions in `out`, and stored before them
+      for (index_t oh = 0; oh < p.out[1]; oh += group) {
+        const index_t rows = p.out[1] - oh < group ? p.out[1] - oh : group;
+        const index_t top = oh * p.stride[1], end = top + (rows - 1) * p.stride[1] + ring;
+        // Rows the previous group loaded and this one reads move to the front of the window.
+        if (loaded > top)
+          std::memmove(xl, xl + (top - first) * row_size, sizeof(A) * static_cast<std::size_t>((loaded - top) * row_size));
+        else
+          loaded = top;
+        first = top;
+        for (; loaded < end; ++loaded) load_row(loaded, xl + (loaded - first) * row_size);
+        arch::active::depthwise_lane_taps(rows * p.out[2], base, taps, wl, off, xl, bl, out + held * L);
+        held += rows * p.out[2];
+        const index_t count = oh + rows == p.out[1] ? held : held - held % L;
         if (count > 0) {
           store(n, c0, lanes, stored, count, out);
           stored += count;

@@ -119,7 +119,7 @@ inline void depthwise_taps(index_t n, index_t taps, const A* w, const index_t* o
 
 // Depthwise over channel lanes (packed/depthwise.hpp): depthwise_lanes channels side by side,
 // element l of every position's group of lanes. For count output positions j:
-//   out[j*L + l] = bias[l] + sum over t < taps of w[t*L + l] * x[j*step + off[t] + l]
+//   out[j*L + l] = bias[l] + sum over t < taps of w[t*L + l] * x[base[j] + off[t] + l]
 // The largest wide plane (output rows x row pitch) on which a target prefers this to the
 // per-channel wide planes, for accumulators A (float, or int32 for int8 layers); 0: never.
 inline constexpr index_t depthwise_lanes = 16;
@@ -149,14 +149,15 @@ inline void deinterleave_lanes(const Y* q, index_t count, index_t lanes, Y* y, i
 }
 
 template <class A>
-inline void depthwise_lane_taps(index_t count, index_t step, index_t taps, const A* w, const index_t* off,
+inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps, const A* w, const index_t* off,
                                 const A* x, const A* bias, A* out) noexcept {
   constexpr index_t L = depthwise_lanes;
-  for (index_t j = 0; j < count; ++j, x += step, out += L) {
+  for (index_t j = 0; j < count; ++j, out += L) {
     A a[L];
+    const A* const xj = x + base[j];
     for (index_t l = 0; l < L; ++l) a[l] = bias[l];
     for (index_t t = 0; t < taps; ++t)
-      for (index_t l = 0; l < L; ++l) a[l] += w[t * L + l] * x[off[t] + l];
+      for (index_t l = 0; l < L; ++l) a[l] += w[t * L + l] * xj[off[t] + l];
     for (index_t l = 0; l < L; ++l) out[l] = a[l];
   }
 }
