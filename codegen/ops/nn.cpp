@@ -31,8 +31,13 @@ void lower_blocked_conv(lower_context& ctx, const conv_params& p) {
                         : &kiln::packed::depthwise_by_layout<blocked, planar>)
                  : (out ? &kiln::packed::depthwise_by_layout<planar, blocked>
                         : &kiln::packed::depthwise_by_layout<planar, planar>);
+    if (!ctx.is_constant(1)) throw std::logic_error(ctx.n().label() + ": blocked depthwise without constant weights");
+    const auto wv = ctx.const_doubles(1, "weight");
+    std::vector<float> wf(wv.begin(), wv.end()), packed(wf.size());
+    kiln::packed::pack_depthwise_weights(wf.data(), p.out_channels, p.kernel[1] * p.kernel[2], packed.data());
+    const auto wid = ctx.constant("packed", dtype::f32, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
     layer l = make_layer("kiln::packed::depthwise_by_layout" + layouts, fn, p,
-                         {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0), scratch_arg});
+                         {ctx.in_id(0), wid, ctx.in_id(2), ctx.out_id(0), scratch_arg});
     l.scratch_bytes = kiln::packed::depthwise_scratch_bytes(p);
     // A lane block's output rows trail its input rows (see kiln::packed::depthwise): in place
     // when both tensors are laid out alike.

@@ -93,10 +93,12 @@ void depthwise_case(const kiln::conv_params& p, const std::vector<float>& x, con
   CAPTURE(Out == channel_layout::blocked);
   const index_t in_positions = p.in[1] * p.in[2], out_positions = p.out[1] * p.out[2];
   const auto xin = In == channel_layout::blocked ? to_blocked(x, p.batch, p.in_channels, in_positions) : x;
+  std::vector<float> packed(w.size(), std::nanf(""));
+  kiln::packed::pack_depthwise_weights(w.data(), p.out_channels, p.kernel[1] * p.kernel[2], packed.data());
   std::vector<float> y(want.size(), -99.f);
   // Stale scratch (as in a reused arena): an output that reads any of it unwritten is NaN.
   std::vector<float> scratch(kiln::packed::depthwise_scratch_bytes(p) / sizeof(float) + 1, std::nanf(""));
-  kiln::packed::depthwise_by_layout<In, Out>(p, xin.data(), w.data(), bias.data(), y.data(), scratch.data());
+  kiln::packed::depthwise_by_layout<In, Out>(p, xin.data(), packed.data(), bias.data(), y.data(), scratch.data());
   require_close(Out == channel_layout::blocked ? from_blocked(y, p.batch, p.out_channels, out_positions) : y, want);
 }
 

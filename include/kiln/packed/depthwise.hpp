@@ -133,16 +133,6 @@ template <class P> constexpr std::size_t lanes_scratch_bytes(const P& p) noexcep
   return lanes_work_bytes(p) + static_cast<std::size_t>(lane_out_positions(p) * arch::generic::depthwise_lanes) * 2;
 }
 
-// channel(c, lane, bias, wz) reports channel c's bias and weight zero point (and lets the caller
-// note per-lane state); load(block, ih, lanes, width, dst) writes columns [0, width) of input row
-// ih of channels [c0, c0 + lanes), whose data start at `block`, to dst[iw * L + lane] as A(x) -
-// zero point (interleaving planar rows, or copying a blocked row: packed/blocked.hpp);
-// store(n, c0, lanes, pos, count, out) writes output positions [pos, pos + count) of channels
-// [c0, c0 + lanes) from out[i * L + lane] (its scratch to reuse). A block's channels are read
-// before they are written. Outputs are held until
-// a multiple of L positions is ready, across row ends: each store is then whole register
-// transposes (arch::active::deinterleave_lanes) however narrow the rows, where a row at a time
-// leaves a 5-column plane's transposes two thirds empty (DS-CNN: half the depthwise time).
 // depthwise_by_lanes' load from planar (NCHW) rows: a register transpose of the lanes' rows.
 template <class P, class X, class A> struct interleave_planar {
   const P& p;
@@ -153,8 +143,36 @@ template <class P, class X, class A> struct interleave_planar {
   }
 };
 
-template <class A, class P, class X, class W, class Channel, class Load, class Store>
-inline void depthwise_by_lanes(const P& p, const X* x, const W* w, Channel&& channel, Load&& load, Store&& store,
+// block for ONNX-layout weights w[C][taps]: channel(c, lane, bias, wz) reports each channel's bias
+// and weight zero point (and lets the caller note per-lane state).
+template <class A, class P, class W, class Channel>
+inline const A* gather_lane_weights(const P& p, const W* w, index_t c0, index_t lanes, Channel&& channel, A* wl,
+                                    A* bl) noexcept {
+  constexpr index_t L = arch::active::depthwise_lanes;
+  const index_t taps = p.kernel[1] * p.kernel[2];
+  for (index_t i = 0; i < taps * L; ++i) wl[i] = A(0);
+  for (index_t l = 0; l < L; ++l) bl[l] = A(0);
+  for (index_t l = 0; l < lanes; ++l) {
+    A wz(0);
+    channel(c0 + l, l, bl[l], wz);
+    for (index_t t = 0; t < taps; ++t) wl[t * L + l] = static_cast<A>(w[(c0 + l) * taps + t]) - wz;
+  }
+  return wl;
+}
+
+// block(c0, lanes, wl, bl) sets bl[l] to the bias of channel c0 + l and returns the block's
+// weights as [taps][L] (packed at codegen time, or gathered into wl by gather_lane_weights; zero
+// past `lanes`); load(block, ih, lanes, width, dst) writes columns [0, width) of input row ih of
+// channels [c0, c0 + lanes), whose data start at `block`, to dst[iw * L + lane] as A(x) - zero
+// point (interleaving planar rows, or copying a blocked row: packed/layout.hpp);
+// store(n, c0, lanes, pos, count, out) writes output positions [pos, pos + count) of channels
+// [c0, c0 + lanes) from out[i * L + lane] (its scratch to reuse). A block's channels are read
+// before they are written. Outputs are held until
+// a multiple of L positions is ready, across row ends: each store is then whole register
+// transposes (arch::active::deinterleave_lanes) however narrow the rows, where a row at a time
+// leaves a 5-column plane's transposes two thirds empty (DS-CNN: half the depthwise time).
+template <class A, class P, class X, class Block, class Load, class Store>
+inline void depthwise_by_lanes(const P& p, const X* x, Block&& block, Load&& load, Store&& store,
                                void* scratch) noexcept {
   constexpr index_t L = arch::active::depthwise_lanes;
   const index_t ring = lane_ring_rows(p), wp = padded_width(p), taps = p.kernel[1] * p.kernel[2];
@@ -175,13 +193,7 @@ inline void depthwise_by_lanes(const P& p, const X* x, const W* w, Channel&& cha
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t c0 = 0; c0 < p.out_channels; c0 += L) {
       const index_t lanes = p.out_channels - c0 < L ? p.out_channels - c0 : L;
-      for (index_t i = 0; i < taps * L; ++i) wl[i] = A(0);
-      for (index_t l = 0; l < L; ++l) bl[l] = A(0);
-      for (index_t l = 0; l < lanes; ++l) {
-        A wz(0);
-        channel(c0 + l, l, bl[l], wz);
-        for (index_t t = 0; t < taps; ++t) wl[t * L + l] = static_cast<A>(w[(c0 + l) * taps + t]) - wz;
-      }
+      const A* const wb = block(c0, lanes, wl, bl);
       const X* xb = x + (n * p.in_channels + c0) * in_plane;
       auto load_row = [&](index_t r, A* d) {  // padded row r, zero where padding
         const index_t ih = r - p.pad[1];
@@ -206,7 +218,7 @@ inline void depthwise_by_lanes(const P& p, const X* x, const W* w, Channel&& cha
           loaded = top;
         first = top;
         for (; loaded < end; ++loaded) load_row(loaded, xl + (loaded - first) * row_size);
-        arch::active::depthwise_lane_taps(rows * p.out[2], base, taps, wl, off, xl, bl, out + held * L);
+        arch::active::depthwise_lane_taps(rows * p.out[2], base, taps, wb, off, xl, bl, out + held * L);
         held += rows * p.out[2];
         const index_t count = oh + rows == p.out[1] ? held : held - held % L;
         if (count > 0) {
@@ -235,43 +247,66 @@ template <class P> constexpr std::size_t depthwise_scratch_bytes(const P& p) noe
   return planes > lanes ? planes : lanes;
 }
 
-// Float depthwise by lanes from and to either channel layout (packed/layout.hpp): a blocked input
-// row goes into the ring as it is and a blocked output is stored as computed, where planar ones
-// pass through register transposes (half of DS-CNN's depthwise time). Blocked layouts need
-// channels in whole blocks of 16; the scratch is depthwise_scratch_bytes(p).
-template <channel_layout In, channel_layout Out>
-inline void depthwise_by_layout(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
-                                void* scratch) noexcept {
+namespace detail {
+// Float depthwise by lanes from and to either channel layout (see depthwise_by_layout), the
+// weights from block (see depthwise_by_lanes).
+template <channel_layout In, channel_layout Out, class Block>
+inline void depthwise_f32_lanes(const conv_params& p, const float* x, Block&& block, float* y, void* scratch) noexcept {
   constexpr index_t L = arch::active::depthwise_lanes;
   static_assert(L == channel_block, "a lane group is a channel block");
   const index_t out_plane = p.out[1] * p.out[2];
-  detail::with_activation(p.act, [&](auto act) {
-    detail::depthwise_by_lanes<float>(
-        p, x, w, [&](index_t c, index_t, float& b, float&) { b = bias ? bias[c] : 0.f; },
-        [&](const float* block, index_t ih, index_t lanes, index_t width, float* dst) {
+  with_activation(p.act, [&](auto act) {
+    depthwise_by_lanes<float>(
+        p, x, block,
+        [&](const float* in, index_t ih, index_t lanes, index_t width, float* dst) {
           if constexpr (In == channel_layout::blocked)
-            std::memcpy(dst, block + ih * p.in[2] * L, sizeof(float) * static_cast<std::size_t>(width * L));
+            std::memcpy(dst, in + ih * p.in[2] * L, sizeof(float) * static_cast<std::size_t>(width * L));
           else
-            detail::interleave_planar<conv_params, float, float>{p, 0.f}(block, ih, lanes, width, dst);
+            interleave_planar<conv_params, float, float>{p, 0.f}(in, ih, lanes, width, dst);
         },
         [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, float* out) {
-          float* const block = y + (n * p.out_channels + c0) * out_plane;
+          float* const yb = y + (n * p.out_channels + c0) * out_plane;
           if constexpr (Out == channel_layout::blocked) {
-            for (index_t i = 0; i < count * L; ++i) block[pos * L + i] = act(out[i]);
+            for (index_t i = 0; i < count * L; ++i) yb[pos * L + i] = act(out[i]);
           } else {
             for (index_t i = 0; i < count * L; ++i) out[i] = act(out[i]);
-            arch::active::deinterleave_lanes(out, count, lanes, block + pos, out_plane);
+            arch::active::deinterleave_lanes(out, count, lanes, yb + pos, out_plane);
           }
         },
         scratch);
   });
+}
+}  // namespace detail
+
+// Float depthwise by lanes from and to either channel layout (packed/layout.hpp): a blocked input
+// row goes into the window as it is and a blocked output is stored as computed, where planar ones
+// pass through register transposes (half of DS-CNN's depthwise time). Weights packed by
+// pack_depthwise_weights, so a block's taps are read as they are. Channels in whole blocks of 16;
+// the scratch is depthwise_scratch_bytes(p).
+template <channel_layout In, channel_layout Out>
+inline void depthwise_by_layout(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
+                                void* scratch) noexcept {
+  const index_t taps = p.kernel[1] * p.kernel[2];
+  detail::depthwise_f32_lanes<In, Out>(
+      p, x,
+      [&](index_t c0, index_t, float*, float* bl) {
+        for (index_t l = 0; l < channel_block; ++l) bl[l] = bias ? bias[c0 + l] : 0.f;
+        return w + c0 * taps;
+      },
+      y, scratch);
 }
 
 inline void depthwise(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
                       void* scratch) noexcept {
   const index_t pitch = detail::acc_pitch(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
   if (detail::lanes_apply<float>(p)) {
-    depthwise_by_layout<channel_layout::planar, channel_layout::planar>(p, x, w, bias, y, scratch);
+    detail::depthwise_f32_lanes<channel_layout::planar, channel_layout::planar>(
+        p, x,
+        [&](index_t c0, index_t lanes, float* wl, float* bl) {
+          return detail::gather_lane_weights(
+              p, w, c0, lanes, [&](index_t c, index_t, float& b, float&) { b = bias ? bias[c] : 0.f; }, wl, bl);
+        },
+        y, scratch);
     return;
   }
   float* const xp = static_cast<float*>(scratch);
@@ -300,12 +335,17 @@ inline void qlinear_depthwise(const qconv_params& p, const X* x, const X* x_zp, 
     float s[L] = {};  // lanes past the last channel requantize too (and are dropped): defined
     requant_params rq[L] = {};
     detail::depthwise_by_lanes<std::int32_t>(
-        p, x, w,
-        [&](index_t c, index_t l, std::int32_t& b, std::int32_t& wz) {
-          b = bias ? bias[c] : 0;
-          wz = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;
-          s[l] = scale[p.rq_count > 1 ? c : 0];
-          rq[l] = requant_from_float(s[l]);
+        p, x,
+        [&](index_t c0, index_t lanes, std::int32_t* wl, std::int32_t* bl) {
+          return detail::gather_lane_weights(
+              p, w, c0, lanes,
+              [&](index_t c, index_t l, std::int32_t& b, std::int32_t& wz) {
+                b = bias ? bias[c] : 0;
+                wz = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;
+                s[l] = scale[p.rq_count > 1 ? c : 0];
+                rq[l] = requant_from_float(s[l]);
+              },
+              wl, bl);
         },
         detail::interleave_planar<qconv_params, X, std::int32_t>{p, xz},
         [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, const std::int32_t* out) {

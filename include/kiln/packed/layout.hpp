@@ -89,6 +89,14 @@ template <class T> void pack_pointwise_weights(const T* w, index_t m, index_t k,
       out[((j / channel_block) * k + kk) * channel_block + j % channel_block] = w[j * k + kk];
 }
 
+// Depthwise weights for packed::depthwise_by_layout: [C / 16][taps][16], a block's channels side
+// by side for each tap, as its lanes kernel reads them (C a multiple of 16; C * taps elements).
+template <class T> void pack_depthwise_weights(const T* w, index_t c, index_t taps, T* out) noexcept {
+  for (index_t ch = 0; ch < c; ++ch)
+    for (index_t t = 0; t < taps; ++t)
+      out[((ch / channel_block) * taps + t) * channel_block + ch % channel_block] = w[ch * taps + t];
+}
+
 // Width of dense weight panel starting at column n0 of n.
 constexpr index_t dense_panel_width(index_t n, index_t n0) noexcept {
   return n - n0 >= dense_nr ? dense_nr : round_up(n - n0, dense_tail);
