@@ -236,6 +236,14 @@ void lower_pool(lower_context& ctx, pool_kind kind, bool global) {
   to3(geo.pad_end, p.pad_end, 0, ctx);
   const bool with_indices = ctx.has_output(1);
   if (with_indices) ctx.set_output(1, dtype::i64, out);
+  if (x.channel_blocked) {  // stages/layout.cpp: an average over the whole plane
+    if (kind != pool_kind::average || with_indices || x.type != dtype::f32 || p.out[0] * p.out[1] * p.out[2] != 1 ||
+        p.pad[0] + p.pad[1] + p.pad[2] + p.pad_end[0] + p.pad_end[1] + p.pad_end[2] != 0)
+      throw std::logic_error(ctx.n().label() + ": no kernel for its channel-blocked input");
+    ctx.emit(make_layer("kiln::packed::global_average_pool_blocked", &kiln::packed::global_average_pool_blocked, p,
+                        {ctx.in_id(0), ctx.out_id(0)}));
+    return;
+  }
   dispatch(numeric_types{}, x.type, ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
     if (kind != pool_kind::max && !std::is_floating_point_v<T>) ctx.unsupported("integer average/Lp pooling");

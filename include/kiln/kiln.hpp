@@ -22,5 +22,6 @@
 #include "packed/conv.hpp"
 #include "packed/depthwise.hpp"
 #include "packed/pointwise.hpp"
+#include "packed/pool.hpp"
 #include "packed/dense.hpp"
 #include "packed/qdense.hpp"

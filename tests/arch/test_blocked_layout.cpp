@@ -5,6 +5,7 @@
 #include <kiln/ops/conv.hpp>
 #include <kiln/packed/depthwise.hpp>
 #include <kiln/packed/pointwise.hpp>
+#include <kiln/packed/pool.hpp>
 
 #include <doctest/doctest.h>
 
@@ -182,4 +183,29 @@ TEST_CASE("pointwise into channel blocks equals the reference conv") {
   kiln::packed::pointwise<channel_layout::planar>(p, x.data(), packed.data(), nullptr, y.data());
   require_close(from_blocked(y, 1, 32, 13), want);
   CHECK(blocked_inputs >= 60);
+}
+
+TEST_CASE("a global average pool of channel blocks equals the reference pool") {
+  lcg rng{17};
+  // planes of 1, 9, 125 and 4096 positions (over the partial sums' 64), one to three blocks
+  const index_t shapes[][4] = {{1, 16, 1, 1}, {2, 32, 3, 3}, {1, 64, 25, 5}, {1, 48, 64, 64}};
+  for (const auto& s : shapes) {
+    kiln::pool_params p{};
+    p.kind = kiln::pool_kind::average;
+    p.batch = s[0];
+    p.channels = s[1];
+    const index_t in[3] = {1, s[2], s[3]};
+    for (int a = 0; a < 3; ++a) {
+      p.in[a] = p.kernel[a] = in[a];
+      p.out[a] = p.stride[a] = p.dilation[a] = 1;
+    }
+    const index_t positions = s[2] * s[3];
+    CAPTURE(positions);
+    const auto x = random(rng, s[0] * s[1] * positions);
+    std::vector<float> want(static_cast<std::size_t>(s[0] * s[1])), got(want.size(), -99.f);
+    kiln::pool<float>(p, x.data(), want.data());
+    const auto xb = to_blocked(x, s[0], s[1], positions);
+    kiln::packed::global_average_pool_blocked(p, xb.data(), got.data());
+    require_close(got, want);
+  }
 }

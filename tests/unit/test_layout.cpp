@@ -29,12 +29,28 @@ struct builder : kiln::cg::test::builder {
     output(y);
     return y;
   }
+  // An AveragePool of a k x k window, stride k, no padding.
+  tensor_id average_pool(tensor_id x, std::int64_t k) {
+    const auto& d = g.at(x).dims;
+    const auto y = value("averaged", {d[0], d[1], d[2] / k, d[3] / k});
+    node& n = add("AveragePool", {x}, {y});
+    n.attrs["kernel_shape"] = ints({k, k});
+    n.attrs["strides"] = ints({k, k});
+    output(y);
+    return y;
+  }
+  tensor_id relu(tensor_id x) {
+    const auto y = value("relu", g.at(x).dims);
+    add("Relu", {x}, {y});
+    output(y);
+    return y;
+  }
   bool blocked(tensor_id t) const { return g.at(t).channel_blocked; }
 };
 
 }  // namespace
 
-TEST_CASE("tensors between depthwise and pointwise convs are blocked up to the last pointwise") {
+TEST_CASE("tensors between depthwise and pointwise convs and a global pool are blocked") {
   builder b;
   const auto x = b.input("x", {1, 16, 10, 10});
   const auto t0 = b.conv(x, "stem", {1, 32, 10, 10}, 3, 1, 1);
@@ -44,32 +60,41 @@ TEST_CASE("tensors between depthwise and pointwise convs are blocked up to the l
   const auto t4 = b.pointwise(t3, "pw2", 48);
   const auto t5 = b.depthwise(t4, "dw3");
   const auto t6 = b.pointwise(t5, "pw3", 32);
-  b.pool(t6);
+  const auto y = b.pool(t6);
   b.g.packed_kernels = true;
   block_channels(b.g);
   CHECK_FALSE(b.blocked(x));
   CHECK_FALSE(b.blocked(t0));  // written by a 3x3 conv
-  CHECK(b.blocked(t1));
-  CHECK(b.blocked(t2));
-  CHECK(b.blocked(t3));
-  CHECK(b.blocked(t4));
-  CHECK_FALSE(b.blocked(t5));  // its reader pw3 writes a planar tensor, so runs the planar kernel
-  CHECK_FALSE(b.blocked(t6));  // read by a pool
+  for (auto t : {t1, t2, t3, t4, t5, t6}) CHECK(b.blocked(t));
+  CHECK_FALSE(b.blocked(y));  // a graph output
 
-  // Each conv then lowers to the kernel for its pair of layouts.
+  // Each layer then lowers to the kernel for its pair of layouts.
   const auto l = lower_graph(b.g, registry::builtin());
   std::vector<std::string> kernels;
-  for (const auto& layer : l.layers)
-    if (layer.op_type == "Conv") kernels.push_back(layer.kernel);
+  for (const auto& layer : l.layers) kernels.push_back(layer.kernel);
   const std::string planar = "kiln::packed::channel_layout::planar", blocked = "kiln::packed::channel_layout::blocked";
-  REQUIRE(kernels.size() == 7);
+  REQUIRE(kernels.size() == 8);
   CHECK(kernels[0] == "kiln::packed::conv");
   CHECK(kernels[1] == "kiln::packed::depthwise_by_layout<" + planar + ", " + blocked + ">");
   CHECK(kernels[2] == "kiln::packed::pointwise<" + blocked + ">");
   CHECK(kernels[3] == "kiln::packed::depthwise_by_layout<" + blocked + ", " + blocked + ">");
   CHECK(kernels[4] == "kiln::packed::pointwise<" + blocked + ">");
-  CHECK(kernels[5] == "kiln::packed::depthwise_by_layout<" + blocked + ", " + planar + ">");
-  CHECK(kernels[6] != "kiln::packed::pointwise<" + blocked + ">");
+  CHECK(kernels[5] == "kiln::packed::depthwise_by_layout<" + blocked + ", " + blocked + ">");
+  CHECK(kernels[6] == "kiln::packed::pointwise<" + blocked + ">");
+  CHECK(kernels[7] == "kiln::packed::global_average_pool_blocked");
+}
+
+TEST_CASE("an AveragePool over the whole plane reads blocks; a smaller window does not") {
+  for (std::int64_t k : {6, 3}) {
+    CAPTURE(k);
+    builder b;
+    const auto t1 = b.depthwise(b.input("x", {1, 16, 6, 6}), "dw1");
+    const auto t2 = b.depthwise(t1, "dw2");
+    b.average_pool(t2, k);
+    block_channels(b.g);
+    CHECK(b.blocked(t1));
+    CHECK(b.blocked(t2) == (k == 6));
+  }
 }
 
 TEST_CASE("a chain of pointwise convs ending in a planar reader stays planar throughout") {
@@ -78,10 +103,10 @@ TEST_CASE("a chain of pointwise convs ending in a planar reader stays planar thr
   const auto t1 = b.pointwise(x, "pw1", 16);
   const auto t2 = b.pointwise(t1, "pw2", 32);
   const auto t3 = b.pointwise(t2, "pw3", 16);
-  b.pool(t3);
+  b.relu(t3);
   b.g.packed_kernels = true;
   block_channels(b.g);
-  // pw3 writes for a pool, so reads planar; then so must pw2 write, and pw1.
+  // pw3 writes for a Relu, so reads planar; then so must pw2 write, and pw1.
   CHECK_FALSE(b.blocked(t1));
   CHECK_FALSE(b.blocked(t2));
   CHECK_FALSE(b.blocked(t3));
@@ -130,9 +155,39 @@ TEST_CASE("graph outputs, other readers, partial blocks and other geometries kee
     builder b;
     const auto t1 = b.depthwise(b.input("x", {1, 16, 6, 6}), "dw1");
     const auto t2 = b.depthwise(t1, "dw2");
-    b.pool(t2);
+    b.relu(t2);
     block_channels(b.g);
     CHECK(b.blocked(t1));
     CHECK_FALSE(b.blocked(t2));
+  }
+}
+
+TEST_CASE("a zero Pad before the pool (PyTorch's AveragePool export) is looked through") {
+  for (std::int64_t pad : {0, 1}) {
+    CAPTURE(pad);
+    builder b;
+    const auto t1 = b.depthwise(b.input("x", {1, 16, 6, 6}), "dw1");
+    const auto t2 = b.depthwise(t1, "dw2");
+    const auto padded = b.value("padded", {1, 16, 6 + 2 * pad, 6 + 2 * pad});
+    const auto pads = b.value("pads", {8});
+    b.g.at(pads).type = kiln::dtype::i64;
+    b.g.at(pads).value = to_bytes(std::vector<std::int64_t>{0, 0, pad, pad, 0, 0, pad, pad});
+    b.add("Pad", {t2, pads}, {padded});
+    b.average_pool(padded, 6 + 2 * pad);
+    block_channels(b.g);
+    CHECK(b.blocked(t2) == (pad == 0));
+    CHECK(b.blocked(padded) == (pad == 0));
+  }
+}
+
+TEST_CASE("a pointwise conv on a plane under 16 positions stays planar") {
+  for (std::int64_t side : {3, 4}) {
+    CAPTURE(side);
+    builder b;
+    const auto t1 = b.depthwise(b.input("x", {1, 16, side, side}), "dw1");
+    const auto t2 = b.pointwise(t1, "pw", 32);
+    b.pool(t2);
+    block_channels(b.g);
+    CHECK(b.blocked(t1) == (side == 4));
   }
 }
