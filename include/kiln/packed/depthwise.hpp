@@ -86,10 +86,10 @@ inline void pad_plane(const P& p, const X* x, A zp, A* xp) noexcept {
 
 // Depthwise with arch::active::depthwise_lanes channels side by side: every vector is full
 // whatever the plane size, where the per-channel wide plane gives small planes a few short rows
-// and computes dropped columns. The lanes' padded input rows live in a ring of (kernel height -
-// 1) * dilation + 1 rows, each input row interleaved by lane once (arch::active::interleave_lanes;
-// x86 transposes 16 x 16 bytes or 4 x 4 floats in registers) and each output row deinterleaved
-// back. Used for layers with at least a full block of lanes, on planes up to the target's
+// and computes dropped columns. The lanes' padded input rows live in a window of the rows a group
+// of output rows reads, each input row interleaved by lane once (arch::active::interleave_lanes;
+// x86 transposes 16 x 16 bytes or 4 x 4 floats in registers; a blocked input is copied) and the
+// outputs deinterleaved back (or stored as they are, blocked). Used for layers with at least a full block of lanes, on planes up to the target's
 // depthwise_lanes_max_plane<A>: on x86 that is every plane (measured on MobileNet and DS-CNN,
 // 48x48 to 3x3: 2-3x faster than the wide plane on the small ones).
 template <class P> constexpr bool lanes_possible(const P& p) noexcept {
@@ -99,7 +99,8 @@ template <class A, class P> constexpr bool lanes_apply(const P& p) noexcept {
   if constexpr (arch::active::depthwise_lanes_max_plane<A> == 0) return false;  // no lanes code at all
   else return lanes_possible(p) && p.out[1] * acc_pitch(p) <= arch::active::depthwise_lanes_max_plane<A>;
 }
-template <class P> constexpr index_t lane_ring_rows(const P& p) noexcept {
+// Padded input rows one output row reads.
+template <class P> constexpr index_t lane_tap_rows(const P& p) noexcept {
   return (p.kernel[1] - 1) * p.dilation[1] + 1;
 }
 // Output rows computed by one call of the lanes kernel: enough for about 32 positions, so that
@@ -112,7 +113,7 @@ template <class P> constexpr index_t lane_group_rows(const P& p) noexcept {
   return g < p.out[1] ? g : p.out[1];
 }
 template <class P> constexpr index_t lane_window_rows(const P& p) noexcept {
-  return (lane_group_rows(p) - 1) * p.stride[1] + lane_ring_rows(p);
+  return (lane_group_rows(p) - 1) * p.stride[1] + lane_tap_rows(p);
 }
 // Output positions held before they are stored: a group of rows, plus fewer than L left from the
 // groups before.
@@ -175,7 +176,7 @@ template <class A, class P, class X, class Block, class Load, class Store>
 inline void depthwise_by_lanes(const P& p, const X* x, Block&& block, Load&& load, Store&& store,
                                void* scratch) noexcept {
   constexpr index_t L = arch::active::depthwise_lanes;
-  const index_t ring = lane_ring_rows(p), wp = padded_width(p), taps = p.kernel[1] * p.kernel[2];
+  const index_t tap_rows = lane_tap_rows(p), wp = padded_width(p), taps = p.kernel[1] * p.kernel[2];
   const index_t group = lane_group_rows(p), in_plane = p.in[1] * p.in[2], row_size = wp * L;
   A* const xl = static_cast<A*>(scratch);
   A* const wl = xl + lane_window_rows(p) * row_size;
@@ -210,7 +211,7 @@ inline void depthwise_by_lanes(const P& p, const X* x, Block&& block, Load&& loa
       index_t held = 0, stored = 0;   // output positions in `out`, and stored before them
       for (index_t oh = 0; oh < p.out[1]; oh += group) {
         const index_t rows = p.out[1] - oh < group ? p.out[1] - oh : group;
-        const index_t top = oh * p.stride[1], end = top + (rows - 1) * p.stride[1] + ring;
+        const index_t top = oh * p.stride[1], end = top + (rows - 1) * p.stride[1] + tap_rows;
         // Rows the previous group loaded and this one reads move to the front of the window.
         if (loaded > top)
           std::memmove(xl, xl + (top - first) * row_size, sizeof(A) * static_cast<std::size_t>((loaded - top) * row_size));
@@ -239,7 +240,7 @@ template <class P> constexpr bool depthwise_applies(const P& p) noexcept {
 }
 
 // Scratch of both kernels: the padded plane and the wide accumulator plane (4-byte elements), or
-// the lanes' ring and weights, whichever is larger (the target picks the path, not the codegen).
+// the lanes' window and weights, whichever is larger (the target picks the path, not the codegen).
 template <class P> constexpr std::size_t depthwise_scratch_bytes(const P& p) noexcept {
   const std::size_t planes =
       static_cast<std::size_t>(p.stride[2] * detail::phase_size(p) + p.out[1] * detail::acc_pitch(p)) * 4;
