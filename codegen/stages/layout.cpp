@@ -107,13 +107,13 @@ void block_channels(graph& g) {
   // every AveragePool).
   std::map<tensor_id, std::vector<std::size_t>> readers;
   for (const auto& [t, rs] : direct) {
-    std::vector<std::size_t> todo = rs, all;
-    while (!todo.empty()) {
-      const auto r = todo.back();
-      todo.pop_back();
+    std::vector<std::size_t> pending = rs, all;
+    while (!pending.empty()) {
+      const auto r = pending.back();
+      pending.pop_back();
       if (r != none && zero_pad[r]) {
         const auto& more = direct[g.nodes[r].outputs[0]];
-        todo.insert(todo.end(), more.begin(), more.end());
+        pending.insert(pending.end(), more.begin(), more.end());
       } else {
         all.push_back(r);
       }
