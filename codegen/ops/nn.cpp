@@ -14,6 +14,17 @@ namespace {
 
 dims_t spatial(const dims_t& d) { return dims_t(d.begin() + 2, d.end()); }
 
+// The conv's float weights (input 1) packed by pack(weights, out) into `count` elements, as a new
+// constant: the kernels read them front to back.
+template <class Pack>
+tensor_id packed_weights(lower_context& ctx, std::size_t count, Pack&& pack) {
+  const auto wv = ctx.const_doubles(1, "weight");
+  const std::vector<float> wf(wv.begin(), wv.end());
+  std::vector<float> packed(count);
+  pack(wf.data(), packed.data());
+  return ctx.constant("packed", dtype::f32, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
+}
+
 std::string layout_name(bool blocked) {
   return blocked ? "kiln::packed::channel_layout::blocked" : "kiln::packed::channel_layout::planar";
 }
@@ -32,10 +43,10 @@ void lower_blocked_conv(lower_context& ctx, const conv_params& p) {
                  : (out ? &kiln::packed::depthwise_by_layout<planar, blocked>
                         : &kiln::packed::depthwise_by_layout<planar, planar>);
     if (!ctx.is_constant(1)) throw std::logic_error(ctx.n().label() + ": blocked depthwise without constant weights");
-    const auto wv = ctx.const_doubles(1, "weight");
-    std::vector<float> wf(wv.begin(), wv.end()), packed(wf.size());
-    kiln::packed::pack_depthwise_weights(wf.data(), p.out_channels, p.kernel[1] * p.kernel[2], packed.data());
-    const auto wid = ctx.constant("packed", dtype::f32, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
+    const index_t taps = p.kernel[1] * p.kernel[2];
+    const auto wid = packed_weights(ctx, static_cast<std::size_t>(p.out_channels * taps), [&](const float* w, float* out) {
+      kiln::packed::pack_depthwise_weights(w, p.out_channels, taps, out);
+    });
     layer l = make_layer("kiln::packed::depthwise_by_layout" + layouts, fn, p,
                          {ctx.in_id(0), wid, ctx.in_id(2), ctx.out_id(0), scratch_arg});
     l.scratch_bytes = kiln::packed::depthwise_scratch_bytes(p);
@@ -48,10 +59,10 @@ void lower_blocked_conv(lower_context& ctx, const conv_params& p) {
   }
   if (!out || !kiln::packed::pointwise_applies(p) || !ctx.is_constant(1) || ctx.has_input(3))
     throw std::logic_error(ctx.n().label() + ": no kernel for its channel-blocked tensors");
-  const auto wv = ctx.const_doubles(1, "weight");
-  std::vector<float> wf(wv.begin(), wv.end()), packed(wf.size());
-  kiln::packed::pack_pointwise_weights(wf.data(), p.out_channels, p.in_channels, packed.data());
-  const auto wid = ctx.constant("packed", dtype::f32, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
+  const auto wid = packed_weights(ctx, static_cast<std::size_t>(p.out_channels * p.in_channels),
+                                  [&](const float* w, float* out) {
+                                    kiln::packed::pack_pointwise_weights(w, p.out_channels, p.in_channels, out);
+                                  });
   layer l = make_layer("kiln::packed::pointwise<" + layout_name(in) + ">",
                        in ? &kiln::packed::pointwise<blocked> : &kiln::packed::pointwise<planar>, p,
                        {ctx.in_id(0), wid, ctx.in_id(2), ctx.out_id(0)});
@@ -98,11 +109,10 @@ void lower_conv(lower_context& ctx) {
     return;
   }
   if (ctx.g().packed_kernels && x.type == dtype::f32 && ctx.is_constant(1) && kiln::packed::conv1x1_small_plane_applies(p)) {
-    const auto wv = ctx.const_doubles(1, "weight");
-    std::vector<float> wf(wv.begin(), wv.end());
-    std::vector<float> packed(kiln::packed::dense_weight_count(p.out_channels, p.in_channels));
-    kiln::packed::pack_dense_weights(wf.data(), p.out_channels, p.in_channels, 1, p.in_channels, packed.data());
-    const auto wid = ctx.constant("packed", dtype::f32, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
+    const auto wid = packed_weights(ctx, kiln::packed::dense_weight_count(p.out_channels, p.in_channels),
+                                    [&](const float* w, float* out) {
+                                      kiln::packed::pack_dense_weights(w, p.out_channels, p.in_channels, 1, p.in_channels, out);
+                                    });
     layer l = conv_layer("kiln::packed::conv1x1_small_plane", &kiln::packed::conv1x1_small_plane,
                          &kiln::packed::conv1x1_small_plane_residual, {ctx.in_id(0), wid, ctx.in_id(2), ctx.out_id(0)});
     l.macs = static_cast<std::uint64_t>(p.in_channels) * static_cast<std::uint64_t>(ctx.g().at(ctx.out_id(0)).count());
@@ -111,11 +121,11 @@ void lower_conv(lower_context& ctx) {
   }
   if (ctx.g().packed_kernels && x.type == dtype::f32 && ctx.is_constant(1) && !(cin_g == 1 && mg == 1)) {
     const index_t k = cin_g * p.kernel[0] * p.kernel[1] * p.kernel[2];
-    const auto wv = ctx.const_doubles(1, "weight");
-    std::vector<float> wf(wv.begin(), wv.end());
-    std::vector<float> packed(kiln::packed::conv_weight_count(p.out_channels, p.group, k, 1));
-    kiln::packed::pack_conv_weights(wf.data(), p.out_channels, p.group, k, 1, packed.data(), [](float v) { return v; });
-    const auto wid = ctx.constant("packed", dtype::f32, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
+    const auto wid = packed_weights(ctx, kiln::packed::conv_weight_count(p.out_channels, p.group, k, 1),
+                                    [&](const float* w, float* out) {
+                                      kiln::packed::pack_conv_weights(w, p.out_channels, p.group, k, 1, out,
+                                                                      [](float v) { return v; });
+                                    });
     layer l = conv_layer("kiln::packed::conv", &kiln::packed::conv, &kiln::packed::conv_residual,
                          {ctx.in_id(0), wid, ctx.in_id(2), ctx.out_id(0), scratch_arg});
     l.scratch_bytes = kiln::packed::conv_scratch_bytes(p);
