@@ -146,6 +146,7 @@ std::string bench_one(const fs::path& model, const bench_options& o, const fs::p
   co.kernels = o.kernels;
   co.layer_probes = o.layers;
   co.specialize = o.specialize;
+  co.winograd = o.winograd;
   const fs::path header = work / "model.hpp";
   std::error_code ec;
   const auto size = fs::file_size(model, ec);

@@ -15,6 +15,7 @@ struct bench_options {
   std::string include_dir;
   bool layers = false;  // also time each layer (the header gets layer probes)
   bool specialize = true;  // kiln compile --specialize
+  std::string winograd = "auto";  // kiln compile --winograd: the host build
 };
 
 // For each model: compile it, build a timing driver, run it and print

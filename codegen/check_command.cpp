@@ -259,6 +259,7 @@ void prepare(model_case& c, std::size_t index, const fs::path& work, const check
     co.model = model_file;
     co.kernels = o.kernels;
     co.specialize = o.specialize;
+    co.winograd = o.winograd;
     for (std::size_t i = 0; i < input_names.size(); ++i) co.input_shapes[input_names[i]] = c.sets[si].inputs[i].dims;
     co.ns = fmt::format("m{}_{}", index, si);
     compile_result r;

@@ -19,6 +19,7 @@ struct check_options {
   std::string work_dir;
   std::string kernels = "reference";  // compile_options::kernels
   bool specialize = false;            // compile_options::specialize
+  std::string winograd = "off";       // compile_options::winograd
 };
 
 // Prints one line per model and output, then "N passed, M failed". Returns 0 when all pass.

@@ -108,6 +108,8 @@ struct graph {
   std::map<std::string, tensor_id> by_name;
   // kiln compile --kernels fast: Conv/Gemm/QLinearConv lower to the packed kernels (kiln/packed).
   bool packed_kernels = false;
+  // kiln compile --winograd: which float 3x3 stride-1 convs lower to kiln::packed::conv_winograd.
+  enum class winograd_mode { off, measured, tile_2x2, tile_4x4 } winograd = winograd_mode::off;
 
   tensor& at(tensor_id id) { return tensors.at(static_cast<std::size_t>(id)); }
   const tensor& at(tensor_id id) const { return tensors.at(static_cast<std::size_t>(id)); }

@@ -62,6 +62,14 @@ int main(int argc, char** argv) {
   compile_cmd->add_flag("--specialize", co.specialize,
                         "inline every layer's kernel with its constant shapes (faster, more code) instead of "
                         "sharing one kernel instance per kernel type");
+  const auto winograd_modes = CLI::IsMember({"off", "auto", "2x2", "4x4"});
+  compile_cmd
+      ->add_option("--winograd", co.winograd,
+                   "with --kernels fast, float 3x3 stride-1 convs by Winograd F(2x2,3x3) or F(4x4,3x3): 2.25-4x "
+                   "fewer multiply-adds for 1.8-4x their weight bytes and a larger scratch (hosts). off; auto: the "
+                   "layers where it measured faster; 2x2 or 4x4: every such conv with that output tile")
+      ->check(winograd_modes)
+      ->default_val("off");
   compile_cmd->add_flag("--layer-probes", co.layer_probes,
                         "call KILN_LAYER_PROBE(k) after layer k of run(), for per-layer timing; the header "
                         "lists layer_count and layer_names");
@@ -82,6 +90,9 @@ int main(int argc, char** argv) {
   check_cmd->add_option("--kernels", ko.kernels, "reference or fast (as kiln compile)")
       ->check(CLI::IsMember({"reference", "fast"}));
   check_cmd->add_flag("--specialize", ko.specialize, "compile with --specialize (as kiln compile)");
+  check_cmd->add_option("--winograd", ko.winograd, "off, auto, 2x2 or 4x4 (as kiln compile)")
+      ->check(winograd_modes)
+      ->default_val("off");
   check_cmd->add_option("--keep", ko.work_dir, "keep generated headers and driver in this folder");
 
   bench_options bo;
@@ -95,6 +106,9 @@ int main(int argc, char** argv) {
                       "also print each layer's median time (run() with layer probes: a clock read per layer)");
   bench_cmd->add_flag("--specialize,!--no-specialize", bo.specialize,
                       "compile with --specialize, the default: each layer's kernel inlined with its constant params");
+  bench_cmd->add_option("--winograd", bo.winograd, "as kiln compile; default auto: the host build")
+      ->check(winograd_modes)
+      ->default_val("auto");
   bench_cmd->add_option("--include", bo.include_dir, "kiln's include folder (default: found next to kiln)");
 
   compile_options ro;

@@ -22,6 +22,10 @@ compile_result compile_model(onnx::ModelProto model, const compile_options& o) {
   // of the weights (plus the blob or header text) on large models.
   onnx::ModelProto().Swap(&model);
   r.g.packed_kernels = o.kernels == "fast";
+  r.g.winograd = !r.g.packed_kernels || o.winograd == "off" ? graph::winograd_mode::off
+                 : o.winograd == "auto"                      ? graph::winograd_mode::measured
+                 : o.winograd == "4x4"                       ? graph::winograd_mode::tile_4x4
+                                                             : graph::winograd_mode::tile_2x2;
   const auto& reg = registry::builtin();
   lower_graph(r.g, reg, false);  // first pass: shapes everywhere, constants folded away (no output copies)
   if (has_quantize_nodes(r.g)) {

@@ -26,6 +26,12 @@ struct compile_options {
   // (a per-layer instantiation: constant shapes, unrolled loops, more flash); default: one shared
   // instance per kernel that reads its shapes at run time.
   bool specialize = false;
+  // --winograd (with --kernels fast): float 3x3 stride-1 convs by Winograd F(2x2, 3x3) or
+  // F(4x4, 3x3) (include/kiln/packed/winograd.hpp): 2.25x to 4x fewer multiply-adds, for 16/9 or
+  // 4x the weight bytes and a larger scratch; a host's choice. "off"; "auto": the layers where
+  // it measured faster, with the tile that did (ops/nn.cpp winograd_tile); "2x2" or "4x4":
+  // every such conv, with that tile.
+  std::string winograd = "off";
   // --layer-probes: run() calls KILN_LAYER_PROBE(k) after layer k, a macro the including code may
   // define (a timestamp, a cycle counter read); the header also lists layer_names.
   bool layer_probes = false;

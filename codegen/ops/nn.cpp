@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <type_traits>
 
 namespace kiln::cg {
 
@@ -23,6 +24,23 @@ tensor_id packed_weights(lower_context& ctx, std::size_t count, Pack&& pack) {
   std::vector<float> packed(count);
   pack(wf.data(), packed.data());
   return ctx.constant("packed", dtype::f32, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
+}
+
+// The Winograd output tile of a 3x3 conv (kiln compile --winograd), 0 for the direct kernel.
+// "auto" takes it where it measured faster: the transforms cost per input and output channel
+// what the products save per pair of them, so both counts must be large, and tile rows long
+// enough to fill the transforms' 16 lanes. Zen 5, against the direct kernel: F(2x2) 1.2-1.7x
+// faster with 64 to 512 channels on 28x28 to 7x7 planes (256+ channels on 7x7 ones), 2x slower
+// with 16 or 32 channels or on an 8x8 plane of 64; F(4x4) ahead of F(2x2) from 28x28 on.
+index_t winograd_tile(graph::winograd_mode mode, const conv_params& p) {
+  using mode_t = graph::winograd_mode;
+  if (mode == mode_t::off) return 0;
+  if (mode == mode_t::tile_2x2) return 2;
+  if (mode == mode_t::tile_4x4) return 4;
+  const index_t channels = p.in_channels < p.out_channels ? p.in_channels : p.out_channels;
+  const index_t plane = p.out[1] < p.out[2] ? p.out[1] : p.out[2];
+  if (channels < 64 || plane < (channels >= 256 ? 7 : 14)) return 0;
+  return plane >= 28 ? 4 : 2;
 }
 
 std::string layout_name(bool blocked) {
@@ -117,6 +135,28 @@ void lower_conv(lower_context& ctx) {
                          &kiln::packed::conv1x1_small_plane_residual, {ctx.in_id(0), wid, ctx.in_id(2), ctx.out_id(0)});
     l.macs = static_cast<std::uint64_t>(p.in_channels) * static_cast<std::uint64_t>(ctx.g().at(ctx.out_id(0)).count());
     ctx.emit(std::move(l));
+    return;
+  }
+  if (const index_t tile = ctx.g().packed_kernels && x.type == dtype::f32 && ctx.is_constant(1) &&
+                                   kiln::packed::winograd_applies(p)
+                               ? winograd_tile(ctx.g().winograd, p)
+                               : 0) {
+    const auto lower = [&](auto m) {
+      constexpr index_t M = decltype(m)::value;
+      const auto wid = packed_weights(ctx, kiln::packed::winograd_weight_count<M>(p.out_channels, p.in_channels),
+                                      [&](const float* w, float* out) {
+                                        kiln::packed::pack_winograd_weights<M>(w, p.out_channels, p.in_channels, out);
+                                      });
+      layer l = conv_layer("kiln::packed::conv_winograd", &kiln::packed::conv_winograd<M>,
+                           &kiln::packed::conv_winograd_residual<M>,
+                           {ctx.in_id(0), wid, ctx.in_id(2), ctx.out_id(0), scratch_arg}, fmt::format("<{}>", M));
+      l.scratch_bytes = kiln::packed::winograd_scratch_bytes<M>(p);
+      // the direct conv's multiply-adds, as every conv reports them (the transforms save a share)
+      l.macs = static_cast<std::uint64_t>(9 * cin_g) * static_cast<std::uint64_t>(ctx.g().at(ctx.out_id(0)).count());
+      ctx.emit(std::move(l));
+    };
+    if (tile == 4) lower(std::integral_constant<index_t, 4>{});
+    else lower(std::integral_constant<index_t, 2>{});
     return;
   }
   if (ctx.g().packed_kernels && x.type == dtype::f32 && ctx.is_constant(1) && !(cin_g == 1 && mg == 1)) {

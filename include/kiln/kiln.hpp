@@ -25,3 +25,4 @@
 #include "packed/pool.hpp"
 #include "packed/dense.hpp"
 #include "packed/qdense.hpp"
+#include "packed/winograd.hpp"

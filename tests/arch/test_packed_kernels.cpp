@@ -6,6 +6,7 @@
 #include <kiln/packed/dense.hpp>
 #include <kiln/packed/depthwise.hpp>
 #include <kiln/packed/qdense.hpp>
+#include <kiln/packed/winograd.hpp>
 
 #include <doctest/doctest.h>
 
@@ -177,6 +178,61 @@ TEST_CASE("packed float conv equals the reference conv") {
   CHECK(small_plane_cases > 50);
   CHECK(by_column_cases >= 10);  // both float band layouts (packed/direct.hpp)
   CHECK(by_phase_cases >= 6);
+}
+
+// F(M x M, 3 x 3) on planes of one tile up to several passes of winograd_chunk tiles (32x32: 256
+// tiles of 2x2, 64 of 4x4; 30x45: tile rows split between passes), padding 0 to 2 (an output
+// larger than the input), channel counts below, at and above conv_mr and a group of blocks,
+// batches of 2 and a fused residual; each against the reference conv.
+template <index_t M> void winograd_cases(lcg& rng) {
+  const geometry shapes[] = {{1, 1, 1, 1, 1, 3, 3, 1, 1, 1},    {3, 5, 1, 3, 3, 3, 3, 1, 1, 1},
+                             {16, 16, 1, 8, 8, 3, 3, 1, 1, 1},  {4, 18, 1, 5, 7, 3, 3, 1, 0, 1},
+                             {20, 14, 1, 9, 9, 3, 3, 1, 2, 1},  {5, 9, 1, 13, 11, 3, 3, 1, 1, 1},
+                             {8, 4, 1, 32, 32, 3, 3, 1, 1, 1},  {6, 7, 1, 30, 45, 3, 3, 1, 1, 1},
+                             {2, 3, 1, 4, 40, 3, 3, 1, 1, 1}};
+  int cases = 0;
+  for (const auto& g : shapes) {
+    auto p = make_geometry<kiln::conv_params>(g);
+    p.batch = ++cases % 2 == 0 ? 2 : 1;
+    CAPTURE(describe(g));
+    CAPTURE(M);
+    REQUIRE(kiln::packed::winograd_applies(p));
+    const std::size_t out_count = static_cast<std::size_t>(p.batch * g.m * p.out[1] * p.out[2]);
+    std::vector<float> x(static_cast<std::size_t>(p.batch * g.c * g.h * g.w)), w(static_cast<std::size_t>(g.m * g.c * 9)),
+        bias(static_cast<std::size_t>(g.m)), residual(out_count), plain(out_count);
+    for (auto& v : x) v = rng.uniform();
+    for (auto& v : w) v = rng.uniform();
+    for (auto& v : bias) v = rng.uniform();
+    for (auto& v : residual) v = 4.f * rng.uniform();
+    kiln::conv<float>(p, x.data(), w.data(), bias.data(), plain.data());
+    std::vector<float> u(kiln::packed::winograd_weight_count<M>(g.m, g.c), std::nanf(""));
+    kiln::packed::pack_winograd_weights<M>(w.data(), g.m, g.c, u.data());
+    for (bool with_residual : {false, true})
+      for (auto act : {kiln::activation{kiln::act_kind::none, 0, 0}, kiln::activation{kiln::act_kind::relu, 0, 0},
+                       kiln::activation{kiln::act_kind::clip, -0.5f, 1.5f}}) {
+        CAPTURE(with_residual);
+        auto q = p;
+        q.act = act;
+        std::vector<float> got(out_count, -99.f);
+        // Stale scratch (as in a reused arena): a kept output that reads any of it unwritten is NaN.
+        std::vector<float> scratch(kiln::packed::winograd_scratch_bytes<M>(q) / sizeof(float), std::nanf(""));
+        if (with_residual)
+          kiln::packed::conv_winograd_residual<M>(q, x.data(), u.data(), bias.data(), residual.data(), got.data(),
+                                                  scratch.data());
+        else kiln::packed::conv_winograd<M>(q, x.data(), u.data(), bias.data(), got.data(), scratch.data());
+        for (std::size_t i = 0; i < out_count; ++i) {
+          const float want = kiln::activate(act, with_residual ? plain[i] + residual[i] : plain[i]);
+          CAPTURE(i);
+          REQUIRE(got[i] == doctest::Approx(want).epsilon(1e-4).scale(1));
+        }
+      }
+  }
+}
+
+TEST_CASE("Winograd convs equal the reference conv") {
+  lcg rng{5};
+  winograd_cases<2>(rng);
+  winograd_cases<4>(rng);
 }
 
 TEST_CASE("a conv with a fused residual equals the conv, then the add, then the activation") {
@@ -465,6 +521,21 @@ template <class Y> void check_deinterleave(lcg& rng) {
         REQUIRE(+got[i] == +want[i]);
       }
     }
+}
+
+TEST_CASE("the architecture's row interleave equals its definition") {
+  std::vector<float> src(4 * 20);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i) + 0.5f;
+  const auto check = [&](auto m) {
+    constexpr index_t M = decltype(m)::value;
+    std::vector<float> got(16 * M + 1, -1.f);
+    kiln::arch::active::interleave_rows<M>(src.data(), 20, got.data());
+    for (index_t l = 0; l < 16; ++l)
+      for (index_t k = 0; k < M; ++k) CHECK(got[static_cast<std::size_t>(l * M + k)] == src[static_cast<std::size_t>(k * 20 + l)]);
+    CHECK(got[16 * M] == -1.f);  // nothing past the rows
+  };
+  check(std::integral_constant<index_t, 2>{});
+  check(std::integral_constant<index_t, 4>{});
 }
 
 TEST_CASE("the architecture's lane deinterleave equals the portable one") {

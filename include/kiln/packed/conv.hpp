@@ -97,39 +97,12 @@ inline void conv_direct(const conv_params& p, const float* x, const float* w, co
             }
           });
         };
-        const auto block_rows = [&](index_t mb, index_t blocks) {
-          const index_t left = mg - mb * MR;
-          return left < blocks * MR ? left : blocks * MR;
-        };
         const auto band_rows = [&](index_t j0) { return arch::window_rows<float>{band + j0, d.channel_size, taps, off}; };
-        for (index_t mb = 0; mb < mblocks; ++mb)
-          for_each_window_tile<NB, arch::active::f32_window_step>(positions, [&](index_t j0, index_t width, auto tile) {
-            constexpr index_t W = decltype(tile)::value;
-            if constexpr (W == arch::active::f32_window_nb) {  // narrower last tiles: below
-              float c[conv_mr * arch::active::f32_window_nb];  // the widest tile's (see qlinear_conv_direct)
-              arch::active::f32_tile<conv_mr, W>(cin_g, wg + mb * k * conv_mr, 1, conv_mr, band_rows(j0), c);
-              store(mb, block_rows(mb, 1), c, W, j0, width);
-            }
-          });
-        // A narrower last tile takes G = NB / W blocks of output channels at once, so it keeps a
-        // full tile's accumulators: a 16-wide tile of one block has 4, too few chains for the
-        // FMA latency (ResNet-8's 8x8 layers, 64 + 16 wide positions, ran at 31 % of peak).
-        for_each_window_tile<NB, arch::active::f32_window_step>(positions, [&](index_t j0, index_t width, auto tile) {
-          constexpr index_t W = decltype(tile)::value, G = arch::active::f32_window_nb / W;
-          if constexpr (W < arch::active::f32_window_nb) {
-            float c[conv_mr * arch::active::f32_window_nb];  // G * conv_mr rows of W
-            index_t mb = 0;
-            for (; mb + G <= mblocks; mb += G) {
-              arch::active::f32_tile_row_blocks<G, conv_mr, W>(cin_g, wg + mb * k * conv_mr, 1, conv_mr, k * conv_mr,
-                                                               band_rows(j0), c);
-              store(mb, block_rows(mb, G), c, W, j0, width);
-            }
-            for (; mb < mblocks; ++mb) {
-              arch::active::f32_tile<conv_mr, W>(cin_g, wg + mb * k * conv_mr, 1, conv_mr, band_rows(j0), c);
-              store(mb, block_rows(mb, 1), c, W, j0, width);
-            }
-          }
-        });
+        f32_window_sweep(cin_g, wg, k * MR, mblocks, positions, band_rows,
+                         [&](index_t mb, index_t blocks, float* c, index_t tw, index_t j0, index_t width) {
+                           const index_t left = mg - mb * MR;
+                           store(mb, left < blocks * MR ? left : blocks * MR, c, tw, j0, width);
+                         });
       }
     }
 }

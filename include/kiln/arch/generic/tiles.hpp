@@ -334,4 +334,11 @@ inline void requantize_row(const std::int32_t* acc, index_t n, float scale, cons
   for (index_t i = 0; i < n; ++i) y[i] = static_cast<Y>(kiln::requantize_saturate(acc[i], rq, zero_point, lo, hi));
 }
 
+// M rows of 16 floats zipped (packed/winograd.hpp: a tile row's outputs, M columns per tile):
+// dst[l * M + k] = src[k * stride + l] for l < 16, k < M.
+template <index_t M> inline void interleave_rows(const float* src, index_t stride, float* dst) noexcept {
+  for (index_t l = 0; l < 16; ++l)
+    for (index_t k = 0; k < M; ++k) dst[l * M + k] = src[k * stride + l];
+}
+
 }  // namespace kiln::arch::generic

@@ -1018,4 +1018,75 @@ inline void strided_quad_rows(std::uint8_t* dst, index_t dst_stride, index_t cou
 using generic::strided_quad_rows;
 #endif
 
+// generic::interleave_rows for M = 2 or 4 by full-width zips: one zip interleaves two rows, a zip
+// of two zipped pairs (rows 0 and 2, rows 1 and 3) interleaves four. (xsimd 8's zip_lo on AVX
+// zips within 128-bit halves, so the zips are written per instruction set.)
+#if defined(__AVX512F__) || defined(__AVX__) || defined(__SSE2__) || (defined(__ARM_NEON) && defined(__aarch64__))
+namespace detail {
+#if defined(__AVX512F__)
+using zip_vec = __m512;
+inline zip_vec zip_load(const float* p) noexcept { return _mm512_loadu_ps(p); }
+inline void zip_store(float* p, zip_vec v) noexcept { _mm512_storeu_ps(p, v); }
+inline void zip(zip_vec a, zip_vec b, zip_vec& lo, zip_vec& hi) noexcept {
+  const __m512i l = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+  const __m512i h = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+  lo = _mm512_permutex2var_ps(a, l, b);
+  hi = _mm512_permutex2var_ps(a, h, b);
+}
+#elif defined(__AVX__)
+using zip_vec = __m256;
+inline zip_vec zip_load(const float* p) noexcept { return _mm256_loadu_ps(p); }
+inline void zip_store(float* p, zip_vec v) noexcept { _mm256_storeu_ps(p, v); }
+inline void zip(zip_vec a, zip_vec b, zip_vec& lo, zip_vec& hi) noexcept {
+  const __m256 l = _mm256_unpacklo_ps(a, b), h = _mm256_unpackhi_ps(a, b);  // within 128-bit halves
+  lo = _mm256_permute2f128_ps(l, h, 0x20);
+  hi = _mm256_permute2f128_ps(l, h, 0x31);
+}
+#elif defined(__SSE2__)
+using zip_vec = __m128;
+inline zip_vec zip_load(const float* p) noexcept { return _mm_loadu_ps(p); }
+inline void zip_store(float* p, zip_vec v) noexcept { _mm_storeu_ps(p, v); }
+inline void zip(zip_vec a, zip_vec b, zip_vec& lo, zip_vec& hi) noexcept {
+  lo = _mm_unpacklo_ps(a, b);
+  hi = _mm_unpackhi_ps(a, b);
+}
+#else
+using zip_vec = float32x4_t;
+inline zip_vec zip_load(const float* p) noexcept { return vld1q_f32(p); }
+inline void zip_store(float* p, zip_vec v) noexcept { vst1q_f32(p, v); }
+inline void zip(zip_vec a, zip_vec b, zip_vec& lo, zip_vec& hi) noexcept {
+  lo = vzip1q_f32(a, b);
+  hi = vzip2q_f32(a, b);
+}
+#endif
+}  // namespace detail
+
+template <index_t M> inline void interleave_rows(const float* src, index_t stride, float* dst) noexcept {
+  constexpr index_t S = static_cast<index_t>(sizeof(detail::zip_vec) / sizeof(float));
+  static_assert((M == 2 || M == 4) && 16 % S == 0, "two or four rows of whole vectors");
+  using detail::zip_load;
+  using detail::zip_store;
+  for (index_t l = 0; l < 16; l += S) {
+    detail::zip_vec lo, hi;
+    if constexpr (M == 2) {
+      detail::zip(zip_load(src + l), zip_load(src + stride + l), lo, hi);
+      zip_store(dst + 2 * l, lo);
+      zip_store(dst + 2 * l + S, hi);
+    } else {
+      detail::zip_vec ac_lo, ac_hi, bd_lo, bd_hi;
+      detail::zip(zip_load(src + l), zip_load(src + 2 * stride + l), ac_lo, ac_hi);
+      detail::zip(zip_load(src + stride + l), zip_load(src + 3 * stride + l), bd_lo, bd_hi);
+      detail::zip(ac_lo, bd_lo, lo, hi);
+      zip_store(dst + 4 * l, lo);
+      zip_store(dst + 4 * l + S, hi);
+      detail::zip(ac_hi, bd_hi, lo, hi);
+      zip_store(dst + 4 * l + 2 * S, lo);
+      zip_store(dst + 4 * l + 3 * S, hi);
+    }
+  }
+}
+#else
+using generic::interleave_rows;
+#endif
+
 }  // namespace kiln::arch::simd
