@@ -28,10 +28,12 @@ tensor_id packed_weights(lower_context& ctx, std::size_t count, Pack&& pack) {
 
 // The Winograd output tile of a 3x3 conv (kiln compile --winograd), 0 for the direct kernel.
 // "auto" takes it where it measured faster: the transforms cost per input and output channel
-// what the products save per pair of them, so both counts must be large, and tile rows long
-// enough to fill the transforms' 16 lanes. Zen 5, against the direct kernel: F(2x2) 1.2-1.7x
-// faster with 64 to 512 channels on 28x28 to 7x7 planes (256+ channels on 7x7 ones), 2x slower
-// with 16 or 32 channels or on an 8x8 plane of 64; F(4x4) ahead of F(2x2) from 28x28 on.
+// what the products save per pair of them, so both counts must be large, and the plane large
+// enough to fill the transforms' 16 lanes. Zen 5 (single layers, packed/winograd.hpp against the
+// direct kernel): F(4x4) 1.7-1.9x faster with 64 to 256 channels on 56x56 to 14x14 planes, 1.2x
+// with 32 on 56x56 or 64 on 16x16, even with 32 on 16x16 or 16 on 32x32; on 7x7 planes F(2x2)
+// 1.3x with 512 channels, even with 64 on 8x8, and F(4x4) 2x slower (its 8x8 tiles waste a
+// quarter).
 index_t winograd_tile(graph::winograd_mode mode, const conv_params& p) {
   using mode_t = graph::winograd_mode;
   if (mode == mode_t::off) return 0;
@@ -39,8 +41,9 @@ index_t winograd_tile(graph::winograd_mode mode, const conv_params& p) {
   if (mode == mode_t::tile_4x4) return 4;
   const index_t channels = p.in_channels < p.out_channels ? p.in_channels : p.out_channels;
   const index_t plane = p.out[1] < p.out[2] ? p.out[1] : p.out[2];
-  if (channels < 64 || plane < (channels >= 256 ? 7 : 14)) return 0;
-  return plane >= 28 ? 4 : 2;
+  if ((channels >= 64 && plane >= 14) || (channels >= 32 && plane >= 28)) return 4;
+  if (channels >= 256 && plane >= 7) return 2;
+  return 0;
 }
 
 std::string layout_name(bool blocked) {

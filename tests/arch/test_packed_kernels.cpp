@@ -180,16 +180,17 @@ TEST_CASE("packed float conv equals the reference conv") {
   CHECK(by_phase_cases >= 6);
 }
 
-// F(M x M, 3 x 3) on planes of one tile up to several passes of winograd_chunk tiles (32x32: 256
-// tiles of 2x2, 64 of 4x4; 30x45: tile rows split between passes), padding 0 to 2 (an output
-// larger than the input), channel counts below, at and above conv_mr and a group of blocks,
-// batches of 2 and a fused residual; each against the reference conv.
+// F(M x M, 3 x 3) on planes of one tile up to several passes (bands of tile rows, up to
+// winograd_band positions: 32x32 by 2x2 in two of 8 rows, 30x45 by 2x2 in bands of 4 rows and a
+// last of 3; a row of 150 tiles, wider than a band), padding 0 to 2 (an output larger than the
+// input), channel counts below, at and above conv_mr and a group of blocks, batches of 2 and a
+// fused residual; each against the reference conv.
 template <index_t M> void winograd_cases(lcg& rng) {
   const geometry shapes[] = {{1, 1, 1, 1, 1, 3, 3, 1, 1, 1},    {3, 5, 1, 3, 3, 3, 3, 1, 1, 1},
                              {16, 16, 1, 8, 8, 3, 3, 1, 1, 1},  {4, 18, 1, 5, 7, 3, 3, 1, 0, 1},
                              {20, 14, 1, 9, 9, 3, 3, 1, 2, 1},  {5, 9, 1, 13, 11, 3, 3, 1, 1, 1},
                              {8, 4, 1, 32, 32, 3, 3, 1, 1, 1},  {6, 7, 1, 30, 45, 3, 3, 1, 1, 1},
-                             {2, 3, 1, 4, 40, 3, 3, 1, 1, 1}};
+                             {2, 3, 1, 4, 40, 3, 3, 1, 1, 1},   {2, 5, 1, 3, 600, 3, 3, 1, 1, 1}};
   int cases = 0;
   for (const auto& g : shapes) {
     auto p = make_geometry<kiln::conv_params>(g);
@@ -533,6 +534,22 @@ TEST_CASE("the architecture's row interleave equals its definition") {
     for (index_t l = 0; l < 16; ++l)
       for (index_t k = 0; k < M; ++k) CHECK(got[static_cast<std::size_t>(l * M + k)] == src[static_cast<std::size_t>(k * 20 + l)]);
     CHECK(got[16 * M] == -1.f);  // nothing past the rows
+  };
+  check(std::integral_constant<index_t, 2>{});
+  check(std::integral_constant<index_t, 4>{});
+}
+
+TEST_CASE("the architecture's row deinterleave equals its definition") {
+  std::vector<float> src(4 * 16);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i) + 0.5f;
+  const auto check = [&](auto m) {
+    constexpr index_t M = decltype(m)::value;
+    std::vector<float> got(static_cast<std::size_t>(M * 20), -1.f);
+    kiln::arch::active::deinterleave_rows<M>(src.data(), got.data(), 20);
+    for (index_t k = 0; k < M; ++k) {
+      for (index_t l = 0; l < 16; ++l) CHECK(got[static_cast<std::size_t>(k * 20 + l)] == src[static_cast<std::size_t>(l * M + k)]);
+      for (index_t l = 16; l < 20; ++l) CHECK(got[static_cast<std::size_t>(k * 20 + l)] == -1.f);  // only 16 a row
+    }
   };
   check(std::integral_constant<index_t, 2>{});
   check(std::integral_constant<index_t, 4>{});

@@ -6,14 +6,16 @@
 // F(2x2, 3x3), 36/16 (4x fewer) for F(4x4, 3x3). The weight transform U = G g G^T is done at
 // codegen time (pack_winograd_weights); it stores alpha^2 / 9 times the weights.
 //
-// A pass takes a chunk of up to winograd_chunk tiles (row-major over the output's tile grid):
+// A pass takes a band of tile rows, about winograd_band positions:
 //   1. input transform: V[xi][c][j] = (B^T d_j B)[xi] for transform point xi, channel c, tile j;
 //   2. for each point xi, the matrix product M[xi] = U[xi] (out x C) * V[xi] (C x tiles) with the
 //      direct path's window tiles (packed/direct.hpp f32_window_sweep), tiles as positions;
-//   3. output transform: y = act(A^T M A + bias (+ residual)), written a tile row at a time.
-// Tiles are vectors' lanes in both transforms: a row of tiles reads its input rows as m column
-// phases, so tile j's columns are element j of each phase, and its outputs go to m phases of an
-// output row, interleaved on the way out.
+//   3. output transform: y = act(A^T M A + bias (+ residual)), a tile's M x M outputs at once.
+// Tiles are the lanes of vectors in both transforms, 16 at a time, tile (th, tw) of the band at
+// position th * tiles_w + tw. Each input row is split into M column phases (arch
+// deinterleave_rows) straight into alpha planes of the band, plane k holding column tw * M + k of
+// each tile, so the transform reads whole vectors; its outputs are zipped back into rows (arch
+// interleave_rows).
 //
 // The transforms add rounding of their own: F(2x2) results stay within a few ulps of the direct
 // sum's scale, F(4x4) within a few tens (its points 2 and 1/2 scale terms by up to 8).
@@ -72,7 +74,10 @@ template <> struct winograd_transform<4> {
   }
 };
 
-inline constexpr index_t winograd_chunk = 64;  // tiles a pass transforms, at most
+// Positions a pass takes at most (whole tile rows). Fewer, to keep V and M within L2 (ResNet-18's
+// 64 channels on 56x56 with F(4x4): 2.2 MB a pass), measured slower: the narrower products lose
+// more than the cache saves.
+inline constexpr index_t winograd_band = 128;
 
 // 2-D, 3x3, stride 1, no dilation, one group: where F(m x m, 3 x 3) computes the conv.
 template <class P> constexpr bool winograd_applies(const P& p) noexcept {
@@ -80,27 +85,41 @@ template <class P> constexpr bool winograd_applies(const P& p) noexcept {
          p.stride[1] == 1 && p.stride[2] == 1 && p.dilation[1] == 1 && p.dilation[2] == 1;
 }
 
-// The tile grid, a pass's tile capacity (the matrix products' positions: whole vectors of 16),
-// and the buffers of a pass, in floats.
+// The tile grid, a pass's band of tile rows, and the buffers of a pass, in floats.
 template <index_t M> struct winograd_geometry {
   static constexpr index_t alpha = M + 2, points = alpha * alpha;
-  index_t tiles_h, tiles_w, tiles, chunk;
-  index_t phase_pitch;  // a phase row: a tile row's tiles + 1, and lanes read past them (zeros)
-  index_t out_pitch;    // an output row of a tile row, in whole lane groups
-  index_t v_floats, m_floats, rows_floats, out_floats;
+  index_t tiles_h, tiles_w;
+  index_t band_rows, positions;
+  index_t v_pitch;  // V's rows and the input planes: a band, and the reach of a last lane group
+  index_t m_pitch;  // M's rows: a band in whole lane groups
+  index_t v_floats, m_floats, plane_floats, row_floats, out_floats;
   template <class P> constexpr explicit winograd_geometry(const P& p) noexcept
-      : tiles_h(ceil_div(p.out[1], M)), tiles_w(ceil_div(p.out[2], M)), tiles(tiles_h * tiles_w),
-        chunk(tiles < winograd_chunk ? round_up(tiles, 16) : winograd_chunk),
-        phase_pitch(round_up(tiles_w, 16) + 1), out_pitch(round_up(tiles_w, 16) * M),
-        v_floats(points * p.in_channels * (chunk + 16)), m_floats(points * p.out_channels * chunk),
-        rows_floats(alpha * M * phase_pitch), out_floats(M * out_pitch) {}
+      : tiles_h(ceil_div(p.out[1], M)), tiles_w(ceil_div(p.out[2], M)), band_rows(best_band_rows(tiles_h, tiles_w)),
+        positions(band_rows * tiles_w), v_pitch(round_up(positions, 16) + 16), m_pitch(round_up(positions, 16)),
+        v_floats(points * p.in_channels * v_pitch), m_floats(points * p.out_channels * m_pitch),
+        plane_floats((alpha * alpha + M) * v_pitch), row_floats(M * (round_up(tiles_w, 16) + 1)),
+        out_floats(M * M * m_pitch) {}
+
+  // The band's tile rows: up to winograd_band positions (one row at least), as few of them lost
+  // to rounding up to whole vectors of 16 as can be (the matrix products' tiles are whole vectors),
+  // the most rows among equals.
+  static constexpr index_t best_band_rows(index_t tiles_h, index_t tiles_w) noexcept {
+    index_t most = winograd_band / tiles_w < 1 ? 1 : winograd_band / tiles_w;
+    if (most > tiles_h) most = tiles_h;
+    index_t best = 1;
+    for (index_t r = 2; r <= most; ++r)  // r / round_up(r * tiles_w, 16) against the best's
+      if (r * tiles_w * round_up(best * tiles_w, 16) >= best * tiles_w * round_up(r * tiles_w, 16)) best = r;
+    return best;
+  }
 };
 
-// Scratch: V (rows of a chunk and a lane group, which the last group's stores may reach), M, a
-// tile row's input phases and its output rows, and room to align V to 64 bytes.
+// Scratch: V, M, the band's input planes (and M more, which the last row's split reaches), a
+// padded input row, the band's output rows (M per tile row), and room to align V to 64 bytes.
 template <index_t M, class P> constexpr std::size_t winograd_scratch_bytes(const P& p) noexcept {
   const winograd_geometry<M> g(p);
-  return static_cast<std::size_t>(g.v_floats + g.m_floats + g.rows_floats + g.out_floats) * sizeof(float) + 64;
+  return static_cast<std::size_t>(g.v_floats + g.m_floats + g.plane_floats + g.row_floats + g.out_floats) *
+             sizeof(float) +
+         64;
 }
 
 // Packed weights: points x [ceil(out / conv_mr)][C][conv_mr] panels, zero past the last channel.
@@ -134,17 +153,6 @@ inline void pack_winograd_weights(const float* w, index_t out_channels, index_t 
 
 namespace detail {
 
-// The tiles of [t0, t0 + count) by tile row: f(th, tw0, n, j) for n tiles of row th from column
-// tw0, the first of them tile j of the pass.
-template <class F> inline void for_each_tile_run(index_t t0, index_t count, index_t tiles_w, F&& f) noexcept {
-  for (index_t j = 0; j < count;) {
-    const index_t th = (t0 + j) / tiles_w, tw0 = (t0 + j) % tiles_w;
-    const index_t n = tiles_w - tw0 < count - j ? tiles_w - tw0 : count - j;
-    f(th, tw0, n, j);
-    j += n;
-  }
-}
-
 // The transforms' operand: one value of 16 tiles, so one formula serves 16 tiles at once. Each
 // operator is a loop of 16 that the compiler turns into the target's vectors (one AVX-512
 // register, two AVX2 or four NEON ones), and the tile's values stay in local arrays, which no
@@ -166,47 +174,48 @@ struct tile_lanes {
   }
 };
 
-// Input rows th * M - pad + i (i < alpha) of plane x, columns from tile tw0 on, as M column phases
-// of `pitch` entries: ph[(i * M + s) * pitch + q] = x(row, (tw0 + q) * M + s - pad), zero outside
-// the plane and from q = n + 1 on (lanes past the last tile read zeros, so transform to zeros).
+// The band's input as alpha x alpha planes: tile row th of the band (th0 first), input row
+// th * M - pad + i (i < alpha), column tw * M + k - pad (k < alpha) at
+// planes[(i * alpha + k) * pitch + th * tiles_w + tw], zero outside the plane. Each input row is
+// copied into `row`, whose borders (the padding, and past the last column) stay zero, and split
+// into M column phases 16 entries at a time: planes 0 .. M - 1 from the row, planes M .. 2M - 1
+// from the row one tile on (of which planes M and M + 1 are kept; the rest land on the next
+// row's planes, written after, or on the M spare planes). A split's entries past tiles_w land on
+// the next tile row's, written after, or in the planes' slack.
 template <index_t M>
-inline void winograd_input_phases(const conv_params& p, const float* x, index_t th, index_t tw0, index_t n,
-                                  index_t pitch, float* ph) noexcept {
+inline void winograd_input_planes(const conv_params& p, const float* x, index_t th0, index_t rows, index_t tiles_w,
+                                  index_t pitch, float* row, float* planes) noexcept {
   constexpr index_t A = M + 2;
-  const index_t len = n + 1 + (tile_lanes::size - n % tile_lanes::size) % tile_lanes::size, h = p.in[1], w = p.in[2];
-  for (index_t i = 0; i < A; ++i) {
-    const index_t row = th * M - p.pad[1] + i;
-    for (index_t s = 0; s < M; ++s) {
-      float* out = ph + (i * M + s) * pitch;
-      if (row < 0 || row >= h) {
-        for (index_t q = 0; q < len; ++q) out[q] = 0.f;
+  const index_t h = p.in[1], w = p.in[2];
+  for (index_t th = 0; th < rows; ++th)
+    for (index_t i = 0; i < A; ++i) {
+      const index_t r = (th0 + th) * M - p.pad[1] + i;
+      float* const out = planes + i * A * pitch + th * tiles_w;
+      if (r < 0 || r >= h) {
+        for (index_t k = 0; k < A; ++k)
+          std::memset(out + k * pitch, 0, static_cast<std::size_t>(tiles_w) * sizeof(float));
         continue;
       }
-      const float* xr = x + row * w;
-      const index_t c0 = tw0 * M + s - p.pad[2];  // input column of q = 0
-      // q with 0 <= c0 + q M < w: [lo, hi)
-      const index_t lo = c0 >= 0 ? 0 : ceil_div(-c0, M);
-      index_t hi = c0 >= w ? 0 : ceil_div(w - c0, M);
-      if (hi > n + 1) hi = n + 1;
-      index_t q = 0;
-      for (; q < lo && q < len; ++q) out[q] = 0.f;
-      for (; q < hi; ++q) out[q] = xr[c0 + q * M];
-      for (; q < len; ++q) out[q] = 0.f;
+      std::memcpy(row + p.pad[2], x + r * w, static_cast<std::size_t>(w) * sizeof(float));
+      for (index_t q = 0; q < tiles_w; q += 16) {
+        arch::active::deinterleave_rows<M>(row + q * M, out + q, pitch);
+        arch::active::deinterleave_rows<M>(row + (q + 1) * M, out + M * pitch + q, pitch);
+      }
     }
-  }
 }
 
-// V[xi * v_xi + t] = (B^T d B)[xi] for the n tiles of phases ph (winograd_input_phases, rows
-// `pitch` apart), in whole lane groups: up to 15 zeros past the last tile.
+// V[xi * v_xi + t] = (B^T d B)[xi] for the n tiles of the input planes (winograd_input_planes,
+// `pitch` apart), in whole lane groups: up to 15 more of whatever the planes hold past the band,
+// which no output keeps.
 template <index_t M>
-inline void winograd_input_tiles(const float* ph, index_t pitch, index_t n, float* v, index_t v_xi) noexcept {
+inline void winograd_input_tiles(const float* planes, index_t pitch, index_t n, float* v, index_t v_xi) noexcept {
   using T = winograd_transform<M>;
   constexpr index_t A = T::alpha, L = tile_lanes::size;
   for (index_t t0 = 0; t0 < n; t0 += L) {
     tile_lanes rows[A][A];  // B^T along each input row
     for (index_t i = 0; i < A; ++i) {
       tile_lanes d[A];
-      for (index_t k = 0; k < A; ++k) std::memcpy(d[k].v, ph + (i * M + k % M) * pitch + t0 + k / M, sizeof d[k].v);
+      for (index_t k = 0; k < A; ++k) std::memcpy(d[k].v, planes + (i * A + k) * pitch + t0, sizeof d[k].v);
       T::input(d, rows[i]);
     }
     for (index_t b = 0; b < A; ++b) {
@@ -246,48 +255,51 @@ inline void conv_winograd_into(const conv_params& p, const float* x, const float
                                const float* residual, float* y, void* scratch) noexcept {
   constexpr index_t A = M + 2, P = A * A, MR = conv_mr;
   const winograd_geometry<M> geo(p);
-  const index_t C = p.in_channels, out = p.out_channels, mblocks = ceil_div(out, MR), nt = geo.chunk;
-  const index_t vp = nt + 16;  // V's row pitch: a chunk and the last lane group's reach
+  const index_t C = p.in_channels, out = p.out_channels, mblocks = ceil_div(out, MR);
+  const index_t vp = geo.v_pitch, mp = geo.m_pitch, tiles_w = geo.tiles_w;
   const index_t in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
   float* const v = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(scratch) + 63) / 64 * 64);
-  float* const mt = v + geo.v_floats;  // M[xi][out][chunk]
-  float* const ph = mt + geo.m_floats;
-  float* const orow = ph + geo.rows_floats;
+  float* const mt = v + geo.v_floats;  // M[xi][out][positions]
+  float* const planes = mt + geo.m_floats;
+  float* const row = planes + geo.plane_floats;
+  float* const orow = row + geo.row_floats;
+  std::memset(row, 0, static_cast<std::size_t>(geo.row_floats) * sizeof(float));
   for (index_t n = 0; n < p.batch; ++n) {
     const float* const xn = x + n * C * in_plane;
-    for (index_t t0 = 0; t0 < geo.tiles; t0 += nt) {
-      const index_t count = geo.tiles - t0 < nt ? geo.tiles - t0 : nt;
+    for (index_t th0 = 0; th0 < geo.tiles_h; th0 += geo.band_rows) {
+      const index_t rows = geo.tiles_h - th0 < geo.band_rows ? geo.tiles_h - th0 : geo.band_rows;
+      const index_t count = rows * tiles_w;
+      for (index_t c = 0; c < C; ++c) {
+        winograd_input_planes<M>(p, xn + c * in_plane, th0, rows, tiles_w, vp, row, planes);
+        winograd_input_tiles<M>(planes, vp, count, v + c * vp, C * vp);
+      }
       // The matrix products' last tile may read up to a vector past `count`: defined zeros.
       if (count % 16 != 0)
         for (index_t xi = 0; xi < P; ++xi)
           for (index_t c = 0; c < C; ++c)
             for (index_t j = count; j < round_up(count, 16); ++j) v[(xi * C + c) * vp + j] = 0.f;
-      for (index_t c = 0; c < C; ++c)
-        for_each_tile_run(t0, count, geo.tiles_w, [&](index_t th, index_t tw0, index_t run, index_t j) {
-          winograd_input_phases<M>(p, xn + c * in_plane, th, tw0, run, geo.phase_pitch, ph);
-          winograd_input_tiles<M>(ph, geo.phase_pitch, run, v + c * vp + j, C * vp);
-        });
       for (index_t xi = 0; xi < P; ++xi)
         f32_window_sweep(C, u + xi * mblocks * C * MR, C * MR, mblocks, count,
                          [&](index_t j0) { return arch::panel_rows<float>{v + xi * C * vp + j0, vp}; },
-                         [&](index_t mb, index_t blocks, const float* c, index_t tw, index_t j0, index_t width) {
-                           const index_t left = out - mb * MR, rows = left < blocks * MR ? left : blocks * MR;
-                           for (index_t r = 0; r < rows; ++r)
-                             std::memcpy(mt + (xi * out + mb * MR + r) * nt + j0, c + r * tw,
-                                         static_cast<std::size_t>(width) * sizeof(float));
+                         [&](index_t mb, index_t blocks, const float* c, index_t tw, index_t j0, index_t n_cols) {
+                           const index_t left = out - mb * MR, r_end = left < blocks * MR ? left : blocks * MR;
+                           // whole tiles (tw, a constant): a tile ends within the band's lane groups
+                           static_cast<void>(n_cols);
+                           for (index_t r = 0; r < r_end; ++r)
+                             std::memcpy(mt + (xi * out + mb * MR + r) * mp + j0, c + r * tw,
+                                         static_cast<std::size_t>(tw) * sizeof(float));
                          });
       with_activation(p.act, [&](auto act) {
         for (index_t m = 0; m < out; ++m) {
           const float b = bias ? bias[m] : 0.f;
           float* const ym = y + (n * out + m) * out_plane;
-          for_each_tile_run(t0, count, geo.tiles_w, [&](index_t th, index_t tw0, index_t run, index_t j) {
-            winograd_output_tiles<M>(mt + m * nt + j, out * nt, run, orow, geo.out_pitch);
-            const index_t col0 = tw0 * M, cols = p.out[2] - col0 < run * M ? p.out[2] - col0 : run * M;
-            for (index_t r = 0; r < M && th * M + r < p.out[1]; ++r) {
-              float* const yr = ym + (th * M + r) * p.out[2] + col0;
-              store_row(yr, residual ? residual + (yr - y) : nullptr, orow + r * geo.out_pitch, b, cols, act);
+          winograd_output_tiles<M>(mt + m * mp, out * mp, count, orow, M * mp);
+          for (index_t th = 0; th < rows; ++th)
+            for (index_t r = 0; r < M && (th0 + th) * M + r < p.out[1]; ++r) {
+              float* const yr = ym + ((th0 + th) * M + r) * p.out[2];
+              store_row(yr, residual ? residual + (yr - y) : nullptr, orow + r * M * mp + th * tiles_w * M, b, p.out[2],
+                        act);
             }
-          });
         }
       });
     }

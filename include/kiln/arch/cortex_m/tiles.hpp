@@ -20,6 +20,7 @@ using generic::depthwise_lane_taps;
 using generic::deinterleave_lanes;
 using generic::interleave_lanes;
 using generic::interleave_rows;
+using generic::deinterleave_rows;
 using generic::depthwise_lanes;
 using generic::depthwise_taps;  // float; int8 layers take the int16 overload (depthwise.hpp)
 // Float layers on small planes go by lanes (fewer loop overheads than short wide-plane rows:

@@ -1018,10 +1018,11 @@ inline void strided_quad_rows(std::uint8_t* dst, index_t dst_stride, index_t cou
 using generic::strided_quad_rows;
 #endif
 
-// generic::interleave_rows for M = 2 or 4 by full-width zips: one zip interleaves two rows, a zip
-// of two zipped pairs (rows 0 and 2, rows 1 and 3) interleaves four. (xsimd 8's zip_lo on AVX
-// zips within 128-bit halves, so the zips are written per instruction set.)
-#if defined(__AVX512F__) || defined(__AVX__) || defined(__SSE2__) || (defined(__ARM_NEON) && defined(__aarch64__))
+// generic::interleave_rows and deinterleave_rows for M = 2 or 4 by full-width zips and unzips:
+// one zip interleaves two rows, a zip of two zipped pairs (rows 0 and 2, rows 1 and 3) four; an
+// unzip splits even and odd elements, twice over for four phases. (xsimd 8's zip_lo on AVX zips
+// within 128-bit halves, so these are written per instruction set.)
+#if defined(__AVX512F__) || defined(__AVX2__) || defined(__SSE2__) || (defined(__ARM_NEON) && defined(__aarch64__))
 namespace detail {
 #if defined(__AVX512F__)
 using zip_vec = __m512;
@@ -1033,7 +1034,13 @@ inline void zip(zip_vec a, zip_vec b, zip_vec& lo, zip_vec& hi) noexcept {
   lo = _mm512_permutex2var_ps(a, l, b);
   hi = _mm512_permutex2var_ps(a, h, b);
 }
-#elif defined(__AVX__)
+inline void unzip(zip_vec a, zip_vec b, zip_vec& even, zip_vec& odd) noexcept {
+  const __m512i e = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i o = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  even = _mm512_permutex2var_ps(a, e, b);
+  odd = _mm512_permutex2var_ps(a, o, b);
+}
+#elif defined(__AVX2__)
 using zip_vec = __m256;
 inline zip_vec zip_load(const float* p) noexcept { return _mm256_loadu_ps(p); }
 inline void zip_store(float* p, zip_vec v) noexcept { _mm256_storeu_ps(p, v); }
@@ -1041,6 +1048,12 @@ inline void zip(zip_vec a, zip_vec b, zip_vec& lo, zip_vec& hi) noexcept {
   const __m256 l = _mm256_unpacklo_ps(a, b), h = _mm256_unpackhi_ps(a, b);  // within 128-bit halves
   lo = _mm256_permute2f128_ps(l, h, 0x20);
   hi = _mm256_permute2f128_ps(l, h, 0x31);
+}
+inline void unzip(zip_vec a, zip_vec b, zip_vec& even, zip_vec& odd) noexcept {
+  // within 128-bit halves: a0 a2 b0 b2 | a4 a6 b4 b6, then 64-bit pairs reordered 0 2 1 3
+  const __m256 e = _mm256_shuffle_ps(a, b, 0x88), o = _mm256_shuffle_ps(a, b, 0xdd);
+  even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xd8));
+  odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xd8));
 }
 #elif defined(__SSE2__)
 using zip_vec = __m128;
@@ -1050,6 +1063,10 @@ inline void zip(zip_vec a, zip_vec b, zip_vec& lo, zip_vec& hi) noexcept {
   lo = _mm_unpacklo_ps(a, b);
   hi = _mm_unpackhi_ps(a, b);
 }
+inline void unzip(zip_vec a, zip_vec b, zip_vec& even, zip_vec& odd) noexcept {
+  even = _mm_shuffle_ps(a, b, 0x88);
+  odd = _mm_shuffle_ps(a, b, 0xdd);
+}
 #else
 using zip_vec = float32x4_t;
 inline zip_vec zip_load(const float* p) noexcept { return vld1q_f32(p); }
@@ -1058,11 +1075,16 @@ inline void zip(zip_vec a, zip_vec b, zip_vec& lo, zip_vec& hi) noexcept {
   lo = vzip1q_f32(a, b);
   hi = vzip2q_f32(a, b);
 }
+inline void unzip(zip_vec a, zip_vec b, zip_vec& even, zip_vec& odd) noexcept {
+  even = vuzp1q_f32(a, b);
+  odd = vuzp2q_f32(a, b);
+}
 #endif
+inline constexpr index_t zip_size = static_cast<index_t>(sizeof(zip_vec) / sizeof(float));
 }  // namespace detail
 
 template <index_t M> inline void interleave_rows(const float* src, index_t stride, float* dst) noexcept {
-  constexpr index_t S = static_cast<index_t>(sizeof(detail::zip_vec) / sizeof(float));
+  constexpr index_t S = detail::zip_size;
   static_assert((M == 2 || M == 4) && 16 % S == 0, "two or four rows of whole vectors");
   using detail::zip_load;
   using detail::zip_store;
@@ -1085,7 +1107,34 @@ template <index_t M> inline void interleave_rows(const float* src, index_t strid
     }
   }
 }
+
+template <index_t M> inline void deinterleave_rows(const float* src, float* dst, index_t stride) noexcept {
+  constexpr index_t S = detail::zip_size;
+  static_assert((M == 2 || M == 4) && 16 % S == 0, "two or four rows of whole vectors");
+  using detail::zip_load;
+  using detail::zip_store;
+  for (index_t l = 0; l < 16; l += S) {
+    const float* const s = src + l * M;
+    detail::zip_vec even, odd;
+    if constexpr (M == 2) {
+      detail::unzip(zip_load(s), zip_load(s + S), even, odd);
+      zip_store(dst + l, even);
+      zip_store(dst + stride + l, odd);
+    } else {
+      detail::zip_vec e0, o0, e1, o1;  // even and odd elements of the first and second pair of vectors
+      detail::unzip(zip_load(s), zip_load(s + S), e0, o0);
+      detail::unzip(zip_load(s + 2 * S), zip_load(s + 3 * S), e1, o1);
+      detail::unzip(e0, e1, even, odd);  // phases 0 and 2
+      zip_store(dst + l, even);
+      zip_store(dst + 2 * stride + l, odd);
+      detail::unzip(o0, o1, even, odd);  // phases 1 and 3
+      zip_store(dst + stride + l, even);
+      zip_store(dst + 3 * stride + l, odd);
+    }
+  }
+}
 #else
+using generic::deinterleave_rows;
 using generic::interleave_rows;
 #endif
 
