@@ -6,7 +6,7 @@
 // F(2x2, 3x3), 36/16 (4x fewer) for F(4x4, 3x3). The weight transform U = G g G^T is done at
 // codegen time (pack_winograd_weights); it stores alpha^2 / 9 times the weights.
 //
-// A pass takes a band of tile rows, about winograd_band positions:
+// A pass takes a band of whole tile rows, up to winograd_band positions:
 //   1. input transform: V[xi][c][j] = (B^T d_j B)[xi] for transform point xi, channel c, tile j;
 //   2. for each point xi, the matrix product M[xi] = U[xi] (out x C) * V[xi] (C x tiles) with the
 //      direct path's window tiles (packed/direct.hpp f32_window_sweep), tiles as positions;
