@@ -205,8 +205,9 @@ inline void winograd_input_planes(const conv_params& p, const float* x, index_t 
 }
 
 // V[xi * v_xi + t] = (B^T d B)[xi] for the n tiles of the input planes (winograd_input_planes,
-// `pitch` apart), in whole lane groups: up to 15 more of whatever the planes hold past the band,
-// which no output keeps.
+// `pitch` apart), in whole lane groups: up to 15 more of whatever the planes hold past the band
+// (zeros, or input values a split left there: finite), which the matrix products' last tile
+// reads and no output keeps.
 template <index_t M>
 inline void winograd_input_tiles(const float* planes, index_t pitch, index_t n, float* v, index_t v_xi) noexcept {
   using T = winograd_transform<M>;
@@ -277,18 +278,12 @@ inline void conv_winograd_into(const conv_params& p, const float* x, const float
         winograd_input_planes<M>(p, xn + c * in_plane, th0, rows, tiles_w, vp, row, planes);
         winograd_input_tiles<M>(planes, vp, count, v + c * vp, C * vp);
       }
-      // The matrix products' last tile may read up to a vector past `count`: defined zeros.
-      if (count % 16 != 0)
-        for (index_t xi = 0; xi < P; ++xi)
-          for (index_t c = 0; c < C; ++c)
-            for (index_t j = count; j < round_up(count, 16); ++j) v[(xi * C + c) * vp + j] = 0.f;
       for (index_t xi = 0; xi < P; ++xi)
         f32_window_sweep(C, u + xi * mblocks * C * MR, C * MR, mblocks, count,
                          [&](index_t j0) { return arch::panel_rows<float>{v + xi * C * vp + j0, vp}; },
-                         [&](index_t mb, index_t blocks, const float* c, index_t tw, index_t j0, index_t n_cols) {
+                         [&](index_t mb, index_t blocks, const float* c, index_t tw, index_t j0, index_t) {
                            const index_t left = out - mb * MR, r_end = left < blocks * MR ? left : blocks * MR;
                            // whole tiles (tw, a constant): a tile ends within the band's lane groups
-                           static_cast<void>(n_cols);
                            for (index_t r = 0; r < r_end; ++r)
                              std::memcpy(mt + (xi * out + mb * MR + r) * mp + j0, c + r * tw,
                                          static_cast<std::size_t>(tw) * sizeof(float));
