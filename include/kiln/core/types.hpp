@@ -91,6 +91,17 @@ struct model_info {
 #define KILN_KNOWN_CONSTANT(x) false
 #endif
 
+// Loops over a tile's registers (a template constant of iterations): unrolled whatever the
+// optimization level. GCC 12 unrolls them completely only at -O3; at -O2 and -Os the
+// accumulators stayed arrays in memory (ResNet-8 3.7x slower at -O2, 5.9x at -Os).
+#if defined(__clang__)
+#define KILN_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define KILN_UNROLL _Pragma("GCC unroll 64")
+#else
+#define KILN_UNROLL
+#endif
+
 // A helper kept out of the (flattened) layer body that calls it: see packed/direct.hpp.
 #if defined(__GNUC__) || defined(__clang__)
 #define KILN_NOINLINE __attribute__((noinline))

@@ -88,10 +88,10 @@ inline void conv_direct(const conv_params& p, const float* x, const float* w, co
               float* ym = y + (n * p.out_channels + m) * out_plane + oh0 * p.out[2];
               float* cr = c + r * tw;
               if (residual) {
-                for (index_t j = 0; j < tw; ++j) cr[j] += b;
+                store_row(cr, nullptr, cr, b, tw, act_none{});
                 add_output_runs(cr, j0, width, d.wq, p.out[2], residual + (ym - y), ym, act);
               } else {
-                for (index_t j = 0; j < tw; ++j) cr[j] = act(cr[j] + b);
+                store_row(cr, nullptr, cr, b, tw, act);
                 store_output_runs<arch::active::f32_window_nb>(cr, j0, width, d.wq, p.out[2], ym);
               }
             }
@@ -133,7 +133,7 @@ inline void requantize_panel_rows(const block_requant<MR>& req, index_t rows, co
                                   std::int32_t yz, Y* y, index_t out_plane) noexcept {
   for (index_t r = 0; r < rows; ++r) {
     std::int32_t* cr = c + r * tw;
-    for (index_t j = 0; j < width; ++j) cr[j] += bias[r] - req.wz[r] * colsum[j];
+    arch::active::add_column_term(cr, width, bias[r], req.wz[r], colsum);
     arch::active::requantize_row(cr, width, req.s[r], req.rq[r], yz, y + r * out_plane);
   }
 }
@@ -198,7 +198,7 @@ inline void qlinear_conv_direct(const qconv_params& p, const X* x, const X* x_zp
               // warns of iterations past it on paths that never run (bounding j by W as well did
               // not stop it).
               KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS
-              for (index_t j = 0; j < width; ++j) cr[j] += bias[m] - req.wz[r] * colsum[j];
+              arch::active::add_column_term(cr, width, bias[m], req.wz[r], colsum);
               KILN_END_IGNORE_DEAD_PATH_BOUNDS
               // The whole tile row at once (long vectors; dropped columns cost little), then its
               // runs of output columns copied out.

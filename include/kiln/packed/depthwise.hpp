@@ -268,9 +268,9 @@ inline void depthwise_f32_lanes(const conv_params& p, const float* x, Block&& bl
         [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, float* out) {
           float* const yb = y + (n * p.out_channels + c0) * out_plane;
           if constexpr (Out == channel_layout::blocked) {
-            for (index_t i = 0; i < count * L; ++i) yb[pos * L + i] = act(out[i]);
+            arch::active::activate_row(yb + pos * L, out, count * L, act);
           } else {
-            for (index_t i = 0; i < count * L; ++i) out[i] = act(out[i]);
+            arch::active::activate_row(out, out, count * L, act);
             arch::active::deinterleave_lanes(out, count, lanes, yb + pos, out_plane);
           }
         },
@@ -319,7 +319,7 @@ inline void depthwise(const conv_params& p, const float* x, const float* w, cons
       float* yc = y + (n * p.out_channels + c) * out_plane;
       detail::with_activation(p.act, [&](auto act) {
         for (index_t oh = 0; oh < p.out[1]; ++oh)
-          for (index_t ow = 0; ow < p.out[2]; ++ow) yc[oh * p.out[2] + ow] = act(acc[oh * pitch + ow]);
+          arch::active::activate_row(yc + oh * p.out[2], acc + oh * pitch, p.out[2], act);
       });
     }
 }

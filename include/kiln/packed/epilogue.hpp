@@ -1,22 +1,28 @@
 // Fused activations for the packed kernels' output loops. `activate` switches on the kind per
 // element, which keeps those loops scalar; calling the loop once per kind with a small functor
-// lets the compiler vectorize the common ones (none, relu, clip).
+// lets the common ones (none, relu, clip) run in vectors: each takes a float or a vector of
+// floats (arch::active::store_row's), with the float comparisons' results, NaN passed through.
 #pragma once
 
+#include "../arch/dispatch.hpp"
 #include "../core/activation.hpp"
 #include "../core/shape.hpp"
 
 namespace kiln::packed::detail {
 
+// c ? a : b on floats; on vectors the call finds the vector library's select by argument-dependent
+// lookup (xsimd::select).
+inline float select(bool c, float a, float b) noexcept { return c ? a : b; }
+
 struct act_none {
-  float operator()(float v) const noexcept { return v; }
+  template <class V> V operator()(V v) const noexcept { return v; }
 };
 struct act_relu {
-  float operator()(float v) const noexcept { return v < 0.f ? 0.f : v; }
+  template <class V> V operator()(V v) const noexcept { return select(v < V(0.f), V(0.f), v); }
 };
 struct act_clip {
   float lo, hi;
-  float operator()(float v) const noexcept { return v < lo ? lo : (v > hi ? hi : v); }
+  template <class V> V operator()(V v) const noexcept { return select(v < V(lo), V(lo), select(v > V(hi), V(hi), v)); }
 };
 struct act_any {
   activation a;
@@ -38,10 +44,7 @@ template <class F> inline void with_activation(const activation& a, F&& f) noexc
 // separate Add would. Adding in the output loop saves the Add's pass over the whole tensor.
 template <class Act>
 inline void store_row(float* y, const float* r, const float* c, float b, index_t n, Act act) noexcept {
-  if (r)
-    for (index_t i = 0; i < n; ++i) y[i] = act((c[i] + b) + r[i]);
-  else
-    for (index_t i = 0; i < n; ++i) y[i] = act(c[i] + b);
+  arch::active::store_row(y, r, c, b, n, act);
 }
 
 }  // namespace kiln::packed::detail

@@ -34,8 +34,7 @@ inline index_t pointwise_tiles(index_t pos, index_t positions, index_t k, const 
     float* const yt = y + pos * L;
     arch::active::f32_block_tile<MR, NB>(k, x + pos * x_ps, x_bs, x_ls, x_ps, w, k * L, bias, yt, positions * L);
     if constexpr (!std::is_same_v<Act, act_none>)
-      for (index_t b = 0; b < NB / L; ++b)
-        for (index_t i = 0; i < MR * L; ++i) yt[b * positions * L + i] = act(yt[b * positions * L + i]);
+      for (index_t b = 0; b < NB / L; ++b) arch::active::activate_row(yt + b * positions * L, yt + b * positions * L, MR * L, act);
   }
   return pos;
 }

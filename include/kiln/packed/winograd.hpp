@@ -161,15 +161,15 @@ struct tile_lanes {
   static constexpr index_t size = 16;
   float v[size];
   KILN_ALWAYS_INLINE friend tile_lanes operator+(tile_lanes a, const tile_lanes& b) noexcept {
-    for (index_t l = 0; l < size; ++l) a.v[l] += b.v[l];
+    KILN_UNROLL for (index_t l = 0; l < size; ++l) a.v[l] += b.v[l];
     return a;
   }
   KILN_ALWAYS_INLINE friend tile_lanes operator-(tile_lanes a, const tile_lanes& b) noexcept {
-    for (index_t l = 0; l < size; ++l) a.v[l] -= b.v[l];
+    KILN_UNROLL for (index_t l = 0; l < size; ++l) a.v[l] -= b.v[l];
     return a;
   }
   KILN_ALWAYS_INLINE friend tile_lanes operator*(float k, tile_lanes a) noexcept {
-    for (index_t l = 0; l < size; ++l) a.v[l] *= k;
+    KILN_UNROLL for (index_t l = 0; l < size; ++l) a.v[l] *= k;
     return a;
   }
 };
@@ -214,16 +214,16 @@ inline void winograd_input_tiles(const float* planes, index_t pitch, index_t n, 
   constexpr index_t A = T::alpha, L = tile_lanes::size;
   for (index_t t0 = 0; t0 < n; t0 += L) {
     tile_lanes rows[A][A];  // B^T along each input row
-    for (index_t i = 0; i < A; ++i) {
+    KILN_UNROLL for (index_t i = 0; i < A; ++i) {
       tile_lanes d[A];
-      for (index_t k = 0; k < A; ++k) std::memcpy(d[k].v, planes + (i * A + k) * pitch + t0, sizeof d[k].v);
+      KILN_UNROLL for (index_t k = 0; k < A; ++k) std::memcpy(d[k].v, planes + (i * A + k) * pitch + t0, sizeof d[k].v);
       T::input(d, rows[i]);
     }
-    for (index_t b = 0; b < A; ++b) {
+    KILN_UNROLL for (index_t b = 0; b < A; ++b) {
       tile_lanes col[A], o[A];
-      for (index_t i = 0; i < A; ++i) col[i] = rows[i][b];
+      KILN_UNROLL for (index_t i = 0; i < A; ++i) col[i] = rows[i][b];
       T::input(col, o);
-      for (index_t a = 0; a < A; ++a) std::memcpy(v + (a * A + b) * v_xi + t0, o[a].v, sizeof o[a].v);
+      KILN_UNROLL for (index_t a = 0; a < A; ++a) std::memcpy(v + (a * A + b) * v_xi + t0, o[a].v, sizeof o[a].v);
     }
   }
 }
@@ -236,18 +236,18 @@ inline void winograd_output_tiles(const float* s, index_t s_xi, index_t n, float
   constexpr index_t A = T::alpha, L = tile_lanes::size;
   for (index_t t0 = 0; t0 < n; t0 += L) {
     tile_lanes cols[A][M];  // A^T along each row of points
-    for (index_t a = 0; a < A; ++a) {
+    KILN_UNROLL for (index_t a = 0; a < A; ++a) {
       tile_lanes r[A];
-      for (index_t b = 0; b < A; ++b) std::memcpy(r[b].v, s + (a * A + b) * s_xi + t0, sizeof r[b].v);
+      KILN_UNROLL for (index_t b = 0; b < A; ++b) std::memcpy(r[b].v, s + (a * A + b) * s_xi + t0, sizeof r[b].v);
       T::output(r, cols[a]);
     }
     tile_lanes o[M][M];  // o[k][r]: output row r, column k of each tile
-    for (index_t k = 0; k < M; ++k) {
+    KILN_UNROLL for (index_t k = 0; k < M; ++k) {
       tile_lanes c[A];
-      for (index_t a = 0; a < A; ++a) c[a] = cols[a][k];
+      KILN_UNROLL for (index_t a = 0; a < A; ++a) c[a] = cols[a][k];
       T::output(c, o[k]);
     }
-    for (index_t r = 0; r < M; ++r) arch::active::interleave_rows<M>(o[0][r].v, M * L, out + r * pitch + t0 * M);
+    KILN_UNROLL for (index_t r = 0; r < M; ++r) arch::active::interleave_rows<M>(o[0][r].v, M * L, out + r * pitch + t0 * M);
   }
 }
 

@@ -62,24 +62,24 @@ inline void taps_step(index_t i, index_t pairs, const std::int32_t* pw, const in
   if constexpr (NP >= 0) pairs = NP;
   if constexpr (NS >= 0) singles = NS;
   std::int32_t a[J];
-  for (index_t j = 0; j < J; ++j) a[j] = accumulate ? acc[i + j] : bias;
+  KILN_UNROLL for (index_t j = 0; j < J; ++j) a[j] = accumulate ? acc[i + j] : bias;
   for (index_t p = 0; p < pairs; ++p) {
     const std::int16_t* xp = x + po[p] + i;
-    for (index_t j = 0; j < J; ++j) a[j] = smlad(pw[p], load_pair(xp + j), a[j]);
+    KILN_UNROLL for (index_t j = 0; j < J; ++j) a[j] = smlad(pw[p], load_pair(xp + j), a[j]);
   }
   for (index_t s = 0; s < singles; ++s) {
     const std::int16_t* xs = x + so[s] + i;
     if constexpr (J == 1) {
       a[0] = smlabb(sw[s], *xs, a[0]);
     } else {
-      for (index_t j = 0; j < J; j += 2) {
+      KILN_UNROLL for (index_t j = 0; j < J; j += 2) {
         const std::int32_t v = load_pair(xs + j);  // outputs j and j + 1
         a[j] = smlabb(sw[s], v, a[j]);
         a[j + 1] = smlabt(sw[s], v, a[j + 1]);
       }
     }
   }
-  for (index_t j = 0; j < J; ++j) acc[i + j] = a[j];
+  KILN_UNROLL for (index_t j = 0; j < J; ++j) acc[i + j] = a[j];
 }
 
 template <index_t NP, index_t NS>

@@ -16,6 +16,8 @@
 
 namespace kiln::arch::cortex_m {
 
+using generic::activate_row;
+using generic::add_column_term;
 using generic::depthwise_lane_taps;
 using generic::deinterleave_lanes;
 using generic::interleave_lanes;
@@ -31,6 +33,7 @@ using generic::f32_nb;
 using generic::f32_window_nb;
 using generic::f32_window_step;
 using generic::strided_quad_rows;
+using generic::store_row;
 using generic::strided_rows;
 using generic::f32_block_tile;
 using generic::f32_block_tile_cols;
@@ -63,23 +66,23 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
   std::int32_t acc[MR][NB] = {};
   rows.each(k4, [&](const B* b) {
     std::uint32_t b02[NB], b13[NB];
-    for (index_t j = 0; j < NB; ++j) {
+    KILN_UNROLL for (index_t j = 0; j < NB; ++j) {
       const std::uint32_t w = detail::load_quad(b + 4 * j);
       b02[j] = detail::even_halves<B>(w);
       b13[j] = detail::even_halves<B>(detail::ror8(w));
     }
-    for (index_t r = 0; r < MR; ++r) {
+    KILN_UNROLL for (index_t r = 0; r < MR; ++r) {
       const std::uint32_t w = detail::load_quad(a + r * a_rs);
       const std::uint32_t a02 = detail::even_halves<A>(w), a13 = detail::even_halves<A>(detail::ror8(w));
-      for (index_t j = 0; j < NB; ++j) {
+      KILN_UNROLL for (index_t j = 0; j < NB; ++j) {
         acc[r][j] = __smlad(static_cast<std::int32_t>(a02), static_cast<std::int32_t>(b02[j]), acc[r][j]);
         acc[r][j] = __smlad(static_cast<std::int32_t>(a13), static_cast<std::int32_t>(b13[j]), acc[r][j]);
       }
     }
     a += a_ks;
   });
-  for (index_t r = 0; r < MR; ++r)
-    for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
+  KILN_UNROLL for (index_t r = 0; r < MR; ++r)
+    KILN_UNROLL for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
 }
 template <index_t MR, index_t NB, class A, class B>
 inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,

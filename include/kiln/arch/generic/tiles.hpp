@@ -18,6 +18,7 @@
 #include "../../core/shape.hpp"
 #include "../../core/types.hpp"
 #include "../../core/window.hpp"
+#include "rows.hpp"
 
 #include <cstdint>
 #include <limits>
@@ -67,14 +68,14 @@ template <index_t MR, index_t NB, class Rows>
 inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows, float* c) noexcept {
   float acc[MR][NB] = {};
   rows.each(k, [&](const float* b) {
-    for (index_t r = 0; r < MR; ++r) {
+    KILN_UNROLL for (index_t r = 0; r < MR; ++r) {
       const float av = a[r * a_rs];
-      for (index_t j = 0; j < NB; ++j) acc[r][j] += av * b[j];
+      KILN_UNROLL for (index_t j = 0; j < NB; ++j) acc[r][j] += av * b[j];
     }
     a += a_ks;
   });
-  for (index_t r = 0; r < MR; ++r)
-    for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
+  KILN_UNROLL for (index_t r = 0; r < MR; ++r)
+    KILN_UNROLL for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
 }
 template <index_t MR, index_t NB>
 inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const float* b, index_t ldb,
@@ -102,13 +103,13 @@ inline void depthwise_taps(index_t n, index_t taps, const A* w, const index_t* o
   index_t i = 0;
   for (; i + J <= n; i += J) {
     A a[J];
-    for (index_t j = 0; j < J; ++j) a[j] = accumulate ? acc[i + j] : bias;
+    KILN_UNROLL for (index_t j = 0; j < J; ++j) a[j] = accumulate ? acc[i + j] : bias;
     for (index_t t = 0; t < taps; ++t) {
       const A wt = w[t];
       const A* xt = x + off[t] + i;
-      for (index_t j = 0; j < J; ++j) a[j] += wt * xt[j];
+      KILN_UNROLL for (index_t j = 0; j < J; ++j) a[j] += wt * xt[j];
     }
-    for (index_t j = 0; j < J; ++j) acc[i + j] = a[j];
+    KILN_UNROLL for (index_t j = 0; j < J; ++j) acc[i + j] = a[j];
   }
   for (; i < n; ++i) {
     A a = accumulate ? acc[i] : bias;
@@ -177,32 +178,32 @@ inline void f32_block_tile(index_t k, const float* x, index_t x_bs, index_t x_ls
   constexpr index_t L = depthwise_lanes;
   static_assert(NB % L == 0, "whole channel blocks");
   float acc[MR][NB];
-  for (index_t r = 0; r < MR; ++r)
-    for (index_t j = 0; j < NB; ++j) acc[r][j] = bias ? bias[j] : 0.f;
+  KILN_UNROLL for (index_t r = 0; r < MR; ++r)
+    KILN_UNROLL for (index_t j = 0; j < NB; ++j) acc[r][j] = bias ? bias[j] : 0.f;
   for (index_t k0 = 0; k0 < k; k0 += L, x += x_bs) {
     const index_t n = k - k0 < L ? k - k0 : L;
     for (index_t l = 0; l < n; ++l)
-      for (index_t r = 0; r < MR; ++r) {
+      KILN_UNROLL for (index_t r = 0; r < MR; ++r) {
         const float a = x[l * x_ls + r * x_ps];
-        for (index_t j = 0; j < NB; ++j) acc[r][j] += a * w[(j / L) * w_bs + (k0 + l) * L + j % L];
+        KILN_UNROLL for (index_t j = 0; j < NB; ++j) acc[r][j] += a * w[(j / L) * w_bs + (k0 + l) * L + j % L];
       }
   }
-  for (index_t r = 0; r < MR; ++r)
-    for (index_t j = 0; j < NB; ++j) y[(j / L) * y_bs + r * L + j % L] = acc[r][j];
+  KILN_UNROLL for (index_t r = 0; r < MR; ++r)
+    KILN_UNROLL for (index_t j = 0; j < NB; ++j) y[(j / L) * y_bs + r * L + j % L] = acc[r][j];
 }
 
 template <index_t MR, index_t NB, class A, class Rows>
 inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, std::int32_t* c) noexcept {
   std::int32_t acc[MR][NB] = {};
   rows.each(k4, [&](const auto* b) {
-    for (index_t r = 0; r < MR; ++r)
-      for (index_t j = 0; j < NB; ++j)
-        for (index_t i = 0; i < 4; ++i)
+    KILN_UNROLL for (index_t r = 0; r < MR; ++r)
+      KILN_UNROLL for (index_t j = 0; j < NB; ++j)
+        KILN_UNROLL for (index_t i = 0; i < 4; ++i)
           acc[r][j] += static_cast<std::int32_t>(a[r * a_rs + i]) * static_cast<std::int32_t>(b[4 * j + i]);
     a += a_ks;
   });
-  for (index_t r = 0; r < MR; ++r)
-    for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
+  KILN_UNROLL for (index_t r = 0; r < MR; ++r)
+    KILN_UNROLL for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
 }
 template <index_t MR, index_t NB, class A, class B>
 inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
@@ -310,18 +311,18 @@ inline void int8_dense_tile(index_t k4, const std::uint8_t* a, index_t a_rs, ind
   // element-wise loop that compilers vectorize; the four partial sums of a column add up at the end.
   std::int32_t acc[MR][4 * NB] = {};
   for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb)
-    for (index_t r = 0; r < MR; ++r) {
+    KILN_UNROLL for (index_t r = 0; r < MR; ++r) {
       const std::int32_t a0 = a[r * a_rs], a1 = a[r * a_rs + 1], a2 = a[r * a_rs + 2], a3 = a[r * a_rs + 3];
       std::int32_t* ar = acc[r];
-      for (index_t j = 0; j < 4 * NB; j += 4) {
+      KILN_UNROLL for (index_t j = 0; j < 4 * NB; j += 4) {
         ar[j] += a0 * b[j];
         ar[j + 1] += a1 * b[j + 1];
         ar[j + 2] += a2 * b[j + 2];
         ar[j + 3] += a3 * b[j + 3];
       }
     }
-  for (index_t r = 0; r < MR; ++r)
-    for (index_t j = 0; j < NB; ++j)
+  KILN_UNROLL for (index_t r = 0; r < MR; ++r)
+    KILN_UNROLL for (index_t j = 0; j < NB; ++j)
       c[r * NB + j] = acc[r][4 * j] + acc[r][4 * j + 1] + acc[r][4 * j + 2] + acc[r][4 * j + 3];
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "../generic/tiles.hpp"
+#include "rows.hpp"
 
 #include <xsimd/xsimd.hpp>
 
@@ -56,19 +57,19 @@ KILN_ALWAYS_INLINE inline void tile_in_registers(index_t steps, const A* a, inde
                                                  const Rows& rows, C* c, index_t ldc, index_t a_gs = 0) noexcept {
   using B = typename Rows::value_type;
   typename Ops::acc acc[MR][V];
-  for (index_t r = 0; r < MR; ++r)
-    for (index_t v = 0; v < V; ++v) acc[r][v] = Ops::zero();
+  KILN_UNROLL for (index_t r = 0; r < MR; ++r)
+    KILN_UNROLL for (index_t v = 0; v < V; ++v) acc[r][v] = Ops::zero();
   rows.each(steps, [&](const B* b) KILN_ALWAYS_INLINE {
     typename Ops::column bv[V];
-    for (index_t v = 0; v < V; ++v) bv[v] = Ops::load(b + Ops::bytes * v);
-    for (index_t r = 0; r < MR; ++r) {
+    KILN_UNROLL for (index_t v = 0; v < V; ++v) bv[v] = Ops::load(b + Ops::bytes * v);
+    KILN_UNROLL for (index_t r = 0; r < MR; ++r) {
       const auto av = Ops::broadcast(a + r / RG * a_gs + r % RG * a_rs);
-      for (index_t v = 0; v < V; ++v) acc[r][v] = Ops::madd(acc[r][v], av, bv[v]);
+      KILN_UNROLL for (index_t v = 0; v < V; ++v) acc[r][v] = Ops::madd(acc[r][v], av, bv[v]);
     }
     if (KILN_KNOWN_CONSTANT(steps)) Ops::pin(acc);
     a += a_ks;
   });
-  for (index_t r = 0; r < MR; ++r) Ops::template store<V>(acc[r], c + r * ldc);
+  KILN_UNROLL for (index_t r = 0; r < MR; ++r) Ops::template store<V>(acc[r], c + r * ldc);
 }
 
 // An MR x V tile (vectors [V0, V) here) in column chunks of at most Ops::max_accumulators, a
@@ -105,7 +106,7 @@ struct f32_ops {
   static f32_batch broadcast(const float* a) noexcept { return f32_batch(*a); }
   static acc madd(acc s, f32_batch a, column b) noexcept { return xsimd::fma(a, b, s); }
   template <index_t V> static void store(const acc* row, float* c) noexcept {
-    for (index_t v = 0; v < V; ++v) row[v].store_unaligned(c + cols * v);
+    KILN_UNROLL for (index_t v = 0; v < V; ++v) row[v].store_unaligned(c + cols * v);
   }
 };
 }  // namespace detail
@@ -149,25 +150,25 @@ inline void f32_block_tile(index_t k, const float* x, index_t x_bs, index_t x_ls
   constexpr index_t V = NB / S, VB = L / S;  // vectors per tile row, per channel block
   static_assert(NB % L == 0 && L % S == 0, "whole channel blocks of whole vectors");
   f32_batch acc[MR][V];
-  for (index_t v = 0; v < V; ++v) {
+  KILN_UNROLL for (index_t v = 0; v < V; ++v) {
     const f32_batch b = bias ? f32_batch::load_unaligned(bias + v * S) : f32_batch(0.f);
-    for (index_t r = 0; r < MR; ++r) acc[r][v] = b;
+    KILN_UNROLL for (index_t r = 0; r < MR; ++r) acc[r][v] = b;
   }
   for (index_t k0 = 0; k0 < k; k0 += L, x += x_bs) {
     const index_t n = k - k0 < L ? k - k0 : L;
     const float* wk = w + k0 * L;
     for (index_t l = 0; l < n; ++l, wk += L) {
       f32_batch wv[V];
-      for (index_t v = 0; v < V; ++v) wv[v] = detail::f32_ops::load(wk + (v / VB) * w_bs + (v % VB) * S);
+      KILN_UNROLL for (index_t v = 0; v < V; ++v) wv[v] = detail::f32_ops::load(wk + (v / VB) * w_bs + (v % VB) * S);
       const float* xl = x + l * x_ls;
-      for (index_t r = 0; r < MR; ++r) {
+      KILN_UNROLL for (index_t r = 0; r < MR; ++r) {
         const f32_batch a(xl[r * x_ps]);
-        for (index_t v = 0; v < V; ++v) acc[r][v] = xsimd::fma(a, wv[v], acc[r][v]);
+        KILN_UNROLL for (index_t v = 0; v < V; ++v) acc[r][v] = xsimd::fma(a, wv[v], acc[r][v]);
       }
     }
   }
-  for (index_t r = 0; r < MR; ++r)
-    for (index_t v = 0; v < V; ++v) acc[r][v].store_unaligned(y + (v / VB) * y_bs + r * L + (v % VB) * S);
+  KILN_UNROLL for (index_t r = 0; r < MR; ++r)
+    KILN_UNROLL for (index_t v = 0; v < V; ++v) acc[r][v].store_unaligned(y + (v / VB) * y_bs + r * L + (v % VB) * S);
 }
 
 // Depthwise taps (see generic::depthwise_taps), every tap accumulated in registers. V vectors of
@@ -187,13 +188,13 @@ inline index_t depthwise_taps_by(index_t i, index_t n, index_t taps, const A* w,
   constexpr index_t L = static_cast<index_t>(batch::size);
   for (; i + V * L <= n; i += V * L) {
     batch a[V];
-    for (index_t v = 0; v < V; ++v) a[v] = accumulate ? batch::load_unaligned(acc + i + v * L) : batch(bias);
+    KILN_UNROLL for (index_t v = 0; v < V; ++v) a[v] = accumulate ? batch::load_unaligned(acc + i + v * L) : batch(bias);
     for (index_t t = 0; t < taps; ++t) {
       const batch wv(w[t]);
       const A* xt = x + off[t] + i;
-      for (index_t v = 0; v < V; ++v) a[v] = madd(wv, batch::load_unaligned(xt + v * L), a[v]);
+      KILN_UNROLL for (index_t v = 0; v < V; ++v) a[v] = madd(wv, batch::load_unaligned(xt + v * L), a[v]);
     }
-    for (index_t v = 0; v < V; ++v) a[v].store_unaligned(acc + i + v * L);
+    KILN_UNROLL for (index_t v = 0; v < V; ++v) a[v].store_unaligned(acc + i + v * L);
   }
   return i;
 }
@@ -218,12 +219,12 @@ using bytes16 = xsimd::batch<std::uint8_t, xsimd::sse2>;
 // r[i][j] becomes r[j][i]: four rounds of interleaving rows k and k + 8.
 inline void transpose_16x16(bytes16 (&r)[16]) noexcept {
   bytes16 t[16];
-  for (int round = 0; round < 4; ++round) {
-    for (index_t k = 0; k < 8; ++k) {
+  KILN_UNROLL for (int round = 0; round < 4; ++round) {
+    KILN_UNROLL for (index_t k = 0; k < 8; ++k) {
       t[2 * k] = xsimd::zip_lo(r[k], r[k + 8]);
       t[2 * k + 1] = xsimd::zip_hi(r[k], r[k + 8]);
     }
-    for (index_t k = 0; k < 16; ++k) r[k] = t[k];
+    KILN_UNROLL for (index_t k = 0; k < 16; ++k) r[k] = t[k];
   }
 }
 // The first n <= 8 bytes at p as the low bytes of an integer (x86 is little-endian), zero above:
@@ -321,18 +322,18 @@ inline void store_partial8(__m256 v, float* p, index_t n) noexcept {
 // past them and in the rows after).
 inline void transpose_8x8(const float* src, index_t stride, index_t rows, index_t n, __m256 (&out)[8]) noexcept {
   __m256 t[8], u[8];
-  for (index_t i = 0; i < 8; ++i) out[i] = i < rows ? load_partial8(src + i * stride, n) : _mm256_setzero_ps();
-  for (index_t i = 0; i < 8; i += 2) {
+  KILN_UNROLL for (index_t i = 0; i < 8; ++i) out[i] = i < rows ? load_partial8(src + i * stride, n) : _mm256_setzero_ps();
+  KILN_UNROLL for (index_t i = 0; i < 8; i += 2) {
     t[i] = _mm256_unpacklo_ps(out[i], out[i + 1]);
     t[i + 1] = _mm256_unpackhi_ps(out[i], out[i + 1]);
   }
-  for (index_t i = 0; i < 8; i += 4) {
+  KILN_UNROLL for (index_t i = 0; i < 8; i += 4) {
     u[i] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(1, 0, 1, 0));
     u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], _MM_SHUFFLE(3, 2, 3, 2));
     u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(1, 0, 1, 0));
     u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], _MM_SHUFFLE(3, 2, 3, 2));
   }
-  for (index_t i = 0; i < 4; ++i) {
+  KILN_UNROLL for (index_t i = 0; i < 4; ++i) {
     out[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
     out[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
   }
@@ -341,7 +342,7 @@ inline void transpose_8x8(const float* src, index_t stride, index_t rows, index_
 // out[k] = element k of src, src + stride, ... (the first `rows` of four rows of n elements,
 // zero past them), transposed: out[k] holds element k of each row.
 inline void transpose_4x4(const float* src, index_t stride, index_t rows, index_t n, __m128 (&out)[4]) noexcept {
-  for (index_t i = 0; i < 4; ++i) out[i] = i < rows ? load_partial(src + i * stride, n) : _mm_setzero_ps();
+  KILN_UNROLL for (index_t i = 0; i < 4; ++i) out[i] = i < rows ? load_partial(src + i * stride, n) : _mm_setzero_ps();
   _MM_TRANSPOSE4_PS(out[0], out[1], out[2], out[3]);
 }
 // The float lane transposes in blocks of size x size: 8 x 8 where the target has 8-float vectors
@@ -515,20 +516,20 @@ inline index_t depthwise_lane_taps_by(index_t j, index_t count, const index_t* b
   for (; j + J <= count; j += J) {
     A* const oj = out + j * L;
     const A* xj[J];
-    for (index_t p = 0; p < J; ++p) xj[p] = x + base[j + p];
+    KILN_UNROLL for (index_t p = 0; p < J; ++p) xj[p] = x + base[j + p];
     batch a[J][V];
-    for (index_t v = 0; v < V; ++v) {
+    KILN_UNROLL for (index_t v = 0; v < V; ++v) {
       const batch b = batch::load_unaligned(bias + v * batch::size);
-      for (index_t p = 0; p < J; ++p) a[p][v] = b;
+      KILN_UNROLL for (index_t p = 0; p < J; ++p) a[p][v] = b;
     }
     for (index_t t = 0; t < taps; ++t)
-      for (index_t v = 0; v < V; ++v) {
+      KILN_UNROLL for (index_t v = 0; v < V; ++v) {
         const batch wv = batch::load_unaligned(w + t * L + v * batch::size);
-        for (index_t p = 0; p < J; ++p)
+        KILN_UNROLL for (index_t p = 0; p < J; ++p)
           a[p][v] = madd(wv, batch::load_unaligned(xj[p] + off[t] + v * batch::size), a[p][v]);
       }
-    for (index_t p = 0; p < J; ++p)
-      for (index_t v = 0; v < V; ++v) a[p][v].store_unaligned(oj + p * L + v * batch::size);
+    KILN_UNROLL for (index_t p = 0; p < J; ++p)
+      KILN_UNROLL for (index_t v = 0; v < V; ++v) a[p][v].store_unaligned(oj + p * L + v * batch::size);
   }
   return j;
 }
@@ -695,14 +696,14 @@ template <bool UnsignedBroadcast> struct vnni_ops {
   template <class B> static column load(const B* b) noexcept { return _mm512_loadu_si512(b); }
   template <class A> static __m512i broadcast(const A* a) noexcept { return _mm512_set1_epi32(load_quad(a)); }
   template <index_t MR, index_t V> KILN_ALWAYS_INLINE static void pin(acc (&a)[MR][V]) noexcept {
-    for (index_t r = 0; r < MR; ++r)
-      for (index_t v = 0; v < V; ++v) asm("" : "+v"(a[r][v]));
+    KILN_UNROLL for (index_t r = 0; r < MR; ++r)
+      KILN_UNROLL for (index_t v = 0; v < V; ++v) asm("" : "+v"(a[r][v]));
   }
   static acc madd(acc s, __m512i a, column b) noexcept {
     return UnsignedBroadcast ? _mm512_dpbusd_epi32(s, a, b) : _mm512_dpbusd_epi32(s, b, a);
   }
   template <index_t V> static void store(const acc* row, std::int32_t* c) noexcept {
-    for (index_t v = 0; v < V; ++v) _mm512_storeu_si512(c + cols * v, row[v]);
+    KILN_UNROLL for (index_t v = 0; v < V; ++v) _mm512_storeu_si512(c + cols * v, row[v]);
   }
 };
 }  // namespace detail
@@ -756,7 +757,7 @@ struct avx2_ops {
   // vphaddd of the vectors of columns 0-3 and 4-7 gives columns 0 1 4 5 | 2 3 6 7: one 64-bit
   // lane permute puts them in order. V is even.
   template <index_t V> static void store(const acc* row, std::int32_t* c) noexcept {
-    for (index_t v = 0; v < V; v += 2)
+    KILN_UNROLL for (index_t v = 0; v < V; v += 2)
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + cols * v),
                           _mm256_permute4x64_epi64(_mm256_hadd_epi32(row[v], row[v + 1]), 0xd8));
   }
@@ -808,7 +809,7 @@ struct neon_ops {
     return {vpadalq_s16(s.lo, vmulq_s16(a, b.lo)), vpadalq_s16(s.hi, vmulq_s16(a, b.hi))};
   }
   template <index_t V> static void store(const acc* row, std::int32_t* c) noexcept {
-    for (index_t v = 0; v < V; ++v) vst1q_s32(c + cols * v, vpaddq_s32(row[v].lo, row[v].hi));
+    KILN_UNROLL for (index_t v = 0; v < V; ++v) vst1q_s32(c + cols * v, vpaddq_s32(row[v].lo, row[v].hi));
   }
 };
 }  // namespace detail
@@ -981,7 +982,7 @@ inline void strided_quad_rows(std::uint8_t* dst, index_t dst_stride, index_t cou
   if (s > 2) return generic::strided_quad_rows(dst, dst_stride, count, n, x, x_stride, width, first, s, pad, offset);
   const __m128i off = _mm_set1_epi8(static_cast<char>(offset));
   __m128i fill[4];  // pad[k] - offset: the offset added to every lane brings it back to pad[k]
-  for (index_t k = 0; k < 4; ++k) fill[k] = _mm_set1_epi8(static_cast<char>(pad[k] - offset));
+  KILN_UNROLL for (index_t k = 0; k < 4; ++k) fill[k] = _mm_set1_epi8(static_cast<char>(pad[k] - offset));
   for (index_t q = 0; q < n; q += 16) {
     const index_t c = first + q * s;
     const std::uint32_t in = s == 1 ? detail::lanes_inside_bits<16>(c, width) : detail::lanes_inside_bits<32>(c, width);
@@ -989,7 +990,7 @@ inline void strided_quad_rows(std::uint8_t* dst, index_t dst_stride, index_t cou
     const __mmask64 out = quads == 16 ? ~__mmask64{0} : (__mmask64{1} << (4 * quads)) - 1;
     for (index_t r = 0; r < count; ++r) {
       __m128i v[4];
-      for (index_t k = 0; k < 4; ++k) {
+      KILN_UNROLL for (index_t k = 0; k < 4; ++k) {
         if (!x[k]) {
           v[k] = fill[k];
         } else {
@@ -1088,7 +1089,7 @@ template <index_t M> inline void interleave_rows(const float* src, index_t strid
   static_assert((M == 2 || M == 4) && 16 % S == 0, "two or four rows of whole vectors");
   using detail::zip_load;
   using detail::zip_store;
-  for (index_t l = 0; l < 16; l += S) {
+  KILN_UNROLL for (index_t l = 0; l < 16; l += S) {
     detail::zip_vec lo, hi;
     if constexpr (M == 2) {
       detail::zip(zip_load(src + l), zip_load(src + stride + l), lo, hi);
@@ -1113,7 +1114,7 @@ template <index_t M> inline void deinterleave_rows(const float* src, float* dst,
   static_assert((M == 2 || M == 4) && 16 % S == 0, "two or four rows of whole vectors");
   using detail::zip_load;
   using detail::zip_store;
-  for (index_t l = 0; l < 16; l += S) {
+  KILN_UNROLL for (index_t l = 0; l < 16; l += S) {
     const float* const s = src + l * M;
     detail::zip_vec even, odd;
     if constexpr (M == 2) {

@@ -1,0 +1,37 @@
+// Elementwise passes over a row of a kernel's outputs: bias, fused residual, activation, and the
+// int8 kernels' column term. The portable loops here are the reference; arch/xsimd/rows.hpp runs
+// them in vectors. Left to the compiler, they were vectorized at -O3 only: at -O2 (GCC 12's
+// very cheap cost model) they stayed scalar, DS-CNN's depthwise layers 4x slower.
+//
+// Act is an activation functor (packed/epilogue.hpp) callable on a float; the vector versions
+// also call it on a vector of floats where it takes one.
+#pragma once
+
+#include "../../core/types.hpp"
+
+#include <cstdint>
+
+namespace kiln::arch::generic {
+
+// y[i] = act(c[i] + b), or with a residual r: act((c[i] + b) + r[i]), rounded as the separate Add
+// would. y may be c.
+template <class Act>
+inline void store_row(float* y, const float* r, const float* c, float b, index_t n, Act act) noexcept {
+  if (r)
+    for (index_t i = 0; i < n; ++i) y[i] = act((c[i] + b) + r[i]);
+  else
+    for (index_t i = 0; i < n; ++i) y[i] = act(c[i] + b);
+}
+
+// y[i] = act(x[i]); y may be x.
+template <class Act> inline void activate_row(float* y, const float* x, index_t n, Act act) noexcept {
+  for (index_t i = 0; i < n; ++i) y[i] = act(x[i]);
+}
+
+// c[j] += offset - weight * colsum[j]: an int8 product's bias and weight zero point term.
+inline void add_column_term(std::int32_t* c, index_t n, std::int32_t offset, std::int32_t weight,
+                            const std::int32_t* colsum) noexcept {
+  for (index_t j = 0; j < n; ++j) c[j] += offset - weight * colsum[j];
+}
+
+}  // namespace kiln::arch::generic

@@ -1,0 +1,97 @@
+// The architecture's row passes (arch/*/rows.hpp: bias, residual, activation, the int8 column
+// term) against the portable loops, bit for bit: lengths below, at, above and at multiples of a
+// vector, on values that include NaN, infinities, signed zeros and the clip bounds themselves.
+#include <kiln/packed/epilogue.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace {
+
+using kiln::index_t;
+namespace active = kiln::arch::active;
+namespace generic = kiln::arch::generic;
+namespace pd = kiln::packed::detail;
+
+std::vector<float> row_values(index_t n, std::uint32_t seed) {
+  static const float special[] = {std::numeric_limits<float>::quiet_NaN(), -0.f, 0.f, 6.f, -1.f,
+                                  std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                                  1e-40f, -1e-40f};
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (index_t i = 0; i < n; ++i) {
+    seed = seed * 1664525u + 1013904223u;
+    v[static_cast<std::size_t>(i)] = (seed >> 28) < 3 ? special[(seed >> 8) % 9]
+                                                        : static_cast<float>(static_cast<int>(seed >> 9) % 2001 - 1000) / 100.f;
+  }
+  return v;
+}
+
+// Equal bit patterns (NaN to NaN, -0 to -0).
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+template <class Act> void check_float_rows(const char* name, Act act) {
+  for (index_t n = 0; n <= 70; ++n)
+    for (const float b : {0.f, -0.f, 0.25f}) {
+      CAPTURE(name);
+      CAPTURE(n);
+      CAPTURE(b);
+      const auto c = row_values(n, static_cast<std::uint32_t>(n) * 7u + 1u);
+      const auto r = row_values(n, static_cast<std::uint32_t>(n) * 13u + 5u);
+      std::vector<float> want(c.size() + 1, 42.f), got(c.size() + 1, 42.f);  // one past the row: untouched
+      generic::store_row(want.data(), nullptr, c.data(), b, n, act);
+      active::store_row(got.data(), nullptr, c.data(), b, n, act);
+      CHECK(same_bits(got, want));
+      generic::store_row(want.data(), r.data(), c.data(), b, n, act);
+      active::store_row(got.data(), r.data(), c.data(), b, n, act);
+      CHECK(same_bits(got, want));
+      generic::activate_row(want.data(), c.data(), n, act);
+      active::activate_row(got.data(), c.data(), n, act);
+      CHECK(same_bits(got, want));
+      auto in_place = c;  // y = x
+      active::activate_row(in_place.data(), in_place.data(), n, act);
+      CHECK(same_bits(in_place, std::vector<float>(want.begin(), want.end() - 1)));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("the architecture's row passes equal the portable loops") {
+  check_float_rows("none", pd::act_none{});
+  check_float_rows("relu", pd::act_relu{});
+  check_float_rows("clip", pd::act_clip{-1.f, 6.f});
+  check_float_rows("leaky_relu", pd::act_any{kiln::activation{kiln::act_kind::leaky_relu, 0.125f, 0.f}});
+}
+
+TEST_CASE("the activation functors on a float follow ONNX Relu and Clip") {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  CHECK(pd::act_relu{}(-2.f) == 0.f);
+  CHECK(pd::act_relu{}(3.f) == 3.f);
+  CHECK(std::signbit(pd::act_relu{}(-0.f)));  // max(-0, 0) as v < 0 ? 0 : v
+  CHECK(std::isnan(pd::act_relu{}(nan)));
+  CHECK(pd::act_clip{-1.f, 6.f}(-7.f) == -1.f);
+  CHECK(pd::act_clip{-1.f, 6.f}(7.f) == 6.f);
+  CHECK(pd::act_clip{-1.f, 6.f}(2.5f) == 2.5f);
+  CHECK(std::isnan(pd::act_clip{-1.f, 6.f}(nan)));
+}
+
+TEST_CASE("the architecture's int8 column term equals the portable loop") {
+  for (index_t n = 0; n <= 70; ++n) {
+    CAPTURE(n);
+    std::vector<std::int32_t> colsum(static_cast<std::size_t>(n)), want(static_cast<std::size_t>(n) + 1, 7);
+    std::uint32_t s = static_cast<std::uint32_t>(n) + 11u;
+    for (auto& v : colsum) v = static_cast<std::int32_t>((s = s * 1664525u + 1013904223u) >> 12) - (1 << 19);
+    for (std::size_t j = 0; j < colsum.size(); ++j) want[j] = static_cast<std::int32_t>(j) * 1000 - 30000;
+    auto got = want;
+    generic::add_column_term(want.data(), n, -12345, 131, colsum.data());
+    active::add_column_term(got.data(), n, -12345, 131, colsum.data());
+    CHECK(got == want);
+  }
+}
