@@ -54,8 +54,13 @@ void lower_quantize(lower_context& ctx) {
     using X = typename decltype(xtag)::type;
     dispatch(q8_types{}, yt, ctx, [&](auto ytag) {
       using Y = typename decltype(ytag)::type;
+      const std::vector<tensor_id> args{ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0)};
+      if constexpr (std::is_same_v<X, float>)
+        if (ctx.g().packed_kernels)
+          return ctx.emit(make_layer(tmpl("kiln::packed::quantize_linear", {cpp_name<Y>()}),
+                                     &kiln::packed::quantize_linear<Y>, p, args));
       ctx.emit(make_layer(tmpl("kiln::quantize_linear", {cpp_name<X>(), cpp_name<Y>()}), &kiln::quantize_linear<X, Y>,
-                          p, {ctx.in_id(0), ctx.in_id(1), ctx.in_id(2), ctx.out_id(0)}));
+                          p, args));
     });
   });
 }

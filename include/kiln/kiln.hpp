@@ -25,4 +25,5 @@
 #include "packed/pool.hpp"
 #include "packed/dense.hpp"
 #include "packed/qdense.hpp"
+#include "packed/quant.hpp"
 #include "packed/winograd.hpp"

@@ -1,7 +1,9 @@
 // The architecture's row passes (arch/*/rows.hpp: bias, residual, activation, the int8 column
-// term) against the portable loops, bit for bit: lengths below, at, above and at multiples of a
+// term; quantize_row) against the portable loops and the reference QuantizeLinear, bit for bit: lengths below, at, above and at multiples of a
 // vector, on values that include NaN, infinities, signed zeros and the clip bounds themselves.
+#include <kiln/ops/quant.hpp>
 #include <kiln/packed/epilogue.hpp>
+#include <kiln/packed/quant.hpp>
 
 #include <doctest/doctest.h>
 
@@ -94,4 +96,44 @@ TEST_CASE("the architecture's int8 column term equals the portable loop") {
     active::add_column_term(got.data(), n, -12345, 131, colsum.data());
     CHECK(got == want);
   }
+}
+
+namespace {
+template <class Y> void check_quantize_rows() {
+  const float scales[] = {0.05f, 1.f / 3.f, 0.5f, 2.f};
+  for (index_t n = 0; n <= 70; ++n)
+    for (const float scale : scales)
+      for (const int zp : {0, 1, 100, -100, 127}) {
+        if (zp < std::numeric_limits<Y>::min() || zp > std::numeric_limits<Y>::max()) continue;
+        CAPTURE(n);
+        CAPTURE(scale);
+        CAPTURE(zp);
+        auto x = row_values(n, static_cast<std::uint32_t>(n) * 31u + 3u);
+        for (index_t i = 0; i < n; i += 5) x[static_cast<std::size_t>(i)] = (static_cast<float>(i % 17) - 8.5f) * scale;  // ties
+        if (n > 3) x[3] = 1e30f;
+        const Y zero_point = static_cast<Y>(zp);
+        std::vector<Y> want(static_cast<std::size_t>(n) + 1, Y(42)), got = want, fast = want;
+        kiln::quantize_linear(kiln::quant_params{1, 1, n}, x.data(), &scale, &zero_point, want.data());
+        active::quantize_row(x.data(), n, scale, static_cast<float>(zp), got.data());
+        kiln::packed::quantize_linear(kiln::quant_params{1, 1, n}, x.data(), &scale, &zero_point, fast.data());
+        CHECK(got == want);
+        CHECK(fast == want);
+      }
+}
+}  // namespace
+
+TEST_CASE("the architecture's quantize rows equal the reference QuantizeLinear") {
+  check_quantize_rows<std::uint8_t>();
+  check_quantize_rows<std::int8_t>();
+}
+
+TEST_CASE("packed QuantizeLinear per axis equals the reference") {
+  const index_t outer = 2, axis = 3, inner = 37;
+  const auto x = row_values(outer * axis * inner, 99u);
+  const float scale[axis] = {0.1f, 0.02f, 3.f};
+  const std::int8_t zp[axis] = {-3, 0, 12};
+  std::vector<std::int8_t> want(x.size()), got(x.size());
+  kiln::quantize_linear(kiln::quant_params{outer, axis, inner}, x.data(), scale, zp, want.data());
+  kiln::packed::quantize_linear(kiln::quant_params{outer, axis, inner}, x.data(), scale, zp, got.data());
+  CHECK(got == want);
 }

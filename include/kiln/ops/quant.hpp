@@ -23,27 +23,6 @@ struct quant_params {
   index_t inner;
 };
 
-namespace detail {
-template <class Y> constexpr float float_min() noexcept { return static_cast<float>(std::numeric_limits<Y>::min()); }
-template <class Y> constexpr float float_max() noexcept { return static_cast<float>(std::numeric_limits<Y>::max()); }
-// float32 v to Y: round half to even, add the zero point, saturate, NaN to the minimum (as ONNX
-// Runtime does). Where one instruction rounds to an integer (vcvtr) the sum is an integer one;
-// elsewhere it stays in float (exact: a rounded value plus a Y), which keeps the loop vectorized,
-// and NaN fails the first comparison.
-template <class Y> inline Y quantize_value(float v, float zero_point) noexcept {
-#if defined(KILN_ROUND_BY_VCVTR)
-  const std::int64_t r = static_cast<std::int64_t>(round_to_int32(v)) + static_cast<std::int64_t>(zero_point);
-  constexpr std::int64_t lo = std::numeric_limits<Y>::min(), hi = std::numeric_limits<Y>::max();
-  return static_cast<Y>(r < lo ? lo : (r > hi ? hi : r));
-#else
-  float r = std::nearbyint(v) + zero_point;  // half to even under the default rounding mode
-  r = r >= float_min<Y>() ? r : float_min<Y>();
-  r = r <= float_max<Y>() ? r : float_max<Y>();
-  return static_cast<Y>(r);
-#endif
-}
-}  // namespace detail
-
 // y = saturate(round_half_even(x / scale) + zero_point); zero_point may be null (0).
 template <class X, class Y>
 inline void quantize_linear(const quant_params& p, const X* x, const float* scale, const Y* zero_point, Y* y) noexcept {

@@ -131,6 +131,7 @@ inline void requantize_lanes(const std::int32_t* acc, index_t count, const float
 #else
 using generic::requantize_lanes;
 using generic::requantize_row;
+using generic::quantize_row;
 using generic::requantize_saturate;  // no FPU: the integer-only emulation
 #endif
 

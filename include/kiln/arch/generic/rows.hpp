@@ -1,5 +1,5 @@
-// Elementwise passes over a row of a kernel's outputs: bias, fused residual, activation, and the
-// int8 kernels' column term. The portable loops here are the reference; arch/xsimd/rows.hpp runs
+// Elementwise passes over a row: a kernel's outputs (bias, fused residual, activation, the int8
+// kernels' column term) and QuantizeLinear's. The portable loops here are the reference; arch/xsimd/rows.hpp runs
 // them in vectors. Left to the compiler, they were vectorized at -O3 only: at -O2 (GCC 12's
 // very cheap cost model) they stayed scalar, DS-CNN's depthwise layers 4x slower.
 //
@@ -7,6 +7,7 @@
 // also call it on a vector of floats where it takes one.
 #pragma once
 
+#include "../../core/round.hpp"
 #include "../../core/types.hpp"
 
 #include <cstdint>
@@ -32,6 +33,12 @@ template <class Act> inline void activate_row(float* y, const float* x, index_t 
 inline void add_column_term(std::int32_t* c, index_t n, std::int32_t offset, std::int32_t weight,
                             const std::int32_t* colsum) noexcept {
   for (index_t j = 0; j < n; ++j) c[j] += offset - weight * colsum[j];
+}
+
+// y[i] = saturate(round_half_even(x[i] / scale) + zero_point), NaN to Y's minimum: the
+// reference QuantizeLinear (ops/quant.hpp) on a row of one scale.
+template <class Y> inline void quantize_row(const float* x, index_t n, float scale, float zero_point, Y* y) noexcept {
+  for (index_t i = 0; i < n; ++i) y[i] = kiln::detail::quantize_value<Y>(x[i] / scale, zero_point);
 }
 
 }  // namespace kiln::arch::generic

@@ -667,9 +667,35 @@ inline void requantize_lanes(const std::int32_t* acc, index_t count, const float
   std::memcpy(&s, scale, sizeof s);
   for (index_t j = 0; j < count; ++j) detail::requantize_block<16>(acc + 16 * j, 16, s, lo, hi, zero_point, y + 16 * j);
 }
+
+// generic::quantize_row in blocks of 16: clamped to [min - zp, max - zp] first (integers, so the
+// same saturation; NaN fails the comparison to the minimum, as there), then rounded half to even
+// by 1.5 * 2^23 as above. The tail and -ffast-math go through the portable loop.
+template <class Y> inline void quantize_row(const float* x, index_t n, float scale, float zero_point, Y* y) noexcept {
+  index_t i = 0;
+#if !defined(__FAST_MATH__)
+  using f32 = detail::requant_vectors<16>::f32;
+  using i32 = detail::requant_vectors<16>::i32;
+  using yv = typename detail::narrow_vector<Y, 16>::type;
+  const f32 lo = (kiln::detail::float_min<Y>() - zero_point) - f32{}, hi = (kiln::detail::float_max<Y>() - zero_point) - f32{};
+  const f32 magic = 12582912.f - f32{};
+  for (; i + 16 <= n; i += 16) {
+    f32 v;
+    std::memcpy(&v, x + i, sizeof v);
+    v = v / scale;
+    v = v >= lo ? v : lo;
+    v = v <= hi ? v : hi;
+    v = (v + magic) - magic;
+    const yv q = __builtin_convertvector(__builtin_convertvector(v + zero_point, i32), yv);
+    std::memcpy(y + i, &q, sizeof q);
+  }
+#endif
+  generic::quantize_row(x + i, n - i, scale, zero_point, y + i);
+}
 #else
 using generic::requantize_lanes;
 using generic::requantize_row;
+using generic::quantize_row;
 using generic::requantize_saturate;
 #endif
 
