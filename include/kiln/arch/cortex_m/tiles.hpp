@@ -32,6 +32,7 @@ template <class A> inline constexpr index_t depthwise_lanes_max_plane = std::is_
 using generic::f32_nb;
 using generic::f32_window_nb;
 using generic::f32_window_step;
+using generic::quantize_row;  // the reference loop, its rounding by vcvtr where the FPU has it
 using generic::strided_quad_rows;
 using generic::store_row;
 using generic::strided_rows;
@@ -131,7 +132,6 @@ inline void requantize_lanes(const std::int32_t* acc, index_t count, const float
 #else
 using generic::requantize_lanes;
 using generic::requantize_row;
-using generic::quantize_row;
 using generic::requantize_saturate;  // no FPU: the integer-only emulation
 #endif
 
