@@ -360,6 +360,8 @@ inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const
   std::uint8_t* const staging = panel + k4 * row;
   std::uint8_t* const planes = staging + k4 * row;  // the padded planes (pack_from_padded_planes)
   const auto to_u8 = [](X v) { return static_cast<std::uint8_t>(static_cast<std::int32_t>(v) + offset); };
+  const bool pointwise = detail::is_pointwise(p) && !detail::pack_from_padded_planes(p);
+  const std::uint8_t zero_pad[4] = {};  // channels past the last, and positions past the plane
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t g = 0; g < p.group; ++g) {
       const X* xg = x + (n * p.in_channels + g * cin_g) * in_plane;
@@ -367,22 +369,31 @@ inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const
       if (detail::pack_from_padded_planes(p)) detail::pad_planes(p, xg, cin_g, pad, planes, to_u8);
       for (index_t p0 = 0; p0 < out_plane; p0 += panel_cols) {
         const index_t cols = out_plane - p0 < panel_cols ? out_plane - p0 : panel_cols;
-        // Pack row by row into the staging rows (contiguous copies), then interleave each 4 rows
-        // into column quads, a word per column: both loops vectorize, byte-wise quad stores don't.
-        for (index_t kk = 0; kk < k4 * 4; ++kk)
-          for (index_t j = kk < k ? cols : 0; j < panel_cols; ++j) staging[kk * panel_cols + j] = 0;
-        if (detail::pack_from_padded_planes(p))
-          detail::pack_panel_from_planes(p, planes, cin_g, p0, cols, staging);
-        else
-          detail::pack_panel<1>(p, xg, cin_g, p0, cols, pad, staging, to_u8);
-        for (index_t q = 0; q < k4; ++q) {
-          const std::uint8_t* r0 = staging + 4 * q * panel_cols;
-          std::uint32_t words[panel_cols];
-          for (index_t j = 0; j < panel_cols; ++j)
-            words[j] = static_cast<std::uint32_t>(r0[j]) | static_cast<std::uint32_t>(r0[panel_cols + j]) << 8 |
-                       static_cast<std::uint32_t>(r0[2 * panel_cols + j]) << 16 |
-                       static_cast<std::uint32_t>(r0[3 * panel_cols + j]) << 24;
-          std::memcpy(panel + q * row, words, sizeof words);
+        if (pointwise) {  // each quad of channels straight from x (the arch's interleave, in vectors)
+          for (index_t q = 0; q < k4; ++q) {
+            const X* rows[4];
+            for (index_t e = 0; e < 4; ++e) rows[e] = 4 * q + e < cin_g ? xg + (4 * q + e) * in_plane : nullptr;
+            arch::active::strided_quad_rows(panel + q * row, row, 1, panel_cols, rows, 0, out_plane, p0, 1, zero_pad,
+                                            offset);
+          }
+        } else {
+          // Pack row by row into the staging rows (contiguous copies), then interleave each 4 rows
+          // into column quads, a word per column: both loops vectorize, byte-wise quad stores don't.
+          for (index_t kk = 0; kk < k4 * 4; ++kk)
+            for (index_t j = kk < k ? cols : 0; j < panel_cols; ++j) staging[kk * panel_cols + j] = 0;
+          if (detail::pack_from_padded_planes(p))
+            detail::pack_panel_from_planes(p, planes, cin_g, p0, cols, staging);
+          else
+            detail::pack_panel<1>(p, xg, cin_g, p0, cols, pad, staging, to_u8);
+          for (index_t q = 0; q < k4; ++q) {
+            const std::uint8_t* r0 = staging + 4 * q * panel_cols;
+            std::uint32_t words[panel_cols];
+            for (index_t j = 0; j < panel_cols; ++j)
+              words[j] = static_cast<std::uint32_t>(r0[j]) | static_cast<std::uint32_t>(r0[panel_cols + j]) << 8 |
+                         static_cast<std::uint32_t>(r0[2 * panel_cols + j]) << 16 |
+                         static_cast<std::uint32_t>(r0[3 * panel_cols + j]) << 24;
+            std::memcpy(panel + q * row, words, sizeof words);
+          }
         }
         std::int32_t colsum[panel_cols] = {};
         if (w_zp)
