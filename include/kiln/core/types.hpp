@@ -91,18 +91,13 @@ struct model_info {
 #define KILN_KNOWN_CONSTANT(x) false
 #endif
 
-// Loops over a tile's registers (a template constant of iterations): unrolled at -O2 as at -O3,
-// by pragma. GCC 12 unrolls them completely only at -O3; at -O2 the accumulators stayed
-// arrays in memory (ResNet-8 3.5x slower than at -O3). Under -Os they are left to the compiler,
-// which keeps the code small; KILN_UNROLL_LOOPS=1 unrolls them there too (Cortex-M4, -Os: int8
-// DSP kernels 17-20 % fewer instructions for under 1 KB more code, the portable float kernels
-// half the instructions for 20 KB more; docs/footprint.md), KILN_UNROLL_LOOPS=0 nowhere.
+// Loops over a tile's registers (a template constant of iterations): unrolled at every
+// optimization level, by pragma. GCC 12 unrolls them completely only at -O3; at -O2 the
+// accumulators stayed arrays in memory (ResNet-8 3.5x slower than at -O3), and at -Os the
+// Cortex-M4 ran 1.2-1.8x the instructions for 0.3-0.8 KB less code (docs/footprint.md).
+// KILN_UNROLL_LOOPS=0 leaves them to the compiler.
 #ifndef KILN_UNROLL_LOOPS
-#if defined(__OPTIMIZE_SIZE__)
-#define KILN_UNROLL_LOOPS 0
-#else
 #define KILN_UNROLL_LOOPS 1
-#endif
 #endif
 #if KILN_UNROLL_LOOPS && defined(__clang__)
 #define KILN_UNROLL _Pragma("unroll")

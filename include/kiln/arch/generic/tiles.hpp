@@ -64,9 +64,10 @@ inline constexpr index_t s8_window_step = s8_window_nb;
 // Which int8 tile a target runs, for tests and reports.
 inline constexpr const char* int8_tile_name = "generic";
 
-// The tiles' loops are left to the compiler (no KILN_UNROLL): on scalar targets a 4 x 8 tile is
-// more accumulators than registers, and unrolling every instance of it grew Cortex-M4 code at -O3
-// by 8-27 KB for the same instruction count.
+// The tiles' loops are left to the compiler (no KILN_UNROLL), here and in int8_tile and
+// int8_dense_tile: on scalar targets a 4 x 8 tile is more accumulators than registers, and
+// unrolling every instance of it grew Cortex-M4 code at -O3 by 8-27 KB for the same instruction
+// count.
 template <index_t MR, index_t NB, class Rows>
 inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows, float* c) noexcept {
   float acc[MR][NB] = {};
@@ -314,18 +315,18 @@ inline void int8_dense_tile(index_t k4, const std::uint8_t* a, index_t a_rs, ind
   // element-wise loop that compilers vectorize; the four partial sums of a column add up at the end.
   std::int32_t acc[MR][4 * NB] = {};
   for (index_t q = 0; q < k4; ++q, a += a_ks, b += ldb)
-    KILN_UNROLL for (index_t r = 0; r < MR; ++r) {
+    for (index_t r = 0; r < MR; ++r) {
       const std::int32_t a0 = a[r * a_rs], a1 = a[r * a_rs + 1], a2 = a[r * a_rs + 2], a3 = a[r * a_rs + 3];
       std::int32_t* ar = acc[r];
-      KILN_UNROLL for (index_t j = 0; j < 4 * NB; j += 4) {
+      for (index_t j = 0; j < 4 * NB; j += 4) {
         ar[j] += a0 * b[j];
         ar[j + 1] += a1 * b[j + 1];
         ar[j + 2] += a2 * b[j + 2];
         ar[j + 3] += a3 * b[j + 3];
       }
     }
-  KILN_UNROLL for (index_t r = 0; r < MR; ++r)
-    KILN_UNROLL for (index_t j = 0; j < NB; ++j)
+  for (index_t r = 0; r < MR; ++r)
+    for (index_t j = 0; j < NB; ++j)
       c[r * NB + j] = acc[r][4 * j] + acc[r][4 * j + 1] + acc[r][4 * j + 2] + acc[r][4 * j + 3];
 }
 
