@@ -94,7 +94,7 @@ struct model_info {
 // Loops over a tile's registers (a template constant of iterations): unrolled at every
 // optimization level, by pragma. GCC 12 unrolls them completely only at -O3; at -O2 the
 // accumulators stayed arrays in memory (ResNet-8 3.5x slower than at -O3), and at -Os the
-// Cortex-M4 ran 1.2-1.8x the instructions for 0.3-0.8 KB less code (docs/footprint.md).
+// Cortex-M4 ran 1.2-1.7x the instructions for 0.1-0.8 KB less code (docs/footprint.md).
 // KILN_UNROLL_LOOPS=0 leaves them to the compiler.
 #ifndef KILN_UNROLL_LOOPS
 #define KILN_UNROLL_LOOPS 1
