@@ -1,4 +1,5 @@
 // arch/generic/rows.hpp in xsimd vectors; the last n % size elements by the portable loops.
+// quantize_row is in tiles.hpp, beside the requantization blocks whose vector types it shares.
 #pragma once
 
 #include "../generic/rows.hpp"
