@@ -477,6 +477,61 @@ TEST_CASE("the architecture's lane requantization equals the integer-only emulat
   SUBCASE("uint16") { check_lane_requantization<std::uint16_t>(rng); }
 }
 
+// requantize_tile (the int8 conv tile's epilogue): rows of accumulators through the offsets
+// bias[r] - wz[r] * colsum[j] and a scale per row, against add_column_term + the integer-only
+// emulation; tile widths of the 8-, 16- and 32-column tiles, every kept width and row count, rows
+// written out_stride apart and nothing written past a row's width.
+template <index_t TW, class Y> void check_tile_requantization(lcg& rng) {
+  constexpr index_t MR = 4, stride = TW + 3;
+  std::vector<std::int32_t> acc(static_cast<std::size_t>(MR * TW)), colsum(static_cast<std::size_t>(TW));
+  std::int32_t bias[MR], wz[MR];
+  float scale[MR];
+  kiln::requant_params rq[MR];
+  for (int round = 0; round < 40; ++round)
+    for (index_t rows = 1; rows <= MR; ++rows)
+      for (index_t n = 1; n <= TW; ++n) {
+        for (index_t r = 0; r < MR; ++r) {
+          scale[r] = round % 4 == 0 ? 0.5f : std::ldexp(rng.uniform() + 1.5f, rng.range(-24, -2));
+          rq[r] = kiln::requant_from_float(scale[r]);
+          bias[r] = rng.range(-100000, 100000);
+          wz[r] = round % 2 ? rng.range(-128, 127) : 0;
+        }
+        for (auto& v : acc) v = static_cast<std::int32_t>(rng.next()) >> rng.range(8, 31);
+        if (round % 4 == 0)
+          for (auto& v : acc) v = (v | 1) % 4001;  // ties (with an even bias and no column term)
+        if (round % 4 == 0)
+          for (auto& b : bias) b &= ~1;
+        for (auto& v : colsum) v = round % 2 ? rng.range(0, 255 * 64) : 0;
+        const std::int32_t zp = rng.range(std::numeric_limits<Y>::min(), std::numeric_limits<Y>::max());
+        std::vector<Y> got(static_cast<std::size_t>(MR * stride), Y(42));
+        auto c = acc;
+        kiln::arch::active::requantize_tile<TW>(c.data(), rows, n, bias, wz, colsum.data(), scale, rq, zp, got.data(),
+                                                stride);
+        for (index_t r = 0; r < MR; ++r)
+          for (index_t j = 0; j < stride; ++j) {
+            const Y g = got[static_cast<std::size_t>(r * stride + j)];
+            if (r >= rows || j >= n) {
+              REQUIRE(g == Y(42));
+              continue;
+            }
+            const std::int32_t sum = acc[static_cast<std::size_t>(r * TW + j)] + (bias[r] - wz[r] * colsum[static_cast<std::size_t>(j)]);
+            CAPTURE(sum);
+            CAPTURE(scale[r]);
+            REQUIRE(+g == kiln::requantize_saturate(sum, rq[r], zp, std::numeric_limits<Y>::min(),
+                                                    std::numeric_limits<Y>::max()));
+          }
+      }
+}
+
+TEST_CASE("the architecture's tile requantization equals the column term and the integer-only emulation") {
+  lcg rng{23};
+  SUBCASE("uint8, 32 wide") { check_tile_requantization<32, std::uint8_t>(rng); }
+  SUBCASE("int8, 16 wide") { check_tile_requantization<16, std::int8_t>(rng); }
+  SUBCASE("uint8, 8 wide") { check_tile_requantization<8, std::uint8_t>(rng); }
+  SUBCASE("int16, 16 wide") { check_tile_requantization<16, std::int16_t>(rng); }
+  SUBCASE("int8, 12 wide (no vector blocks)") { check_tile_requantization<12, std::int8_t>(rng); }
+}
+
 // interleave_lanes (the depthwise lanes' input copy): the architecture's against the portable
 // one, byte and float inputs, all 16 lanes and fewer, widths around the 8- and 16-column blocks.
 template <class X, class A> void check_interleave(lcg& rng) {

@@ -123,19 +123,15 @@ template <index_t MR> struct block_requant {
   }
 };
 
-// A panel tile's rows [0, rows) of block req (tw wide, `width` columns kept) to y, rows
+// A panel tile's rows [0, rows) of block req (TW wide, `width` columns kept) to y, rows
 // out_plane apart: bias and the weight zero points' column term, then requantization. A function
 // of its own, not a lambda capturing the loop's state by reference: on the M4 that lambda left
 // MobileNet int8 0.4 M instructions (1.5 %) above the same loop written out.
-template <index_t MR, class Y>
+template <index_t TW, index_t MR, class Y>
 inline void requantize_panel_rows(const block_requant<MR>& req, index_t rows, const std::int32_t* bias,
-                                  const std::int32_t* colsum, std::int32_t* c, index_t tw, index_t width,
-                                  std::int32_t yz, Y* y, index_t out_plane) noexcept {
-  for (index_t r = 0; r < rows; ++r) {
-    std::int32_t* cr = c + r * tw;
-    arch::active::add_column_term(cr, width, bias[r], req.wz[r], colsum);
-    arch::active::requantize_row(cr, width, req.s[r], req.rq[r], yz, y + r * out_plane);
-  }
+                                  const std::int32_t* colsum, std::int32_t* c, index_t width, std::int32_t yz, Y* y,
+                                  index_t out_plane) noexcept {
+  arch::active::requantize_tile<TW>(c, rows, width, bias, req.wz, colsum, req.s, req.rq, yz, y, out_plane);
 }
 
 // qlinear_conv (below) over bands of channel quads; weights in channel-quad order.
@@ -191,22 +187,20 @@ inline void qlinear_conv_direct(const qconv_params& p, const X* x, const X* x_zp
               rows_b.each(quads, [&](const std::uint8_t* b) {
                 for (index_t j = 0; j < W; ++j) colsum[j] += b[4 * j] + b[4 * j + 1] + b[4 * j + 2] + b[4 * j + 3];
               });
-            for (index_t r = 0; r < rows_m; ++r) {
-              const index_t m = g * mg + mb * MR + r;
-              std::int32_t* cr = c + r * W;
-              // width <= W, but with a layer's shapes constant (kiln compile --specialize) GCC 12
-              // warns of iterations past it on paths that never run (bounding j by W as well did
-              // not stop it).
-              KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS
-              arch::active::add_column_term(cr, width, bias[m], req.wz[r], colsum);
-              KILN_END_IGNORE_DEAD_PATH_BOUNDS
-              // The whole tile row at once (long vectors; dropped columns cost little), then its
-              // runs of output columns copied out.
-              Y q[arch::active::s8_window_nb];
-              arch::active::requantize_row(cr, width, req.s[r], req.rq[r], yz, q);
-              Y* ym = y + (n * p.out_channels + m) * out_plane + oh0 * p.out[2];
-              store_output_runs<arch::active::s8_window_nb>(q, j0, width, d.wq, p.out[2], ym);
-            }
+            // The whole tile at once (long vectors; dropped columns cost little), then each row's
+            // runs of output columns copied out.
+            const index_t m0 = g * mg + mb * MR;
+            Y q[conv_mr * arch::active::s8_window_nb];
+            // width <= W, but with a layer's shapes constant (kiln compile --specialize) GCC 12
+            // warns of iterations past it on paths that never run (bounding j by W as well did
+            // not stop it).
+            KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS
+            arch::active::requantize_tile<W>(c, rows_m, width, bias + m0, req.wz, colsum, req.s, req.rq, yz, q, W);
+            KILN_END_IGNORE_DEAD_PATH_BOUNDS
+            for (index_t r = 0; r < rows_m; ++r)
+              store_output_runs<arch::active::s8_window_nb>(q + r * W, j0, width, d.wq, p.out[2],
+                                                            y + (n * p.out_channels + m0 + r) * out_plane +
+                                                                oh0 * p.out[2]);
           });
         }
       }
@@ -406,11 +400,13 @@ inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const
           return detail::block_requant<MR>(p, scale, w_zp, g * mg + mb * MR, mg - mb * MR < MR ? mg - mb * MR : MR);
         };
         // Block mb's rows of tile c (tw wide), columns [j0, j0 + width) of the panel, to y.
-        const auto finish = [&](index_t mb, const detail::block_requant<MR>& req, std::int32_t* c, index_t tw,
+        const auto finish = [&](auto tw, index_t mb, const detail::block_requant<MR>& req, std::int32_t* c,
                                 index_t j0, index_t width) {
           const index_t m0 = g * mg + mb * MR;
-          detail::requantize_panel_rows(req, mg - mb * MR < MR ? mg - mb * MR : MR, bias + m0, colsum + j0, c, tw,
-                                        width, yz, y + (n * p.out_channels + m0) * out_plane + p0 + j0, out_plane);
+          detail::requantize_panel_rows<decltype(tw)::value>(req, mg - mb * MR < MR ? mg - mb * MR : MR, bias + m0,
+                                                             colsum + j0, c, width, yz,
+                                                             y + (n * p.out_channels + m0) * out_plane + p0 + j0,
+                                                             out_plane);
         };
         index_t mb = 0;
         // A panel of at most half a tile (MobileNet's 6x6 planes: 32 positions, then 4) runs as a
@@ -422,15 +418,15 @@ inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const
               std::int32_t c[MR * NB];
               arch::active::int8_tile_row_blocks<2, MR, NB / 2>(k4, wg + mb * k4 * 4 * MR, 4, 4 * MR, k4 * 4 * MR,
                                                                 panel, row, c);
-              finish(mb, block(mb), c, NB / 2, 0, cols);
-              finish(mb + 1, block(mb + 1), c + MR * (NB / 2), NB / 2, 0, cols);
+              finish(std::integral_constant<index_t, NB / 2>{}, mb, block(mb), c, 0, cols);
+              finish(std::integral_constant<index_t, NB / 2>{}, mb + 1, block(mb + 1), c + MR * (NB / 2), 0, cols);
             }
         for (; mb < mblocks; ++mb) {
           const detail::block_requant<MR> req = block(mb);
           for (index_t j0 = 0; j0 < cols; j0 += NB) {
             std::int32_t c[MR * NB];
             arch::active::int8_tile<MR, NB>(k4, wg + mb * k4 * 4 * MR, 4, 4 * MR, panel + 4 * j0, row, c);
-            finish(mb, req, c, NB, j0, cols - j0 < NB ? cols - j0 : NB);
+            finish(std::integral_constant<index_t, NB>{}, mb, req, c, j0, cols - j0 < NB ? cols - j0 : NB);
           }
         }
       }

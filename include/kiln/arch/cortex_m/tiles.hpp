@@ -129,10 +129,19 @@ inline void requantize_lanes(const std::int32_t* acc, index_t count, const float
   for (index_t j = 0; j < count; ++j, acc += L, y += L)
     for (index_t l = 0; l < L; ++l) y[l] = detail::requantize_to<Y>(acc[l], scale[l], zero_point);
 }
+
+template <index_t TW, class Y>
+inline void requantize_tile(std::int32_t* c, index_t rows, index_t n, const std::int32_t* bias,
+                            const std::int32_t* wz, const std::int32_t* colsum, const float* scale,
+                            const requant_params* rq, std::int32_t zero_point, Y* y, index_t y_stride) noexcept {
+  generic::requantize_tile_by_rows<TW>(c, rows, n, bias, wz, colsum, scale, rq, zero_point, y, y_stride,
+                                       [](auto... a) { requantize_row<Y>(a...); });
+}
 #else
 using generic::requantize_lanes;
 using generic::requantize_row;
 using generic::requantize_saturate;  // no FPU: the integer-only emulation
+using generic::requantize_tile;
 #endif
 
 }  // namespace kiln::arch::cortex_m

@@ -339,6 +339,28 @@ inline void requantize_row(const std::int32_t* acc, index_t n, float scale, cons
   for (index_t i = 0; i < n; ++i) y[i] = static_cast<Y>(kiln::requantize_saturate(acc[i], rq, zero_point, lo, hi));
 }
 
+// An int8 tile's epilogue: rows [0, rows) of the accumulators c (TW apart), columns [0, n),
+// get their offsets, bias[r] - wz[r] * colsum[j] (add_column_term), and are requantized by
+// scale[r] (row: the target's requantize_row) to y + r * y_stride. The accumulators are
+// overwritten. c and colsum hold TW columns, so a vector version may run past n.
+template <index_t TW, class Y, class Row>
+inline void requantize_tile_by_rows(std::int32_t* c, index_t rows, index_t n, const std::int32_t* bias,
+                                    const std::int32_t* wz, const std::int32_t* colsum, const float* scale,
+                                    const requant_params* rq, std::int32_t zero_point, Y* y, index_t y_stride,
+                                    Row&& row) noexcept {
+  for (index_t r = 0; r < rows; ++r) {
+    add_column_term(c + r * TW, n, bias[r], wz[r], colsum);
+    row(c + r * TW, n, scale[r], rq[r], zero_point, y + r * y_stride);
+  }
+}
+template <index_t TW, class Y>
+inline void requantize_tile(std::int32_t* c, index_t rows, index_t n, const std::int32_t* bias,
+                            const std::int32_t* wz, const std::int32_t* colsum, const float* scale,
+                            const requant_params* rq, std::int32_t zero_point, Y* y, index_t y_stride) noexcept {
+  requantize_tile_by_rows<TW>(c, rows, n, bias, wz, colsum, scale, rq, zero_point, y, y_stride,
+                              [](auto... a) { requantize_row<Y>(a...); });
+}
+
 // M rows of 16 floats zipped (packed/winograd.hpp: a tile row's outputs, M columns per tile):
 // dst[l * M + k] = src[k * stride + l] for l < 16, k < M.
 template <index_t M> inline void interleave_rows(const float* src, index_t stride, float* dst) noexcept {

@@ -49,9 +49,19 @@ namespace detail {
 // broadcast row elements (a), all MR x V accumulators in registers; row r of the result at
 // c + r * ldc. Ops is the instruction set: load(b) one vector of columns (Ops::bytes elements of
 // b), broadcast(a) one row element (a float, or an int8 quad), madd(acc, a, b), store(row of V
-// accumulators, c) Ops::cols columns per accumulator.
+// accumulators, c) Ops::cols columns per accumulator; pin(acc) after every step keeps them in
+// registers where an instruction set needs it (see pin_on_any_steps).
 // Rows come in groups of RG (all MR by default), a_gs apart: row r's element at
 // a + (r / RG) * a_gs + (r % RG) * a_rs.
+// Inlined into a kernel, the VNNI tile's accumulators went through the stack every step (GCC 12)
+// unless pinned, but a pin on a run-time step count helps panels only: over a window's taps and
+// quads it caused the very stores it prevents elsewhere. So: pinned where the count is a
+// compile-time constant (--specialize; ResNet-8 int8 114 -> 89 us), and on panels always
+// (unspecialized DS-CNN int8 with requantize_tile: 39 -> 31 us; pinning windows too, ResNet-8
+// int8 88 -> 154 us).
+template <class Rows> inline constexpr bool pin_on_any_steps = false;
+template <class T> inline constexpr bool pin_on_any_steps<panel_rows<T>> = true;
+
 template <class Ops, index_t MR, index_t V, index_t RG = MR, class A, class Rows, class C>
 KILN_ALWAYS_INLINE inline void tile_in_registers(index_t steps, const A* a, index_t a_rs, index_t a_ks,
                                                  const Rows& rows, C* c, index_t ldc, index_t a_gs = 0) noexcept {
@@ -66,7 +76,7 @@ KILN_ALWAYS_INLINE inline void tile_in_registers(index_t steps, const A* a, inde
       const auto av = Ops::broadcast(a + r / RG * a_gs + r % RG * a_rs);
       KILN_UNROLL for (index_t v = 0; v < V; ++v) acc[r][v] = Ops::madd(acc[r][v], av, bv[v]);
     }
-    if (KILN_KNOWN_CONSTANT(steps)) Ops::pin(acc);
+    if (KILN_KNOWN_CONSTANT(steps) || pin_on_any_steps<Rows>) Ops::pin(acc);
     a += a_ks;
   });
   KILN_UNROLL for (index_t r = 0; r < MR; ++r) Ops::template store<V>(acc[r], c + r * ldc);
@@ -668,6 +678,63 @@ inline void requantize_lanes(const std::int32_t* acc, index_t count, const float
   for (index_t j = 0; j < count; ++j) detail::requantize_block<16>(acc + 16 * j, 16, s, lo, hi, zero_point, y + 16 * j);
 }
 
+namespace detail {
+// The first m of a block's N outputs (m < N): a masked store where AVX-512BW has one.
+template <class V, class Y> inline void store_prefix(Y* y, V v, index_t m) noexcept {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+  if constexpr (sizeof(V) == 16 && sizeof(Y) == 1) {
+    __m128i bytes;
+    std::memcpy(&bytes, &v, sizeof v);
+    _mm_mask_storeu_epi8(y, static_cast<__mmask16>((1u << m) - 1), bytes);
+    return;
+  }
+#endif
+  for (index_t k = 0; k < m; ++k) y[k] = v[k];
+}
+}  // namespace detail
+
+// generic::requantize_tile with each block of accumulators taken from c through the offsets and
+// requantization (requantize_block's steps) in registers, set up once per tile: a call of
+// add_column_term and requantize_row per 32-column row spent as long as the VNNI tile itself on
+// DS-CNN's 64-channel 1x1 layers (a fifth of the model). Blocks of 16, or 8 for 8-wide tiles.
+template <index_t TW, class Y>
+inline void requantize_tile(std::int32_t* c, index_t rows, index_t n, const std::int32_t* bias,
+                            const std::int32_t* wz, const std::int32_t* colsum, const float* scale,
+                            const requant_params* rq, std::int32_t zero_point, Y* y, index_t y_stride) noexcept {
+  static_assert(sizeof(Y) <= 2, "8- and 16-bit outputs");
+#if !defined(__FAST_MATH__)
+  if constexpr (TW % 8 == 0) {
+    constexpr index_t N = TW % 16 == 0 ? 16 : 8;
+    using f32 = typename detail::requant_vectors<N>::f32;
+    using i32 = typename detail::requant_vectors<N>::i32;
+    using yv = typename detail::narrow_vector<Y, N>::type;
+    const f32 lo = static_cast<float>(std::numeric_limits<Y>::min() - zero_point) - f32{};
+    const f32 hi = static_cast<float>(std::numeric_limits<Y>::max() - zero_point) - f32{};
+    const f32 magic = 12582912.f - f32{};
+    for (index_t r = 0; r < rows; ++r) {
+      const f32 s = scale[r] - f32{};
+      const i32 b = bias[r] - i32{}, w = wz[r] - i32{};
+      KILN_UNROLL for (index_t j = 0; j < TW; j += N) {
+        if (j >= n) break;
+        i32 a, sums;
+        std::memcpy(&a, c + r * TW + j, sizeof a);
+        std::memcpy(&sums, colsum + j, sizeof sums);
+        f32 v = __builtin_convertvector(a + (b - w * sums), f32) * s;
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        v = (v + magic) - magic;
+        const yv q = __builtin_convertvector(__builtin_convertvector(v, i32) + zero_point, yv);
+        if (n - j >= N) std::memcpy(y + r * y_stride + j, &q, sizeof q);
+        else detail::store_prefix(y + r * y_stride + j, q, n - j);
+      }
+    }
+    return;
+  }
+#endif
+  generic::requantize_tile_by_rows<TW>(c, rows, n, bias, wz, colsum, scale, rq, zero_point, y, y_stride,
+                                       [](auto... a) { requantize_row<Y>(a...); });
+}
+
 // generic::quantize_row in blocks of 16: clamped to [min - zp, max - zp] first (integers, so the
 // same saturation; NaN fails the comparison to the minimum, as there), then rounded half to even
 // by 1.5 * 2^23 as above. The tail and -ffast-math go through the portable loop.
@@ -695,6 +762,7 @@ template <class Y> inline void quantize_row(const float* x, index_t n, float sca
 #else
 using generic::requantize_lanes;
 using generic::requantize_row;
+using generic::requantize_tile;
 using generic::quantize_row;
 using generic::requantize_saturate;
 #endif
