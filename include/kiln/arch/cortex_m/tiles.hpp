@@ -134,8 +134,10 @@ template <index_t TW, class Y>
 inline void requantize_tile(std::int32_t* c, index_t rows, index_t n, const std::int32_t* bias,
                             const std::int32_t* wz, const std::int32_t* colsum, const float* scale,
                             const requant_params* rq, std::int32_t zero_point, Y* y, index_t y_stride) noexcept {
-  generic::requantize_tile_by_rows<TW>(c, rows, n, bias, wz, colsum, scale, rq, zero_point, y, y_stride,
-                                       [](auto... a) { requantize_row<Y>(a...); });
+  // Inlined: a function of its own (one per output type) took MobileNet int8 from 25.2 to 28.1 M
+  // instructions for 0.4 KB less code.
+  generic::requantize_tile_by_rows(c, TW, rows, n, bias, wz, colsum, scale, rq, zero_point, y, y_stride,
+                                   [](auto... a) { requantize_row<Y>(a...); });
 }
 #else
 using generic::requantize_lanes;

@@ -341,24 +341,25 @@ inline void requantize_row(const std::int32_t* acc, index_t n, float scale, cons
 
 // An int8 tile's epilogue: rows [0, rows) of the accumulators c (TW apart), columns [0, n),
 // get their offsets, bias[r] - wz[r] * colsum[j] (add_column_term), and are requantized by
-// scale[r] (row: the target's requantize_row) to y + r * y_stride. The accumulators are
-// overwritten. c and colsum hold TW columns, so a vector version may run past n.
-template <index_t TW, class Y, class Row>
-inline void requantize_tile_by_rows(std::int32_t* c, index_t rows, index_t n, const std::int32_t* bias,
+// scale[r] to y + r * y_stride. The accumulators are overwritten. c and colsum hold TW columns,
+// so a vector version may run past n.
+// requantize_tile_by_rows does it a row at a time through row (the target's requantize_row).
+template <class Y, class Row>
+inline void requantize_tile_by_rows(std::int32_t* c, index_t ldc, index_t rows, index_t n, const std::int32_t* bias,
                                     const std::int32_t* wz, const std::int32_t* colsum, const float* scale,
                                     const requant_params* rq, std::int32_t zero_point, Y* y, index_t y_stride,
                                     Row&& row) noexcept {
   for (index_t r = 0; r < rows; ++r) {
-    add_column_term(c + r * TW, n, bias[r], wz[r], colsum);
-    row(c + r * TW, n, scale[r], rq[r], zero_point, y + r * y_stride);
+    add_column_term(c + r * ldc, n, bias[r], wz[r], colsum);
+    row(c + r * ldc, n, scale[r], rq[r], zero_point, y + r * y_stride);
   }
 }
 template <index_t TW, class Y>
 inline void requantize_tile(std::int32_t* c, index_t rows, index_t n, const std::int32_t* bias,
                             const std::int32_t* wz, const std::int32_t* colsum, const float* scale,
                             const requant_params* rq, std::int32_t zero_point, Y* y, index_t y_stride) noexcept {
-  requantize_tile_by_rows<TW>(c, rows, n, bias, wz, colsum, scale, rq, zero_point, y, y_stride,
-                              [](auto... a) { requantize_row<Y>(a...); });
+  requantize_tile_by_rows(c, TW, rows, n, bias, wz, colsum, scale, rq, zero_point, y, y_stride,
+                          [](auto... a) { requantize_row<Y>(a...); });
 }
 
 // M rows of 16 floats zipped (packed/winograd.hpp: a tile row's outputs, M columns per tile):

@@ -731,7 +731,7 @@ inline void requantize_tile(std::int32_t* c, index_t rows, index_t n, const std:
     return;
   }
 #endif
-  generic::requantize_tile_by_rows<TW>(c, rows, n, bias, wz, colsum, scale, rq, zero_point, y, y_stride,
+  generic::requantize_tile_by_rows(c, TW, rows, n, bias, wz, colsum, scale, rq, zero_point, y, y_stride,
                                        [](auto... a) { requantize_row<Y>(a...); });
 }
 
