@@ -732,7 +732,7 @@ inline void requantize_tile(std::int32_t* c, index_t rows, index_t n, const std:
   }
 #endif
   generic::requantize_tile_by_rows(c, TW, rows, n, bias, wz, colsum, scale, rq, zero_point, y, y_stride,
-                                       [](auto... a) { requantize_row<Y>(a...); });
+                                   [](auto... a) { requantize_row<Y>(a...); });
 }
 
 // generic::quantize_row in blocks of 16: clamped to [min - zp, max - zp] first (integers, so the
