@@ -145,10 +145,12 @@ void lower_qlinear_binary(lower_context& ctx, bool mul) {
   p.fixed = static_cast<float>(p.c_zp) - std::fma(rx, zx, ry * zy);
   dispatch(q8_types{}, a.type, ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    layer l = mul ? make_layer(tmpl("kiln::qlinear_mul", {cpp_name<T>()}), &kiln::qlinear_mul<T>, p,
-                               {ctx.in_id(0), ctx.in_id(3), ctx.out_id(0)})
-                  : make_layer(tmpl("kiln::qlinear_add", {cpp_name<T>()}), &kiln::qlinear_add<T>, p,
-                               {ctx.in_id(0), ctx.in_id(3), ctx.out_id(0)});
+    const std::vector<tensor_id> args{ctx.in_id(0), ctx.in_id(3), ctx.out_id(0)};
+    // QLinearAdd with --kernels fast: by the architecture's rows (packed/qlinear.hpp).
+    layer l = mul ? make_layer(tmpl("kiln::qlinear_mul", {cpp_name<T>()}), &kiln::qlinear_mul<T>, p, args)
+              : ctx.g().packed_kernels
+                  ? make_layer(tmpl("kiln::packed::qlinear_add", {cpp_name<T>()}), &kiln::packed::qlinear_add<T>, p, args)
+                  : make_layer(tmpl("kiln::qlinear_add", {cpp_name<T>()}), &kiln::qlinear_add<T>, p, args);
     if (a.dims == out) l.inplace_ok.push_back(0);
     if (b.dims == out) l.inplace_ok.push_back(1);
     ctx.emit(std::move(l));

@@ -25,5 +25,6 @@
 #include "packed/pool.hpp"
 #include "packed/dense.hpp"
 #include "packed/qdense.hpp"
+#include "packed/qlinear.hpp"
 #include "packed/quant.hpp"
 #include "packed/winograd.hpp"

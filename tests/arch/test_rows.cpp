@@ -1,8 +1,11 @@
 // The architecture's row passes (arch/*/rows.hpp: bias, residual, activation, the int8 column
-// term; quantize_row) against the portable loops and the reference QuantizeLinear, bit for bit: lengths below, at, above and at multiples of a
-// vector, on values that include NaN, infinities, signed zeros and the clip bounds themselves.
+// term; quantize_row, qlinear_add_row) against the portable loops and the reference ops, bit for
+// bit: lengths below, at, above and at multiples of a vector, on values that include NaN,
+// infinities, signed zeros and the clip bounds themselves.
 #include <kiln/ops/quant.hpp>
+#include <kiln/ops/qlinear.hpp>
 #include <kiln/packed/epilogue.hpp>
+#include <kiln/packed/qlinear.hpp>
 #include <kiln/packed/quant.hpp>
 
 #include <doctest/doctest.h>
@@ -136,4 +139,126 @@ TEST_CASE("packed QuantizeLinear per axis equals the reference") {
   kiln::quantize_linear(kiln::quant_params{outer, axis, inner}, x.data(), scale, zp, want.data());
   kiln::packed::quantize_linear(kiln::quant_params{outer, axis, inner}, x.data(), scale, zp, got.data());
   CHECK(got == want);
+}
+
+namespace {
+struct add_ratios {
+  float rx, rz, fixed;
+};
+// Ratios of real models' scales, extremes whose sums leave int32 (cvtps2dq's -2^31, then T's
+// minimum), and a NaN constant.
+const add_ratios add_cases[] = {{0.5f, 0.5f, 0.f},       {1.f / 3.f, 0.7f, -37.25f}, {0.01f, 2.1f, 130.5f},
+                                {3.9f, 0.2f, -300.f},    {1.1f, 0.9f, -127.f},       {1e9f, 1.f, 0.f},
+                                {1e9f, -1e9f, 0.5f},     {0.5f, 0.5f, std::numeric_limits<float>::quiet_NaN()}};
+
+template <class T> std::vector<T> bytes(index_t n, std::uint32_t seed) {
+  std::vector<T> v(static_cast<std::size_t>(n));
+  for (auto& e : v) e = static_cast<T>((seed = seed * 1664525u + 1013904223u) >> 24);
+  return v;
+}
+
+// The element without fused multiply-adds: what an unfused vector path would compute.
+// volatile: each product rounded on its own (GCC contracts a * b + c into an FMA by default).
+template <class T> T unfused_add(T x, T z, const add_ratios& r) {
+  const volatile float zr = static_cast<float>(z) * r.rz;
+  const volatile float inner = zr + r.fixed;
+  const volatile float xr = static_cast<float>(x) * r.rx;
+  const float v = xr + inner;
+  return kiln::detail::sat<T>(kiln::detail::cvtps2dq(v));
+}
+
+template <index_t SX, index_t SZ, class T> void check_qlinear_add_rows() {
+  for (index_t n = 0; n <= 70; ++n)
+    for (const auto& r : add_cases) {
+      CAPTURE(n);
+      CAPTURE(SX);
+      CAPTURE(SZ);
+      CAPTURE(r.rx);
+      const auto x = bytes<T>(n + 1, static_cast<std::uint32_t>(n) * 7u + 1u), z = bytes<T>(n + 1, static_cast<std::uint32_t>(n) + 99u);
+      std::vector<T> want(static_cast<std::size_t>(n) + 1, T(42)), got = want;
+      for (index_t i = 0; i < n; ++i)
+        want[static_cast<std::size_t>(i)] = kiln::detail::qlinear_add_value(x[static_cast<std::size_t>(i * SX)],
+                                                                            z[static_cast<std::size_t>(i * SZ)], r.rx, r.rz, r.fixed);
+      active::qlinear_add_row<SX, SZ>(x.data(), z.data(), n, r.rx, r.rz, r.fixed, got.data());
+      for (std::size_t i = 0; i <= static_cast<std::size_t>(n); ++i) {  // the element past n included: untouched
+        CAPTURE(i);
+        CHECK(+got[i] == +want[i]);
+      }
+      if (SX == 1) {  // in place over x
+        auto y = x;
+        active::qlinear_add_row<SX, SZ>(y.data(), z.data(), n, r.rx, r.rz, r.fixed, y.data());
+        for (index_t i = 0; i < n; ++i) CHECK(+y[static_cast<std::size_t>(i)] == +want[static_cast<std::size_t>(i)]);
+      }
+    }
+}
+
+// Every pair of bytes through one row; the count of pairs where fusing the multiply-adds changes
+// the result (so the test tells a fused row from an unfused one).
+template <class T> int check_every_pair(const add_ratios& r) {
+  std::vector<T> x, z;
+  for (int i = 0; i < 256; ++i)
+    for (int j = 0; j < 256; ++j) {
+      x.push_back(static_cast<T>(i));
+      z.push_back(static_cast<T>(j));
+    }
+  const auto n = static_cast<index_t>(x.size());
+  std::vector<T> got(x.size());
+  active::qlinear_add_row<1, 1>(x.data(), z.data(), n, r.rx, r.rz, r.fixed, got.data());
+  int fusing_matters = 0;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    CAPTURE(i);
+    REQUIRE(+got[i] == +kiln::detail::qlinear_add_value(x[i], z[i], r.rx, r.rz, r.fixed));
+    fusing_matters += got[i] != unfused_add(x[i], z[i], r);
+  }
+  return fusing_matters;
+}
+}  // namespace
+
+TEST_CASE("the architecture's QLinearAdd rows equal the reference element, fused multiply-adds included") {
+  check_qlinear_add_rows<1, 1, std::uint8_t>();
+  check_qlinear_add_rows<1, 0, std::uint8_t>();
+  check_qlinear_add_rows<0, 1, std::uint8_t>();
+  check_qlinear_add_rows<1, 1, std::int8_t>();
+  check_qlinear_add_rows<0, 1, std::int8_t>();
+  int fusing_matters = 0;
+  for (const auto& r : add_cases) {
+    fusing_matters += check_every_pair<std::uint8_t>(r);
+    fusing_matters += check_every_pair<std::int8_t>(r);
+  }
+  CHECK(fusing_matters > 0);
+}
+
+TEST_CASE("packed QLinearAdd equals the reference on every broadcast") {
+  // [3, 37] outputs; b as the same shape, one scalar, one value per row (strided: the reference).
+  kiln::qlinear_binary_params p{};
+  p.rank = 2;
+  p.count = 3 * 37;
+  p.dims[0] = 3;
+  p.dims[1] = 37;
+  p.ratio_a = 0.37f;
+  p.ratio_b = 1.3f;
+  p.fixed = -21.5f;
+  p.strides[0][0] = 37;
+  p.strides[0][1] = 1;
+  const index_t b_strides[][2] = {{37, 1}, {0, 0}, {1, 0}};
+  const auto a = bytes<std::uint8_t>(p.count, 5u), b = bytes<std::uint8_t>(p.count, 6u);
+  for (const auto& s : b_strides)
+    for (const bool swap : {false, true}) {
+      CAPTURE(s[0]);
+      CAPTURE(swap);
+      p.strides[1][0] = s[0];
+      p.strides[1][1] = s[1];
+      p.swap = swap;
+      std::vector<std::uint8_t> want(a.size()), got(a.size());
+      kiln::qlinear_add(p, a.data(), b.data(), want.data());
+      kiln::packed::qlinear_add(p, a.data(), b.data(), got.data());
+      CHECK(got == want);
+      // And a scalar a, as ONNX Runtime hands it to MLAS second.
+      p.strides[0][0] = p.strides[0][1] = 0;
+      kiln::qlinear_add(p, a.data(), b.data(), want.data());
+      kiln::packed::qlinear_add(p, a.data(), b.data(), got.data());
+      CHECK(got == want);
+      p.strides[0][0] = 37;
+      p.strides[0][1] = 1;
+    }
 }

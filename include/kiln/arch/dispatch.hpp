@@ -1,7 +1,8 @@
 // The one place that picks the architecture kernels. Everything above it (include/kiln/packed)
 // calls kiln::arch::active::{f32_tile, int8_tile, depthwise_taps, depthwise_lane_taps,
-// requantize_saturate, requantize_row, requantize_tile, requantize_lanes, ...} with tile widths
-// active::{f32_nb, s8_nb} on panels and active::{f32_window_nb, s8_window_nb} on windows.
+// requantize_saturate, requantize_row, requantize_tile, requantize_lanes, quantize_row,
+// qlinear_add_row, ...} with tile widths active::{f32_nb, s8_nb} on panels and
+// active::{f32_window_nb, s8_window_nb} on windows.
 //
 //   Cortex-M with DSP (__ARM_FEATURE_DSP, M-profile)        → arch/cortex_m   (ACLE __smlad)
 //   x86 with AVX2 or AVX-512, or ARM NEON, and xsimd found  → arch/xsimd      (xsimd, VNNI)

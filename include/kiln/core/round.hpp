@@ -55,6 +55,29 @@ template <class Y> inline Y quantize_value(float v, float zero_point) noexcept {
   return static_cast<Y>(r);
 #endif
 }
+
+// cvtps2dq: round half to even; NaN and values outside int32 give INT32_MIN. Branch-free (those
+// select -2^31, which converts exactly) so the elementwise loops vectorize; one vcvtr where the
+// FPU has it (std::nearbyint is a libm call there).
+inline std::int32_t cvtps2dq(float v) noexcept {
+  const bool in_range = (v >= -2147483648.f) & (v < 2147483648.f);
+#if defined(KILN_ROUND_BY_VCVTR)
+  return round_to_int32_not_nan(in_range ? v : -2147483648.f);
+#else
+  return static_cast<std::int32_t>(std::nearbyint(in_range ? v : -2147483648.f));
+#endif
+}
+template <class T> constexpr std::int32_t qmin() noexcept { return std::numeric_limits<T>::min(); }
+template <class T> constexpr std::int32_t qmax() noexcept { return std::numeric_limits<T>::max(); }
+template <class T> inline T sat(std::int32_t v) noexcept {
+  return static_cast<T>(v < qmin<T>() ? qmin<T>() : v > qmax<T>() ? qmax<T>() : v);
+}
+
+// One element of QLinearAdd as MLAS's AVX2 kernel computes it (ops/qlinear.hpp qlinear_add): x, z
+// its operands in its order, rx, rz their scale ratios, fixed the folded zero points.
+template <class T> inline T qlinear_add_value(T x, T z, float rx, float rz, float fixed) noexcept {
+  return sat<T>(cvtps2dq(std::fma(static_cast<float>(x), rx, std::fma(static_cast<float>(z), rz, fixed))));
+}
 }  // namespace detail
 
 }  // namespace kiln

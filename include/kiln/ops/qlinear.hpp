@@ -15,28 +15,16 @@
 #pragma once
 
 #include "../core/requantize.hpp"
+#include "../core/round.hpp"
 #include "../core/shape.hpp"
 #include "../core/types.hpp"
 
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 namespace kiln {
-
-namespace detail {
-// cvtps2dq: round half to even; NaN and values outside int32 give INT32_MIN. Branch-free (those
-// select -2^31, which converts exactly) so the elementwise loops vectorize.
-inline std::int32_t cvtps2dq(float v) noexcept {
-  const bool in_range = (v >= -2147483648.f) & (v < 2147483648.f);
-  return static_cast<std::int32_t>(std::nearbyint(in_range ? v : -2147483648.f));
-}
-template <class T> constexpr std::int32_t qmin() noexcept { return std::numeric_limits<T>::min(); }
-template <class T> constexpr std::int32_t qmax() noexcept { return std::numeric_limits<T>::max(); }
-template <class T> inline T sat(std::int32_t v) noexcept {
-  return static_cast<T>(v < qmin<T>() ? qmin<T>() : v > qmax<T>() ? qmax<T>() : v);
-}
-}  // namespace detail
 
 // Broadcast layout as binary_params, plus the scales and zero points folded on the host.
 struct qlinear_binary_params {
@@ -93,16 +81,24 @@ inline void qlinear_blocks(index_t count, const T* x, const T* z, T* y, F& f) no
   if (i0 < count) run(i0, count - i0);
 }
 
+// The trivial broadcasts: run(sx, sz) with x and z stepping sx and sz (std::integral_constant,
+// 1 or 0) per element; false for the others.
+template <class Run> inline bool qlinear_flat(operand_layout lx, operand_layout lz, Run&& run) noexcept {
+  using L = operand_layout;
+  using one = std::integral_constant<index_t, 1>;
+  using zero = std::integral_constant<index_t, 0>;
+  if (lx == L::contiguous && lz == L::contiguous) run(one{}, one{});
+  else if (lx == L::contiguous && lz == L::scalar) run(one{}, zero{});
+  else if (lx == L::scalar && lz == L::contiguous) run(zero{}, one{});
+  else return false;
+  return true;
+}
+
 // The trivial broadcasts as loops the compiler vectorizes; false for the others.
 template <class T, class F>
 inline bool qlinear_flat(index_t count, const T* x, operand_layout lx, const T* z, operand_layout lz, T* y,
                          F&& f) noexcept {
-  using L = operand_layout;
-  if (lx == L::contiguous && lz == L::contiguous) qlinear_blocks<1, 1>(count, x, z, y, f);
-  else if (lx == L::contiguous && lz == L::scalar) qlinear_blocks<1, 0>(count, x, z, y, f);
-  else if (lx == L::scalar && lz == L::contiguous) qlinear_blocks<0, 1>(count, x, z, y, f);
-  else return false;
-  return true;
+  return qlinear_flat(lx, lz, [&](auto sx, auto sz) { qlinear_blocks<decltype(sx)::value, decltype(sz)::value>(count, x, z, y, f); });
 }
 }  // namespace detail
 
@@ -116,8 +112,7 @@ template <class T>
 inline void qlinear_add(const qlinear_binary_params& p, const T* a, const T* b, T* y) noexcept {
   const float rx = p.swap ? p.ratio_b : p.ratio_a, ry = p.swap ? p.ratio_a : p.ratio_b, fixed = p.fixed;
   const auto mlas = [rx, ry, fixed](T xv, T yv) {  // MLAS's operands, in its order
-    const float v = std::fma(static_cast<float>(xv), rx, std::fma(static_cast<float>(yv), ry, fixed));
-    return detail::sat<T>(detail::cvtps2dq(v));
+    return detail::qlinear_add_value(xv, yv, rx, ry, fixed);
   };
   const int kx = p.swap ? 1 : 0;
   if (detail::qlinear_flat(p.count, p.swap ? b : a, detail::qlinear_layout(p, kx), p.swap ? a : b,

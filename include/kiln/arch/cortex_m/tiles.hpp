@@ -33,6 +33,7 @@ using generic::f32_nb;
 using generic::f32_window_nb;
 using generic::f32_window_step;
 using generic::quantize_row;  // the reference loop, its rounding by vcvtr where the FPU has it
+using generic::qlinear_add_row;  // the reference loop, cvtps2dq by vcvtr where the FPU has it
 using generic::strided_quad_rows;
 using generic::store_row;
 using generic::strided_rows;

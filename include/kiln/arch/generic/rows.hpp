@@ -1,5 +1,5 @@
 // Elementwise passes over a row: a kernel's outputs (bias, fused residual, activation, the int8
-// kernels' column term) and QuantizeLinear's. The portable loops here are the reference; arch/xsimd/rows.hpp runs
+// kernels' column term), QuantizeLinear's and QLinearAdd's. The portable loops here are the reference; arch/xsimd/rows.hpp runs
 // them in vectors. Left to the compiler, they were vectorized at -O3 only: at -O2 (GCC 12's
 // very cheap cost model) they stayed scalar, DS-CNN's depthwise layers 4x slower.
 //
@@ -39,6 +39,13 @@ inline void add_column_term(std::int32_t* c, index_t n, std::int32_t offset, std
 // reference QuantizeLinear (ops/quant.hpp) on a row of one scale.
 template <class Y> inline void quantize_row(const float* x, index_t n, float scale, float zero_point, Y* y) noexcept {
   for (index_t i = 0; i < n; ++i) y[i] = kiln::detail::quantize_value<Y>(x[i] / scale, zero_point);
+}
+
+// y[i] = QLinearAdd of x[i * SX] and z[i * SZ] (SX, SZ 1 or 0: a row or one scalar), MLAS's
+// operands in its order (kiln::detail::qlinear_add_value). y may be x or z.
+template <index_t SX, index_t SZ, class T>
+inline void qlinear_add_row(const T* x, const T* z, index_t n, float rx, float rz, float fixed, T* y) noexcept {
+  for (index_t i = 0; i < n; ++i) y[i] = kiln::detail::qlinear_add_value(x[i * SX], z[i * SZ], rx, rz, fixed);
 }
 
 }  // namespace kiln::arch::generic
