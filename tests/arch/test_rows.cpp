@@ -262,3 +262,40 @@ TEST_CASE("packed QLinearAdd equals the reference on every broadcast") {
       p.strides[0][1] = 1;
     }
 }
+
+// MLAS's QLinearMul rounds the scaled product, then adds the output zero point (two float32
+// roundings). Built for a host with FMA (these tests are -march=native), GCC contracted the two
+// into one fused multiply-add unless the kernel rounds the product explicitly.
+TEST_CASE("QLinearMul rounds the product before adding the zero point, as MLAS") {
+  std::vector<std::uint8_t> a, b;
+  for (int i = 0; i < 256; ++i)
+    for (int j = 0; j < 256; ++j) {
+      a.push_back(static_cast<std::uint8_t>(i));
+      b.push_back(static_cast<std::uint8_t>(j));
+    }
+  kiln::qlinear_binary_params p{};
+  p.rank = 1;
+  p.count = static_cast<index_t>(a.size());
+  p.dims[0] = p.count;
+  p.strides[0][0] = p.strides[1][0] = 1;
+  p.a_zp = p.b_zp = 128;
+  std::vector<std::uint8_t> y(a.size());
+  int fusing_matters = 0;
+  for (const float ratio : {0.0123f, 0.00731f, 0.0456f, 0.1f, 0.0789f})
+    for (const int zc : {0, 17, 128, 250}) {
+      CAPTURE(ratio);
+      CAPTURE(zc);
+      p.ratio = ratio;
+      p.c_zp = zc;
+      kiln::qlinear_mul(p, a.data(), b.data(), y.data());
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        const float prod = static_cast<float>((a[i] - 128) * (b[i] - 128));
+        const volatile float scaled = prod * ratio;  // volatile: rounded on its own
+        const auto want = kiln::detail::sat<std::uint8_t>(kiln::detail::cvtps2dq(scaled + static_cast<float>(zc)));
+        CAPTURE(i);
+        REQUIRE(+y[i] == +want);
+        fusing_matters += want != kiln::detail::sat<std::uint8_t>(kiln::detail::cvtps2dq(std::fma(prod, ratio, static_cast<float>(zc))));
+      }
+    }
+  CHECK(fusing_matters > 0);
+}

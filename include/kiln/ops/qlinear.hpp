@@ -7,11 +7,12 @@
 // computes with a 256-entry lookup table built from float math (Concat, Sigmoid, LeakyRelu) the code
 // generator builds the same table on the host and the kernel is a byte lookup. Where ONNX Runtime does
 // float32 arithmetic per element, these kernels do the same float32 operations in the same order, so
-// they need an FPU (or soft float) and must be compiled without floating-point contraction
-// (-ffp-contract=off, which ISO C++ modes imply on GCC): QLinearAdd, QLinearMul, QLinearAveragePool,
-// QLinearSoftmax and QGemm with a float output (QLinearAdd's fused multiply-adds are explicit
-// std::fma calls, as MLAS's AVX2 kernel). Rounding is std::nearbyint under the default
-// round-to-nearest-even mode, as MLAS's cvtps2dq.
+// they need an FPU (or soft float): QLinearAdd, QLinearMul, QLinearAveragePool, QLinearSoftmax
+// and QGemm with a float output. Fused multiply-adds are explicit (QLinearAdd's std::fma calls,
+// as MLAS's AVX2 kernel), and a product ONNX Runtime rounds before an addition is rounded
+// explicitly (detail::rounded_product), so the compiler's contraction, on by default in GCC,
+// changes nothing. Rounding is half to even (std::nearbyint under the default rounding mode, or
+// vcvtr), as MLAS's cvtps2dq.
 #pragma once
 
 #include "../core/requantize.hpp"
@@ -129,7 +130,7 @@ inline void qlinear_mul(const qlinear_binary_params& p, const T* a, const T* b, 
   const std::int32_t za = p.a_zp, zb = p.b_zp;
   const auto f = [zc, ratio, za, zb](T av, T bv) {
     const std::int32_t prod = (static_cast<std::int32_t>(av) - za) * (static_cast<std::int32_t>(bv) - zb);
-    const float scaled = static_cast<float>(prod) * ratio;
+    const float scaled = detail::rounded_product(static_cast<float>(prod), ratio);
     return detail::sat<T>(detail::cvtps2dq(scaled + zc));
   };
   if (!detail::qlinear_flat(p.count, a, detail::qlinear_layout(p, 0), b, detail::qlinear_layout(p, 1), y, f))

@@ -856,7 +856,7 @@ inline void qlinear_add_row(const T* x, const T* z, index_t n, float rx, float r
     f32 v = fixedv;
     detail::fused_multiply_add(zv, rzv, v);
     detail::fused_multiply_add(xv, rxv, v);
-    v = (v >= int32_lo) & (v < int32_end) ? v : int32_lo;
+    v = ((v >= int32_lo) & (v < int32_end)) ? v : int32_lo;
     v = v >= lo ? v : lo;
     v = v <= hi ? v : hi;
     v = (v + magic) - magic;
