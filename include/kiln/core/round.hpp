@@ -1,6 +1,8 @@
 // Round half to even to an int32: the rounding ONNX's quantization specifies.
 #pragma once
 
+#include "shape.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -85,6 +87,22 @@ template <class T> constexpr std::int32_t qmin() noexcept { return std::numeric_
 template <class T> constexpr std::int32_t qmax() noexcept { return std::numeric_limits<T>::max(); }
 template <class T> inline T sat(std::int32_t v) noexcept {
   return static_cast<T>(v < qmin<T>() ? qmin<T>() : v > qmax<T>() ? qmax<T>() : v);
+}
+
+// Elementwise over blocks, x and z stepping SX and SZ (1 or 0) per element. Each block goes through a
+// local buffer: y may be x or z (in place), which sends a runtime overlap check (clang's) to its
+// scalar loop. Full blocks have a constant trip count, which GCC vectorizes at -O2 too.
+template <index_t SX, index_t SZ, class T, class F>
+inline void qlinear_blocks(index_t count, const T* x, const T* z, T* y, F& f) noexcept {
+  constexpr index_t block = 128;
+  T out[block];
+  const auto run = [&](index_t i0, index_t n) {
+    for (index_t i = 0; i < n; ++i) out[i] = f(x[(i0 + i) * SX], z[(i0 + i) * SZ]);
+    for (index_t i = 0; i < n; ++i) y[i0 + i] = out[i];
+  };
+  index_t i0 = 0;
+  for (; count - i0 >= block; i0 += block) run(i0, block);
+  if (i0 < count) run(i0, count - i0);
 }
 
 // One element of QLinearAdd as MLAS's AVX2 kernel computes it (ops/qlinear.hpp qlinear_add): x, z

@@ -66,22 +66,6 @@ inline operand_layout qlinear_layout(const qlinear_binary_params& p, int k) noex
   return contiguous ? operand_layout::contiguous : scalar ? operand_layout::scalar : operand_layout::strided;
 }
 
-// Elementwise over blocks, x and z stepping SX and SZ (1 or 0) per element. Each block goes through a
-// local buffer: y may be x or z (in place), which sends a runtime overlap check (clang's) to its
-// scalar loop. Full blocks have a constant trip count, which GCC vectorizes at -O2 too.
-template <index_t SX, index_t SZ, class T, class F>
-inline void qlinear_blocks(index_t count, const T* x, const T* z, T* y, F& f) noexcept {
-  constexpr index_t block = 128;
-  T out[block];
-  const auto run = [&](index_t i0, index_t n) {
-    for (index_t i = 0; i < n; ++i) out[i] = f(x[(i0 + i) * SX], z[(i0 + i) * SZ]);
-    for (index_t i = 0; i < n; ++i) y[i0 + i] = out[i];
-  };
-  index_t i0 = 0;
-  for (; count - i0 >= block; i0 += block) run(i0, block);
-  if (i0 < count) run(i0, count - i0);
-}
-
 // The trivial broadcasts: run(sx, sz) with x and z stepping sx and sz (std::integral_constant,
 // 1 or 0) per element; false for the others.
 template <class Run> inline bool qlinear_flat(operand_layout lx, operand_layout lz, Run&& run) noexcept {

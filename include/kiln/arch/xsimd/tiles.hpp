@@ -737,10 +737,12 @@ inline void requantize_tile(std::int32_t* c, index_t rows, index_t n, const std:
 
 // generic::quantize_row in blocks of 16: clamped to [min - zp, max - zp] first (integers, so the
 // same saturation; NaN fails the comparison to the minimum, as there), then rounded half to even
-// by 1.5 * 2^23 as above. The tail and -ffast-math go through the portable loop.
+// by 1.5 * 2^23 as above. The tail and -ffast-math go through the portable loop, and so does all
+// of AVX2: GCC 12 splits 16-float vectors' selects there into one scalar compare per element
+// (2.4x slower than the portable loop it vectorizes itself).
 template <class Y> inline void quantize_row(const float* x, index_t n, float scale, float zero_point, Y* y) noexcept {
   index_t i = 0;
-#if !defined(__FAST_MATH__)
+#if !defined(__FAST_MATH__) && (defined(__AVX512F__) || defined(__aarch64__))
   using f32 = detail::requant_vectors<16>::f32;
   using i32 = detail::requant_vectors<16>::i32;
   using yv = typename detail::narrow_vector<Y, 16>::type;
@@ -760,113 +762,51 @@ template <class Y> inline void quantize_row(const float* x, index_t n, float sca
   generic::quantize_row(x + i, n - i, scale, zero_point, y + i);
 }
 
-#if (defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__)) || defined(__aarch64__)) && !defined(__FAST_MATH__)
-namespace detail {
-// 16 values of T (8-bit) at p, sign- or zero-extended to int32, by the target's instructions:
-// GCC 12 turned __builtin_convertvector from bytes into a byte-by-byte extraction through
-// general registers (QLinearAdd rows 5x slower than the reference loop's vectorization).
-template <class T> inline void widen_bytes(const T* p, requant_vectors<16>::i32& w) noexcept {
-  static_assert(sizeof(T) == 1, "8-bit values");
-#if defined(__AVX512F__)
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  const __m512i v = std::is_signed_v<T> ? _mm512_maskz_cvtepi8_epi32(0xffff, b) : _mm512_maskz_cvtepu8_epi32(0xffff, b);
-  std::memcpy(&w, &v, sizeof w);
-#elif defined(__AVX2__)
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), hi = _mm_unpackhi_epi64(b, b);
-  const __m256i v[2] = {std::is_signed_v<T> ? _mm256_cvtepi8_epi32(b) : _mm256_cvtepu8_epi32(b),
-                        std::is_signed_v<T> ? _mm256_cvtepi8_epi32(hi) : _mm256_cvtepu8_epi32(hi)};
-  std::memcpy(&w, v, sizeof w);
-#else
-  int32x4_t v[4];
-  if constexpr (std::is_signed_v<T>) {
-    const int8x16_t b = vld1q_s8(reinterpret_cast<const std::int8_t*>(p));
-    const int16x8_t lo = vmovl_s8(vget_low_s8(b)), hi = vmovl_s8(vget_high_s8(b));
-    v[0] = vmovl_s16(vget_low_s16(lo));
-    v[1] = vmovl_s16(vget_high_s16(lo));
-    v[2] = vmovl_s16(vget_low_s16(hi));
-    v[3] = vmovl_s16(vget_high_s16(hi));
-  } else {
-    const uint8x16_t b = vld1q_u8(reinterpret_cast<const std::uint8_t*>(p));
-    const uint16x8_t lo = vmovl_u8(vget_low_u8(b)), hi = vmovl_u8(vget_high_u8(b));
-    v[0] = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(lo)));
-    v[1] = vreinterpretq_s32_u32(vmovl_u16(vget_high_u16(lo)));
-    v[2] = vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(hi)));
-    v[3] = vreinterpretq_s32_u32(vmovl_u16(vget_high_u16(hi)));
-  }
-  std::memcpy(&w, v, sizeof w);
-#endif
-}
-
-// c = a * b + c rounded once, 16 lanes, by the target's instruction (by reference: a 64-byte
-// vector passed by value changes the ABI without AVX-512). Not xsimd::fma: xsimd 8 writes it
-// as a * b + c for AVX-512, which GCC contracts only where it forms the FMA itself (a product of
-// loop-invariant operands was hoisted and rounded on its own: QLinearAdd with a scalar operand off
-// by one).
-inline void fused_multiply_add(const requant_vectors<16>::f32& a, const requant_vectors<16>::f32& b,
-                               requant_vectors<16>::f32& c) noexcept {
-#if defined(__AVX512F__)
-  c = _mm512_fmadd_ps(a, b, c);
-#else
-#if defined(__AVX2__)
-  using part = __m256;
-  const auto fma = [](part x, part y, part z) { return _mm256_fmadd_ps(x, y, z); };
-#else
-  using part = float32x4_t;
-  const auto fma = [](part x, part y, part z) { return vfmaq_f32(z, x, y); };
-#endif
-  constexpr int parts = static_cast<int>(sizeof a / sizeof(part));
-  part pa[parts], pb[parts], pc[parts];
-  std::memcpy(pa, &a, sizeof a);
-  std::memcpy(pb, &b, sizeof b);
-  std::memcpy(pc, &c, sizeof c);
-  KILN_UNROLL for (int k = 0; k < parts; ++k) pc[k] = fma(pa[k], pb[k], pc[k]);
-  std::memcpy(&c, pc, sizeof c);
-#endif
-}
-}  // namespace detail
-
-// generic::qlinear_add_row in blocks of 16: the two multiply-adds fused (where the target has no
-// FMA the portable loop runs: std::fma), cvtps2dq's NaN and out-of-range values to -2^31, then
-// clamped to T's bounds (integers: the same saturation) and rounded half to even by 1.5 * 2^23,
-// as quantize_row. At -Os the portable loop stayed scalar, a libm nearbyintf per element
-// (ResNet-8 int8 5x its -O3 time).
+#if defined(__AVX512F__) && !defined(__FAST_MATH__)
+// generic::qlinear_add_row in blocks of 16 on AVX-512: bytes widened by vpmovsxbd/vpmovzxbd (GCC
+// 12 turned __builtin_convertvector from bytes into a byte-by-byte extraction), both
+// multiply-adds fused by vfmadd (xsimd 8's AVX-512 fma is a * b + c, which GCC did not fuse for
+// a hoisted loop-invariant product: one off with a scalar operand), vcvtps2dq (cvtps2dq itself:
+// NaN and out of range to INT32_MIN), and a saturating narrow, uint8 clamped at 0 first. At -Os
+// the portable loop stays scalar with a libm nearbyintf per element (ResNet-8 int8 5x its -O3
+// time); at -O3 GCC vectorizes it about as well. Elsewhere (AVX2, NEON) the portable blocks,
+// which GCC vectorizes at -O2 and -O3: rows of 16-float vectors there were split and partly
+// scalarized (AVX2 8x slower).
 template <index_t SX, index_t SZ, class T>
 inline void qlinear_add_row(const T* x, const T* z, index_t n, float rx, float rz, float fixed, T* y) noexcept {
-  using f32 = detail::requant_vectors<16>::f32;
-  using i32 = detail::requant_vectors<16>::i32;
-  using tv = typename detail::narrow_vector<T, 16>::type;
-  // Operand block at element i: 16 values of a row, or its one scalar (S = 0) in every lane.
-  const auto load = [](f32& v, const T* row, index_t i, auto step) {  // by reference, as above
+  static_assert(sizeof(T) == 1, "8-bit values");
+  // The zero-masked forms throughout: GCC 12's unmasked ones start from an undefined vector that
+  // -Wmaybe-uninitialized reports, a false positive.
+  constexpr __mmask16 all = 0xffff;
+  const auto load = [](const T* row, index_t i, auto step) {
     if constexpr (decltype(step)::value == 0) {
-      v = static_cast<float>(row[0]) - f32{};
+      return _mm512_set1_ps(static_cast<float>(row[0]));
     } else {
-      i32 w;
-      detail::widen_bytes(row + i, w);
-      v = __builtin_convertvector(w, f32);
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i));
+      return _mm512_maskz_cvtepi32_ps(all, std::is_signed_v<T> ? _mm512_maskz_cvtepi8_epi32(all, b) : _mm512_maskz_cvtepu8_epi32(all, b));
     }
   };
-  const f32 lo = static_cast<float>(kiln::detail::qmin<T>()) - f32{}, hi = static_cast<float>(kiln::detail::qmax<T>()) - f32{};
-  const f32 int32_lo = -2147483648.f - f32{}, int32_end = 2147483648.f - f32{}, magic = 12582912.f - f32{};
-  const f32 rxv = rx - f32{}, rzv = rz - f32{}, fixedv = fixed - f32{};
+  const __m512 rxv = _mm512_set1_ps(rx), rzv = _mm512_set1_ps(rz), fixedv = _mm512_set1_ps(fixed);
   index_t i = 0;
   for (; i + 16 <= n; i += 16) {
-    f32 xv, zv;
-    load(xv, x, i, std::integral_constant<index_t, SX>{});
-    load(zv, z, i, std::integral_constant<index_t, SZ>{});
-    f32 v = fixedv;
-    detail::fused_multiply_add(zv, rzv, v);
-    detail::fused_multiply_add(xv, rxv, v);
-    v = ((v >= int32_lo) & (v < int32_end)) ? v : int32_lo;
-    v = v >= lo ? v : lo;
-    v = v <= hi ? v : hi;
-    v = (v + magic) - magic;
-    const tv q = __builtin_convertvector(__builtin_convertvector(v, i32), tv);
-    std::memcpy(y + i, &q, sizeof q);
+    const __m512 xv = load(x, i, std::integral_constant<index_t, SX>{});
+    const __m512 zv = load(z, i, std::integral_constant<index_t, SZ>{});
+    const __m512i r = _mm512_maskz_cvtps_epi32(all, _mm512_fmadd_ps(xv, rxv, _mm512_fmadd_ps(zv, rzv, fixedv)));
+    const __m128i q = std::is_signed_v<T>
+                          ? _mm512_maskz_cvtsepi32_epi8(all, r)
+                          : _mm512_maskz_cvtusepi32_epi8(all, _mm512_maskz_max_epi32(all, r, _mm512_setzero_si512()));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), q);
   }
   generic::qlinear_add_row<SX, SZ>(x + i * SX, z + i * SZ, n - i, rx, rz, fixed, y + i);
 }
 #else
-using generic::qlinear_add_row;
+// The reference's blocks of 128, which GCC vectorizes at -O2 and -O3 (the portable row's loop,
+// whose output may be an input, only at -O3; on microcontrollers that loop is the smaller code).
+template <index_t SX, index_t SZ, class T>
+inline void qlinear_add_row(const T* x, const T* z, index_t n, float rx, float rz, float fixed, T* y) noexcept {
+  auto add = [rx, rz, fixed](T xv, T zv) { return kiln::detail::qlinear_add_value(xv, zv, rx, rz, fixed); };
+  kiln::detail::qlinear_blocks<SX, SZ>(n, x, z, y, add);
+}
 #endif
 #else
 using generic::qlinear_add_row;
