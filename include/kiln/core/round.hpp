@@ -1,4 +1,6 @@
-// Round half to even to an int32: the rounding ONNX's quantization specifies.
+// Rounding to integers as ONNX's quantization specifies (half to even) and as ONNX Runtime's
+// float kernels do it (cvtps2dq, saturation, products rounded on their own), and the QLinearAdd
+// element both the reference op (ops/qlinear.hpp) and the architecture rows compute.
 #pragma once
 
 #include "shape.hpp"

@@ -1,7 +1,8 @@
 // Elementwise passes over a row: a kernel's outputs (bias, fused residual, activation, the int8
-// kernels' column term), QuantizeLinear's and QLinearAdd's. The portable loops here are the reference; arch/xsimd/rows.hpp runs
-// them in vectors. Left to the compiler, they were vectorized at -O3 only: at -O2 (GCC 12's
-// very cheap cost model) they stayed scalar, DS-CNN's depthwise layers 4x slower.
+// kernels' column term), QuantizeLinear's and QLinearAdd's. The portable loops here are the
+// reference; arch/xsimd/rows.hpp runs them in vectors. Left to the compiler, they were
+// vectorized at -O3 only: at -O2 (GCC 12's very cheap cost model) they stayed scalar, DS-CNN's
+// depthwise layers 4x slower.
 //
 // Act is an activation functor (packed/epilogue.hpp) callable on a float; the vector versions
 // also call it on a vector of floats where it takes one.
