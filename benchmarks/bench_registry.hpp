@@ -10,7 +10,7 @@
 namespace kiln_bench {
 
 struct model_entry {
-  std::string name;   // BM_kiln/<name>, BM_ort/<name>
+  std::string name;   // BM_model/<name>
   std::string group;  // "model" or "kernel"
   std::string onnx;   // the file both runtimes load
   const kiln::model_info* info;
