@@ -70,6 +70,10 @@ std::string tmpl(const std::string& name, std::initializer_list<std::string> arg
   return s + ">";
 }
 
+std::string layout_name(bool blocked) {
+  return blocked ? "kiln::packed::channel_layout::blocked" : "kiln::packed::channel_layout::planar";
+}
+
 dims_t broadcast_shape(const lower_context& ctx, const dims_t& a, const dims_t& b) {
   const std::size_t r = std::max(a.size(), b.size());
   dims_t out(r);

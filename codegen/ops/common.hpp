@@ -68,6 +68,8 @@ void fill_matmul_batch(const lower_context& ctx, const matmul_geometry& g, index
 
 // "kiln::unary<kiln::op::relu, float>" from pieces.
 std::string tmpl(const std::string& name, std::initializer_list<std::string> args);
+// The kiln::packed::channel_layout a kernel template takes for a (channel-blocked or planar) tensor.
+std::string layout_name(bool blocked);
 
 // numpy broadcasting of two shapes; fails naming the node when incompatible.
 dims_t broadcast_shape(const lower_context& ctx, const dims_t& a, const dims_t& b);

@@ -46,10 +46,6 @@ index_t winograd_tile(graph::winograd_mode mode, const conv_params& p) {
   return 0;
 }
 
-std::string layout_name(bool blocked) {
-  return blocked ? "kiln::packed::channel_layout::blocked" : "kiln::packed::channel_layout::planar";
-}
-
 // A depthwise or pointwise conv reading or writing a channel-blocked tensor (stages/layout.cpp
 // chose which; the kernels take every layout pair the stage can produce).
 void lower_blocked_conv(lower_context& ctx, const conv_params& p) {

@@ -191,10 +191,76 @@ std::int64_t zp_count(lower_context& ctx, std::size_t i, std::int64_t per_channe
 // QLinearConv on the packed kernels (kiln compile --kernels fast); false leaves the node to the
 // reference kernel. Depthwise runs direct; any other conv needs constant weights, zero points and
 // bias so the weights can be packed and the zero-point terms folded (packed::prepare_qconv).
+// A QLinearConv reading or writing a channel-blocked tensor (stages/layout.cpp chose which; the
+// kernels take every layout pair the stage can produce).
+template <class X, class W, class Y>
+void lower_blocked_qconv(lower_context& ctx, const qconv_params& p, tensor_id rq) {
+  using kiln::packed::channel_layout;
+  constexpr auto planar = channel_layout::planar, blocked = channel_layout::blocked;
+  const bool in = ctx.in(0).channel_blocked, out = ctx.g().at(ctx.out_id(0)).channel_blocked;
+  if (kiln::packed::depthwise_applies(p) && p.out_channels % kiln::packed::channel_block == 0) {
+    auto fn = in ? (out ? &kiln::packed::qlinear_depthwise_by_layout<blocked, blocked, X, W, Y>
+                        : &kiln::packed::qlinear_depthwise_by_layout<blocked, planar, X, W, Y>)
+                 : (out ? &kiln::packed::qlinear_depthwise_by_layout<planar, blocked, X, W, Y>
+                        : &kiln::packed::qlinear_depthwise_by_layout<planar, planar, X, W, Y>);
+    layer l = make_layer(tmpl("kiln::packed::qlinear_depthwise_by_layout",
+                              {layout_name(in), layout_name(out), cpp_name<X>(), cpp_name<W>(), cpp_name<Y>()}),
+                         fn, p,
+                         {ctx.in_id(0), ctx.in_id(2), ctx.in_id(3), ctx.in_id(5), rq, ctx.in_id(8), ctx.in_id(7),
+                          ctx.out_id(0), scratch_arg});
+    l.scratch_bytes = kiln::packed::depthwise_scratch_bytes(p);
+    // As the float depthwise: a lane block's output rows trail its input rows.
+    if (in == out && std::is_same_v<X, Y> && ctx.in(0).dims == ctx.g().at(ctx.out_id(0)).dims) l.inplace_ok = {0};
+    l.macs = conv_macs(ctx.in(3), p);
+    ctx.emit(std::move(l));
+    return;
+  }
+  for (std::size_t i : {2, 3, 5, 8})
+    if (ctx.has_input(i) && !ctx.is_constant(i)) throw std::logic_error(ctx.n().label() + ": blocked QLinearConv without constant weights");
+  if (!out || !kiln::packed::qlinear_pointwise_applies(p) || p.in_channels > 16384)
+    throw std::logic_error(ctx.n().label() + ": no kernel for its channel-blocked tensors");
+  // Positions as QGemm rows, as qlinear_conv1x1_small_plane: B is W^T, the bias folds as C.
+  qgemm_params q{};
+  q.m = p.out[1] * p.out[2];
+  q.n = p.out_channels;
+  q.k = p.in_channels;
+  q.trans_a = q.trans_b = true;
+  q.b_zp_count = p.w_zp_count;
+  q.scale_count = p.rq_count;
+  std::vector<W> w, w_zp;
+  for (auto v : ctx.const_ints(3, "weight")) w.push_back(static_cast<W>(v));
+  if (ctx.has_input(5))
+    for (auto v : ctx.const_ints(5, "weight zero point")) w_zp.push_back(static_cast<W>(v));
+  std::vector<std::int32_t> bias;
+  if (ctx.has_input(8))
+    for (auto v : ctx.const_ints(8, "bias")) bias.push_back(static_cast<std::int32_t>(v));
+  const std::int32_t x_zp = ctx.has_input(2) ? static_cast<std::int32_t>(ctx.const_ints(2, "zero point")[0]) : 0;
+  std::vector<std::int8_t> packed(kiln::packed::qdense_weight_count(q.n, q.k));
+  std::vector<std::int32_t> zp_out(static_cast<std::size_t>(q.b_zp_count)), bias_out(static_cast<std::size_t>(q.n));
+  // A folded bias outside int32 is kept modulo 2^32, as the kernel adds (packed/qdense.hpp): only
+  // the final accumulator must fit, which check_accumulator bounded.
+  const bool any_zp = kiln::packed::prepare_qdense(w.data(), q.n, q.k, 1, q.k, w_zp.empty() ? nullptr : w_zp.data(),
+                                                   q.b_zp_count, bias.empty() ? nullptr : bias.data(), 1, x_zp,
+                                                   std::is_signed_v<X>, packed.data(), zp_out.data(), bias_out.data());
+  const auto wid = ctx.constant("packed", dtype::i8, {static_cast<std::int64_t>(packed.size())}, to_bytes(packed));
+  const auto zid = any_zp ? ctx.constant("packed_zp", dtype::i32, {q.b_zp_count}, to_bytes(zp_out)) : no_tensor;
+  const auto bid = ctx.constant("packed_bias", dtype::i32, {q.n}, to_bytes(bias_out));
+  layer l = make_layer(tmpl("kiln::packed::qlinear_pointwise", {layout_name(in), cpp_name<X>(), cpp_name<Y>()}),
+                       in ? &kiln::packed::qlinear_pointwise<blocked, X, Y> : &kiln::packed::qlinear_pointwise<planar, X, Y>,
+                       q, {ctx.in_id(0), wid, zid, bid, rq, ctx.in_id(7), ctx.out_id(0), scratch_arg});
+  l.scratch_bytes = kiln::packed::qlinear_pointwise_scratch_bytes(q.m, q.n, q.k);
+  l.macs = conv_macs(ctx.in(3), p);
+  ctx.emit(std::move(l));
+}
+
 template <class X, class W, class Y>
 bool lower_packed_qconv(lower_context& ctx, const qconv_params& p, tensor_id rq) {
   const index_t cin_g = p.in_channels / p.group;
   const index_t taps = p.kernel[0] * p.kernel[1] * p.kernel[2], k = cin_g * taps;
+  if (ctx.in(0).channel_blocked || ctx.g().at(ctx.out_id(0)).channel_blocked) {
+    lower_blocked_qconv<X, W, Y>(ctx, p, rq);
+    return true;
+  }
   if (kiln::packed::depthwise_applies(p)) {
     layer l = make_layer(tmpl("kiln::packed::qlinear_depthwise", {cpp_name<X>(), cpp_name<W>(), cpp_name<Y>()}),
                          &kiln::packed::qlinear_depthwise<X, W, Y>, p,

@@ -2,13 +2,15 @@
 // The depthwise lanes kernel computes 16 channels side by side, so a planar (NCHW) tensor is
 // transposed on its way in and out of it; between a pointwise conv and a depthwise one, or two
 // depthwise ones, the tensor can instead stay in those blocks (kiln/packed/layout.hpp), and the
-// pointwise kernel reads either layout and writes blocks. A float tensor is blocked when
+// pointwise kernel reads either layout and writes blocks. A float tensor, or an int8 one between
+// QLinearConvs, is blocked when
 //   - its producer and all its readers are such convs (depthwise: one channel per group; pointwise:
 //     1x1, stride 1, no padding, one group), reading it as their data input, with channels in
 //     whole blocks of 16, no fused residual (readers may also be averages over the whole plane,
 //     whose 1x1 output is the same in either layout), and
 //   - it is not a graph input or output, nor constant, and
 //   - pointwise means a plane of at least 16 positions (smaller ones have a better planar kernel),
+//   - int8 (QLinearConv): constant zero points and bias; a pointwise one on one image,
 //   - a zero Pad between (a view) is looked through,
 //   - no pointwise reader writes a planar tensor (that layer runs the planar 1x1 kernel, which
 //     reads planar input); dropping one such tensor may drop others, so this runs to a fixed point.
@@ -61,13 +63,34 @@ bool is_zero_pad(const graph& g, const node& n) {
   return all_equal(g.at(n.inputs[1]).as_ints(), 0);
 }
 
+bool constant_or_absent(const graph& g, const node& n, std::size_t i) {
+  return i >= n.inputs.size() || n.inputs[i] == no_tensor || g.at(n.inputs[i]).is_constant();
+}
+
+// A QLinearConv the int8 blocked kernels take: the float conditions below, and for a pointwise
+// conv one image, constant zero points and bias (packed::qlinear_pointwise folds them into its
+// bias at codegen time) and K within the dense tile's int32 sums.
+bool int8_conv(const graph& g, const node& n) {
+  if (n.op_type != "QLinearConv" || !n.domain.empty() || n.inputs.size() < 8 || n.inputs.size() > 9 ||
+      n.outputs.size() != 1 || n.inputs[0] == no_tensor || n.inputs[3] == no_tensor)
+    return false;
+  const auto& x = g.at(n.inputs[0]);
+  if (x.type != dtype::u8 && x.type != dtype::i8) return false;
+  for (std::size_t i : {2, 5, 7, 8})
+    if (!constant_or_absent(g, n, i)) return false;
+  return true;
+}
+
 conv_kind blocked_kind(const graph& g, const node& n) {
   if (whole_plane_average(g, n)) return conv_kind::global_pool;
-  if (n.op_type != "Conv" || !n.domain.empty() || n.inputs.size() < 2 || n.inputs.size() > 3 ||
-      n.outputs.size() != 1 || n.inputs[0] == no_tensor || n.inputs[1] == no_tensor)
+  const bool int8 = int8_conv(g, n);
+  const std::size_t wi = int8 ? 3 : 1;
+  if (!int8 && (n.op_type != "Conv" || !n.domain.empty() || n.inputs.size() < 2 || n.inputs.size() > 3 ||
+                n.outputs.size() != 1 || n.inputs[0] == no_tensor || n.inputs[1] == no_tensor))
     return conv_kind::other;
-  const auto &x = g.at(n.inputs[0]), &w = g.at(n.inputs[1]), &y = g.at(n.outputs[0]);
-  if (x.type != dtype::f32 || x.dims.size() != 4 || w.dims.size() != 4 || y.dims.size() != 4 || !w.is_constant())
+  const auto &x = g.at(n.inputs[0]), &w = g.at(n.inputs[wi]), &y = g.at(n.outputs[0]);
+  if ((!int8 && x.type != dtype::f32) || x.dims.size() != 4 || w.dims.size() != 4 || y.dims.size() != 4 ||
+      !w.is_constant())
     return conv_kind::other;
   const std::int64_t c = x.dims[1], m = y.dims[1], group = n.get_int("group", 1);
   constexpr std::int64_t block = kiln::packed::channel_block;
@@ -79,7 +102,8 @@ conv_kind blocked_kind(const graph& g, const node& n) {
   // for 256 -> 256 channels). The M4 prefers the blocked kernel there (MobileNet float 31.6
   // against 32.7 M instructions), but the layout is decided for every target alike.
   if (group == 1 && w.dims[2] == 1 && w.dims[3] == 1 && x.dims[2] * x.dims[3] >= 16 && all_equal(n.get_ints("strides"), 1) &&
-      all_equal(n.get_ints("pads"), 0) && (auto_pad == "NOTSET" || auto_pad == "VALID"))
+      all_equal(n.get_ints("pads"), 0) && (auto_pad == "NOTSET" || auto_pad == "VALID") &&
+      (!int8 || (x.dims[0] == 1 && c <= 16384 && constant_or_absent(g, n, 3))))
     return conv_kind::pointwise;
   return conv_kind::other;
 }

@@ -3,14 +3,17 @@
 // every layout pair, batches of 1 and 2, each fused activation kind, and position counts below,
 // at, above and at multiples of each target's tile rows (1, 4, 6, 12).
 #include <kiln/ops/conv.hpp>
+#include <kiln/ops/quant.hpp>
 #include <kiln/packed/depthwise.hpp>
 #include <kiln/packed/pointwise.hpp>
 #include <kiln/packed/pool.hpp>
+#include <kiln/packed/qdense.hpp>
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -29,8 +32,9 @@ struct lcg {
 
 // Element (n, c, pos) of a planar tensor at its blocked index: the layout's definition, written
 // out independently of the kernels.
-std::vector<float> to_blocked(const std::vector<float>& x, index_t batch, index_t c, index_t positions) {
-  std::vector<float> b(x.size(), std::nanf(""));
+template <class T>
+std::vector<T> to_blocked(const std::vector<T>& x, index_t batch, index_t c, index_t positions) {
+  std::vector<T> b(x.size(), std::numeric_limits<T>::has_quiet_NaN ? std::numeric_limits<T>::quiet_NaN() : T(0x5a));
   for (index_t n = 0; n < batch; ++n)
     for (index_t ch = 0; ch < c; ++ch)
       for (index_t pos = 0; pos < positions; ++pos)
@@ -38,8 +42,9 @@ std::vector<float> to_blocked(const std::vector<float>& x, index_t batch, index_
             x[static_cast<std::size_t>((n * c + ch) * positions + pos)];
   return b;
 }
-std::vector<float> from_blocked(const std::vector<float>& b, index_t batch, index_t c, index_t positions) {
-  std::vector<float> x(b.size());
+template <class T>
+std::vector<T> from_blocked(const std::vector<T>& b, index_t batch, index_t c, index_t positions) {
+  std::vector<T> x(b.size());
   for (index_t n = 0; n < batch; ++n)
     for (index_t ch = 0; ch < c; ++ch)
       for (index_t pos = 0; pos < positions; ++pos)
@@ -48,9 +53,10 @@ std::vector<float> from_blocked(const std::vector<float>& b, index_t batch, inde
   return x;
 }
 
-kiln::conv_params params(index_t batch, index_t c, index_t m, index_t group, index_t h, index_t w, index_t k,
+template <class P = kiln::conv_params>
+P params(index_t batch, index_t c, index_t m, index_t group, index_t h, index_t w, index_t k,
                          index_t stride, index_t pad, index_t dilation) {
-  kiln::conv_params p{};
+  P p{};
   p.batch = batch;
   p.in_channels = c;
   p.out_channels = m;
@@ -208,4 +214,155 @@ TEST_CASE("a global average pool of channel blocks equals the reference pool") {
     kiln::packed::global_average_pool_blocked(p, xb.data(), got.data());
     require_close(got, want);
   }
+}
+
+namespace {
+
+// int8 layers: every value random over its type, weight zero points (per channel) when asked, a
+// scale per output channel small enough that outputs spread over the type without all saturating.
+template <class X, class W, class Y> struct qlayer {
+  kiln::qconv_params p;
+  std::vector<X> x;
+  std::vector<W> w, w_zp;
+  std::vector<std::int32_t> bias;
+  std::vector<float> scale;
+  X x_zp;
+  Y y_zp;
+  std::vector<Y> want;
+
+  template <class T> static T any(lcg& rng) {
+    const float u = (rng.uniform() + 1.f) / 2.f;  // [0, 1)
+    return static_cast<T>(std::numeric_limits<T>::min() + static_cast<int>(u * 255.99f));
+  }
+  qlayer(lcg& rng, kiln::qconv_params q, bool weight_zero_points) : p(q) {
+    const index_t k = p.in_channels / p.group * p.kernel[1] * p.kernel[2];
+    p.w_zp_count = weight_zero_points ? p.out_channels : 1;
+    p.rq_count = p.out_channels;
+    x.resize(static_cast<std::size_t>(p.batch * p.in_channels * p.in[1] * p.in[2]));
+    w.resize(static_cast<std::size_t>(p.out_channels * k));
+    for (auto& v : x) v = any<X>(rng);
+    for (auto& v : w) v = any<W>(rng);
+    for (index_t i = 0; i < p.w_zp_count; ++i)
+      w_zp.push_back(weight_zero_points ? any<W>(rng) : W(std::is_signed_v<W> ? 0 : 128));
+    for (index_t i = 0; i < p.out_channels; ++i) {
+      bias.push_back(static_cast<std::int32_t>(rng.uniform() * 5000.f));
+      scale.push_back((0.0005f + 0.002f * (rng.uniform() + 1.f)) / static_cast<float>(k));
+    }
+    x_zp = any<X>(rng);
+    y_zp = any<Y>(rng);
+    want.resize(static_cast<std::size_t>(p.batch * p.out_channels * p.out[1] * p.out[2]));
+    kiln::qlinear_conv(p, x.data(), &x_zp, w.data(), w_zp.data(), scale.data(), bias.data(), &y_zp, want.data());
+  }
+  void require_equal(const std::vector<Y>& got) const {
+    REQUIRE(got.size() == want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      CAPTURE(i);
+      REQUIRE(+got[i] == +want[i]);
+    }
+  }
+};
+
+template <channel_layout In, channel_layout Out, class X, class W, class Y>
+void qdepthwise_case(const qlayer<X, W, Y>& l) {
+  CAPTURE(In == channel_layout::blocked);
+  CAPTURE(Out == channel_layout::blocked);
+  const auto& p = l.p;
+  const index_t in_positions = p.in[1] * p.in[2], out_positions = p.out[1] * p.out[2];
+  const auto x = In == channel_layout::blocked ? to_blocked(l.x, p.batch, p.in_channels, in_positions) : l.x;
+  std::vector<Y> y(l.want.size(), Y(0x33));
+  // Stale scratch (as in a reused arena): a kernel reading any of it unwritten overflows.
+  std::vector<std::int32_t> scratch(kiln::packed::depthwise_scratch_bytes(p) / 4 + 1, 0x3fffffff);
+  kiln::packed::qlinear_depthwise_by_layout<In, Out>(p, x.data(), &l.x_zp, l.w.data(), l.w_zp.data(), l.scale.data(),
+                                                     l.bias.data(), &l.y_zp, y.data(), scratch.data());
+  const auto planar_y = [&] { return Out == channel_layout::blocked ? from_blocked(y, p.batch, p.out_channels, out_positions) : y; };
+  l.require_equal(planar_y());
+  // The per-channel plane path, which targets without int8 lanes (Cortex-M) take for every layout.
+  std::fill(y.begin(), y.end(), Y(0x33));
+  std::fill(scratch.begin(), scratch.end(), 0x3fffffff);
+  const index_t xs = In == channel_layout::blocked ? 16 : 1, ys = Out == channel_layout::blocked ? 16 : 1;
+  kiln::packed::detail::qlinear_depthwise_planes(p, x.data(), xs, l.x_zp, l.w.data(), l.w_zp.data(), l.scale.data(),
+                                                 l.bias.data(), l.y_zp, y.data(), ys, scratch.data());
+  l.require_equal(planar_y());
+}
+
+template <class X, class W, class Y> void check_qdepthwise(bool weight_zero_points) {
+  using L = channel_layout;
+  lcg rng{19};
+  struct shape {
+    index_t c, h, w, k, stride, pad, dilation;
+  };
+  const shape shapes[] = {{64, 25, 5, 3, 1, 1, 1}, {32, 12, 12, 3, 2, 1, 1}, {16, 1, 40, 1, 1, 0, 1},
+                          {16, 9, 9, 5, 1, 2, 1},  {48, 10, 10, 3, 1, 2, 2}, {16, 7, 9, 3, 2, 0, 1},
+                          {32, 3, 3, 3, 1, 1, 1}};
+  int cases = 0;
+  for (const auto& s : shapes) {
+    const index_t batch = ++cases % 2 == 0 ? 2 : 1;
+    auto p = params<kiln::qconv_params>(batch, s.c, s.c, s.c, s.h, s.w, s.k, s.stride, s.pad, s.dilation);
+    if (s.h == 1) {
+      p.kernel[1] = 1;
+      p.out[1] = 1;
+    }
+    CAPTURE(cases);
+    REQUIRE(kiln::packed::depthwise_applies(p));
+    const qlayer<X, W, Y> l(rng, p, weight_zero_points);
+    qdepthwise_case<L::planar, L::planar>(l);
+    qdepthwise_case<L::planar, L::blocked>(l);
+    qdepthwise_case<L::blocked, L::planar>(l);
+    qdepthwise_case<L::blocked, L::blocked>(l);
+  }
+}
+
+template <class X, class W, class Y> void check_qpointwise(bool weight_zero_points) {
+  lcg rng{23};
+  int cases = 0, blocked_inputs = 0;
+  // Input channels in and out of whole blocks (planar inputs only) and over a quad's multiple;
+  // output channels of one block, of a dense panel's 64 and over it (80 = 64 + 16, 144 = 2 x 64 +
+  // 16); positions around the dense tile's 4 rows and the 32 rows packed at a time.
+  for (index_t c : {3, 8, 16, 48})
+    for (index_t m : {16, 48, 80, 144})
+      for (index_t positions : {1, 3, 4, 5, 31, 32, 33, 70, 125}) {
+        const index_t h = positions == 125 ? 25 : 1, w = positions / h;
+        auto p = params<kiln::qconv_params>(1, c, m, 1, h, w, 1, 1, 0, 1);
+        CAPTURE(c);
+        CAPTURE(m);
+        CAPTURE(positions);
+        REQUIRE(kiln::packed::qlinear_pointwise_applies(p));
+        const qlayer<X, W, Y> l(rng, p, weight_zero_points && ++cases % 2 == 0);
+        const kiln::qgemm_params q{positions, m, c, true, true, 0, 0, l.p.w_zp_count, l.p.rq_count};
+        std::vector<std::int8_t> packed(kiln::packed::qdense_weight_count(m, c));
+        std::vector<std::int32_t> zp(static_cast<std::size_t>(l.p.w_zp_count)), folded(static_cast<std::size_t>(m));
+        const bool any = kiln::packed::prepare_qdense(l.w.data(), m, c, 1, c, l.w_zp.data(), l.p.w_zp_count,
+                                                      l.bias.data(), 1, l.x_zp, std::is_signed_v<X>, packed.data(),
+                                                      zp.data(), folded.data());
+        std::vector<unsigned char> scratch(kiln::packed::qlinear_pointwise_scratch_bytes(q.m, q.n, q.k), 0xab);
+        std::vector<Y> y(l.want.size(), Y(0x33));
+        kiln::packed::qlinear_pointwise<channel_layout::planar>(q, l.x.data(), packed.data(), any ? zp.data() : nullptr,
+                                                                folded.data(), l.scale.data(), &l.y_zp, y.data(),
+                                                                scratch.data());
+        l.require_equal(from_blocked(y, 1, m, positions));
+        if (c % 16 == 0) {
+          const auto xb = to_blocked(l.x, 1, c, positions);
+          std::fill(y.begin(), y.end(), Y(0x33));
+          kiln::packed::qlinear_pointwise<channel_layout::blocked>(q, xb.data(), packed.data(),
+                                                                   any ? zp.data() : nullptr, folded.data(),
+                                                                   l.scale.data(), &l.y_zp, y.data(), scratch.data());
+          l.require_equal(from_blocked(y, 1, m, positions));
+          ++blocked_inputs;
+        }
+      }
+  CHECK(blocked_inputs == 2 * 4 * 9);
+}
+
+}  // namespace
+
+TEST_CASE("int8 depthwise between channel layouts equals the reference QLinearConv bit for bit") {
+  SUBCASE("u8 x, s8 w, u8 y") { check_qdepthwise<std::uint8_t, std::int8_t, std::uint8_t>(false); }
+  SUBCASE("s8 x, s8 w, s8 y, weight zero points") { check_qdepthwise<std::int8_t, std::int8_t, std::int8_t>(true); }
+  SUBCASE("u8 x, u8 w, s8 y") { check_qdepthwise<std::uint8_t, std::uint8_t, std::int8_t>(false); }
+}
+
+TEST_CASE("int8 pointwise into channel blocks equals the reference QLinearConv bit for bit") {
+  SUBCASE("u8 x, s8 w, u8 y") { check_qpointwise<std::uint8_t, std::int8_t, std::uint8_t>(false); }
+  SUBCASE("s8 x, s8 w, s8 y, weight zero points") { check_qpointwise<std::int8_t, std::int8_t, std::int8_t>(true); }
+  SUBCASE("u8 x, u8 w, u8 y, weight zero points") { check_qpointwise<std::uint8_t, std::uint8_t, std::uint8_t>(true); }
 }

@@ -201,4 +201,11 @@ TEST_CASE("the dense int8 tile equals the generic one") {
       for (index_t j = 0; j < NB; ++j) got[r * W + j0 + j] = t[r * NB + j];
   }
   for (index_t i = 0; i < 4 * W; ++i) REQUIRE(got[i] == want[i]);
+  // and the scalar cores' tile (Cortex-M without vector units), 2 columns at a time
+  for (index_t j0 = 0; j0 < W; j0 += 2) {
+    std::int32_t t[4 * 2];
+    kiln::arch::generic::int8_dense_tile_scalar<4, 2>(k4, a.data(), k4 * 4, 4, b.data() + 4 * j0, 4 * W, t);
+    for (index_t r = 0; r < 4; ++r)
+      for (index_t j = 0; j < 2; ++j) REQUIRE(t[r * 2 + j] == want[r * W + j0 + j]);
+  }
 }

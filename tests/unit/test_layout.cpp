@@ -168,3 +168,102 @@ TEST_CASE("a pointwise conv on a plane under 16 positions stays planar") {
     CHECK(b.blocked(t1) == (side == 4));
   }
 }
+
+namespace {
+
+// QLinearConv graphs: uint8 activations (scale 0.05, zero point 128), int8 weights (scale 0.01,
+// zero point 0), int32 bias; `x_zp` replaces a layer's input zero point (a non-constant one).
+struct qbuilder : builder {
+  tensor_id scalar(const std::string& name, kiln::dtype t, std::int64_t v) {
+    const auto id = value(name, {});
+    g.at(id).type = t;
+    if (t == kiln::dtype::u8) g.at(id).value = std::vector<std::uint8_t>{static_cast<std::uint8_t>(v)};
+    else g.at(id).value = std::vector<std::uint8_t>{static_cast<std::uint8_t>(static_cast<std::int8_t>(v))};
+    return id;
+  }
+  tensor_id qconv(tensor_id x, const std::string& name, const dims_t& out, std::int64_t k, std::int64_t group,
+                  std::int64_t pad, tensor_id x_zp = no_tensor) {
+    const std::int64_t c = g.at(x).dims[1], m = out[1];
+    const auto w = value(name + "_w", {m, c / group, k, k});
+    g.at(w).type = kiln::dtype::i8;
+    g.at(w).value = std::vector<std::uint8_t>(static_cast<std::size_t>(g.at(w).count()), 3);
+    const auto bias = value(name + "_b", {m});
+    g.at(bias).type = kiln::dtype::i32;
+    g.at(bias).value = to_bytes(std::vector<std::int32_t>(static_cast<std::size_t>(m), 100));
+    const auto y = value(name, out);
+    g.at(y).type = kiln::dtype::u8;
+    node& n = add("QLinearConv",
+                  {x, constant(name + "_xs", {}, 0.05f), x_zp == no_tensor ? scalar(name + "_xz", kiln::dtype::u8, 128) : x_zp,
+                   w, constant(name + "_ws", {}, 0.01f), scalar(name + "_wz", kiln::dtype::i8, 0),
+                   constant(name + "_ys", {}, 0.05f), scalar(name + "_yz", kiln::dtype::u8, 128), bias},
+                  {y});
+    n.opset = 10;
+    n.attrs["pads"] = ints({pad, pad, pad, pad});
+    attribute grp;
+    grp.type = attribute::kind::i;
+    grp.i = group;
+    n.attrs["group"] = grp;
+    return y;
+  }
+  tensor_id qdepthwise(tensor_id x, const std::string& name) {
+    const auto& d = g.at(x).dims;
+    return qconv(x, name, d, 3, d[1], 1);
+  }
+  tensor_id qpointwise(tensor_id x, const std::string& name, std::int64_t m, tensor_id x_zp = no_tensor) {
+    const auto& d = g.at(x).dims;
+    return qconv(x, name, {d[0], m, d[2], d[3]}, 1, 1, 0, x_zp);
+  }
+  tensor_id qinput(const std::string& name, dims_t dims) {
+    const auto x = input(name, std::move(dims));
+    g.at(x).type = kiln::dtype::u8;
+    return x;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("int8 tensors between depthwise and pointwise QLinearConvs are blocked") {
+  qbuilder b;
+  const auto x = b.qinput("x", {1, 16, 10, 10});
+  const auto t0 = b.qconv(x, "stem", {1, 32, 10, 10}, 3, 1, 1);
+  const auto t1 = b.qdepthwise(t0, "dw1");
+  const auto t2 = b.qpointwise(t1, "pw1", 48);
+  const auto t3 = b.qdepthwise(t2, "dw2");
+  const auto t4 = b.qpointwise(t3, "pw2", 32);
+  b.output(t4);
+  b.g.packed_kernels = true;
+  block_channels(b.g);
+  CHECK_FALSE(b.blocked(x));
+  CHECK_FALSE(b.blocked(t0));  // written by a 3x3 conv
+  CHECK(b.blocked(t1));
+  CHECK(b.blocked(t2));
+  CHECK_FALSE(b.blocked(t3));  // read by a pointwise conv that writes a planar tensor
+  CHECK_FALSE(b.blocked(t4));  // a graph output
+
+  const auto l = lower_graph(b.g, registry::builtin());
+  std::vector<std::string> kernels;
+  for (const auto& layer : l.layers) kernels.push_back(layer.kernel);
+  const std::string planar = "kiln::packed::channel_layout::planar", blocked = "kiln::packed::channel_layout::blocked";
+  const std::string types = "std::uint8_t, std::int8_t, std::uint8_t";
+  REQUIRE(kernels.size() == 5);
+  CHECK(kernels[0] == "kiln::packed::qlinear_conv<std::uint8_t, std::uint8_t>");
+  CHECK(kernels[1] == "kiln::packed::qlinear_depthwise_by_layout<" + planar + ", " + blocked + ", " + types + ">");
+  CHECK(kernels[2] == "kiln::packed::qlinear_pointwise<" + blocked + ", std::uint8_t, std::uint8_t>");
+  CHECK(kernels[3] == "kiln::packed::qlinear_depthwise_by_layout<" + blocked + ", " + planar + ", " + types + ">");
+  CHECK(kernels[4] == "kiln::packed::qlinear_conv<std::uint8_t, std::uint8_t>");  // writes the planar output
+}
+
+TEST_CASE("an int8 pointwise conv with a zero point known only at run time keeps its tensors planar") {
+  for (bool constant_zp : {true, false}) {
+    CAPTURE(constant_zp);
+    qbuilder b;
+    const auto t1 = b.qdepthwise(b.qinput("x", {1, 16, 6, 6}), "dw1");
+    const auto zp = constant_zp ? no_tensor : b.qinput("zp", {});
+    const auto t2 = b.qpointwise(t1, "pw", 32, zp);
+    b.output(b.qdepthwise(t2, "dw2"));
+    b.g.packed_kernels = true;
+    block_channels(b.g);
+    CHECK(b.blocked(t1) == constant_zp);
+    CHECK(b.blocked(t2) == constant_zp);
+  }
+}

@@ -64,10 +64,10 @@ inline void depthwise_plane(const P& p, const T* xp, const W* w, T wz, A bias, A
     }
 }
 
-// Copies channel plane x (H x W) into the phase planes as A(x) - zp, zero in the padding. Every
+// Copies channel plane x (H x W, elements ES apart) into the phase planes as A(x) - zp, zero in the padding. Every
 // entry is written, also a phase's last one past the padded width: the wide plane's dropped
 // columns read it, and must read a defined value.
-template <class P, class X, class A>
+template <index_t ES = 1, class P, class X, class A>
 inline void pad_plane(const P& p, const X* x, A zp, A* xp) noexcept {
   const index_t hp = padded_height(p), wq = phase_width(p), s = p.stride[2];
   const index_t size = phase_size(p);
@@ -78,8 +78,8 @@ inline void pad_plane(const P& p, const X* x, A zp, A* xp) noexcept {
       const index_t ih = r - p.pad[1];
       A* dst = xp + ph * size + r * wq;
       // Padding reads the zero point itself (an X value), which lands as exactly 0.
-      phase_row(ih >= 0 && ih < p.in[1] ? x + ih * p.in[2] : nullptr, span, s, shift, wq, static_cast<X>(zp),
-                [dst, zp](index_t q, X v) { dst[q] = static_cast<A>(static_cast<A>(v) - zp); });
+      phase_row<ES>(ih >= 0 && ih < p.in[1] ? x + ih * p.in[2] * ES : nullptr, span, s, shift, wq, static_cast<X>(zp),
+                    [dst, zp](index_t q, X v) { dst[q] = static_cast<A>(static_cast<A>(v) - zp); });
     }
   }
 }
@@ -324,55 +324,121 @@ inline void depthwise(const conv_params& p, const float* x, const float* w, cons
     }
 }
 
+namespace detail {
+// int8 depthwise by lanes from and to either channel layout (see depthwise_by_layout): a blocked
+// input row is widened into the window as it is, and a blocked output stored as requantized.
+template <channel_layout In, channel_layout Out, class X, class W, class Y>
+inline void qlinear_depthwise_lanes(const qconv_params& p, const X* x, std::int32_t xz, const W* w, const W* w_zp,
+                                    const float* scale, const std::int32_t* bias, std::int32_t yz, Y* y,
+                                    void* scratch) noexcept {
+  constexpr index_t L = arch::active::depthwise_lanes;
+  const index_t out_plane = p.out[1] * p.out[2];
+  float s[L] = {};  // lanes past the last channel requantize too (and are dropped): defined
+  requant_params rq[L] = {};
+  depthwise_by_lanes<std::int32_t>(
+      p, x,
+      [&](index_t c0, index_t lanes, std::int32_t* wl, std::int32_t* bl) {
+        return gather_lane_weights(
+            p, w, c0, lanes,
+            [&](index_t c, index_t l, std::int32_t& b, std::int32_t& wz) {
+              b = bias ? bias[c] : 0;
+              wz = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;
+              s[l] = scale[p.rq_count > 1 ? c : 0];
+              rq[l] = requant_from_float(s[l]);
+            },
+            wl, bl);
+      },
+      [&](const X* in, index_t ih, index_t lanes, index_t width, std::int32_t* dst) {
+        if constexpr (In == channel_layout::blocked) {
+          const X* row = in + ih * p.in[2] * L;
+          for (index_t i = 0; i < width * L; ++i) dst[i] = static_cast<std::int32_t>(row[i]) - xz;
+        } else {
+          interleave_planar<qconv_params, X, std::int32_t>{p, xz}(in, ih, lanes, width, dst);
+        }
+      },
+      [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, const std::int32_t* out) {
+        Y* const yb = y + (n * p.out_channels + c0) * out_plane;
+        if constexpr (Out == channel_layout::blocked) {
+          arch::active::requantize_lanes(out, count, s, rq, yz, yb + pos * L);
+        } else {
+          Y* const q = reinterpret_cast<Y*>(static_cast<unsigned char*>(scratch) + lanes_work_bytes(p));
+          arch::active::requantize_lanes(out, count, s, rq, yz, q);
+          arch::active::deinterleave_lanes(q, count, lanes, yb + pos, out_plane);
+        }
+      },
+      scratch);
+}
+}  // namespace detail
+
+namespace detail {
+// int8 depthwise on the wide plane of each channel (see depthwise_plane), read and written with
+// element strides xs and ys: 1 for a planar tensor, a channel block's 16 for a blocked one, whose
+// channel c starts at lane c % 16 of its block. Strides at run time, so every layout pair shares
+// one instance (Cortex-M code). The planes hold the target's element type (int16 where two fit a
+// DSP multiply-add); the accumulators start where 4-byte planes would end, so the scratch size is
+// the same for every target.
+template <class X, class W, class Y>
+inline void qlinear_depthwise_planes(const qconv_params& p, const X* x, index_t xs, std::int32_t xz, const W* w,
+                                            const W* w_zp, const float* scale, const std::int32_t* bias, std::int32_t yz,
+                                            Y* y, index_t ys, void* scratch) noexcept {
+  const index_t pitch = acc_pitch(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
+  using T = arch::active::depthwise_int8_plane;
+  T* const xp = static_cast<T*>(scratch);
+  std::int32_t* const acc = static_cast<std::int32_t*>(scratch) + p.stride[2] * phase_size(p);
+  // A channel's first element: its plane (planar), or its lane of the block (blocked).
+  auto first = [](index_t c, index_t plane, index_t es) { return (c - c % es) * plane + c % es; };
+  for (index_t n = 0; n < p.batch; ++n)
+    for (index_t c = 0; c < p.out_channels; ++c) {
+      const std::int32_t wz = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;
+      const X* xc = x + n * p.in_channels * in_plane + first(c, in_plane, xs);
+      if (xs == 1) pad_plane<1>(p, xc, static_cast<T>(xz), xp);
+      else pad_plane<channel_block>(p, xc, static_cast<T>(xz), xp);
+      depthwise_plane(p, xp, w + c * p.kernel[1] * p.kernel[2], static_cast<T>(wz), bias ? bias[c] : 0, acc);
+      const float s = scale[p.rq_count > 1 ? c : 0];
+      const requant_params rq = requant_from_float(s);
+      Y* yc = y + n * p.out_channels * out_plane + first(c, out_plane, ys);
+      for (index_t oh = 0; oh < p.out[1]; ++oh) {
+        if (ys == 1) {
+          arch::active::requantize_row(acc + oh * pitch, p.out[2], s, rq, yz, yc + oh * p.out[2]);
+          continue;
+        }
+        constexpr index_t piece = 32;  // requantized in pieces, then stored a lane apart
+        Y q[piece];
+        for (index_t ow = 0; ow < p.out[2]; ow += piece) {
+          const index_t m = p.out[2] - ow < piece ? p.out[2] - ow : piece;
+          arch::active::requantize_row(acc + oh * pitch + ow, m, s, rq, yz, q);
+          for (index_t i = 0; i < m; ++i) yc[(oh * p.out[2] + ow + i) * ys] = q[i];
+        }
+      }
+    }
+}
+}  // namespace detail
+
+// int8 depthwise from and to either channel layout (packed/layout.hpp), as the float
+// depthwise_by_layout: by lanes where the target takes lanes for this plane (a blocked input row
+// widened into the window as it is, a blocked output stored as requantized), else each channel's
+// wide plane read and written a lane apart (Cortex-M: its DSP plane kernel either way). Weights in
+// ONNX layout. The scratch is depthwise_scratch_bytes(p).
+template <channel_layout In, channel_layout Out, class X, class W, class Y>
+inline void qlinear_depthwise_by_layout(const qconv_params& p, const X* x, const X* x_zp, const W* w, const W* w_zp,
+                                        const float* scale, const std::int32_t* bias, const Y* y_zp, Y* y,
+                                        void* scratch) noexcept {
+  const std::int32_t xz = x_zp ? static_cast<std::int32_t>(x_zp[0]) : 0;
+  const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
+  if (detail::lanes_apply<std::int32_t>(p)) {
+    detail::qlinear_depthwise_lanes<In, Out>(p, x, xz, w, w_zp, scale, bias, yz, y, scratch);
+    return;
+  }
+  detail::qlinear_depthwise_planes(p, x, In == channel_layout::blocked ? channel_block : 1, xz, w, w_zp, scale, bias, yz,
+                                   y, Out == channel_layout::blocked ? channel_block : 1, scratch);
+}
+
 template <class X, class W, class Y>
 inline void qlinear_depthwise(const qconv_params& p, const X* x, const X* x_zp, const W* w, const W* w_zp,
                               const float* scale, const std::int32_t* bias, const Y* y_zp, Y* y,
                               void* scratch) noexcept {
-  const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
-  const std::int32_t xz = x_zp ? static_cast<std::int32_t>(x_zp[0]) : 0;
-  const index_t pitch = detail::acc_pitch(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
-  if (detail::lanes_apply<std::int32_t>(p)) {
-    constexpr index_t L = arch::active::depthwise_lanes;
-    float s[L] = {};  // lanes past the last channel requantize too (and are dropped): defined
-    requant_params rq[L] = {};
-    detail::depthwise_by_lanes<std::int32_t>(
-        p, x,
-        [&](index_t c0, index_t lanes, std::int32_t* wl, std::int32_t* bl) {
-          return detail::gather_lane_weights(
-              p, w, c0, lanes,
-              [&](index_t c, index_t l, std::int32_t& b, std::int32_t& wz) {
-                b = bias ? bias[c] : 0;
-                wz = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;
-                s[l] = scale[p.rq_count > 1 ? c : 0];
-                rq[l] = requant_from_float(s[l]);
-              },
-              wl, bl);
-        },
-        detail::interleave_planar<qconv_params, X, std::int32_t>{p, xz},
-        [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, const std::int32_t* out) {
-          Y* const q = reinterpret_cast<Y*>(static_cast<unsigned char*>(scratch) + detail::lanes_work_bytes(p));
-          arch::active::requantize_lanes(out, count, s, rq, yz, q);
-          arch::active::deinterleave_lanes(q, count, lanes, y + (n * p.out_channels + c0) * out_plane + pos, out_plane);
-        },
-        scratch);
-    return;
-  }
-  // The planes hold the target's element type (int16 where two fit a DSP multiply-add); the
-  // accumulators start where 4-byte planes would end, so the scratch size is the same for every target.
-  using T = arch::active::depthwise_int8_plane;
-  T* const xp = static_cast<T*>(scratch);
-  std::int32_t* const acc = static_cast<std::int32_t*>(scratch) + p.stride[2] * detail::phase_size(p);
-  for (index_t n = 0; n < p.batch; ++n)
-    for (index_t c = 0; c < p.out_channels; ++c) {
-      const std::int32_t wz = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;
-      detail::pad_plane(p, x + (n * p.in_channels + c) * in_plane, static_cast<T>(xz), xp);
-      detail::depthwise_plane(p, xp, w + c * p.kernel[1] * p.kernel[2], static_cast<T>(wz), bias ? bias[c] : 0, acc);
-      const float s = scale[p.rq_count > 1 ? c : 0];
-      const requant_params rq = requant_from_float(s);
-      Y* yc = y + (n * p.out_channels + c) * out_plane;
-      for (index_t oh = 0; oh < p.out[1]; ++oh)
-        arch::active::requantize_row(acc + oh * pitch, p.out[2], s, rq, yz, yc + oh * p.out[2]);
-    }
+  qlinear_depthwise_by_layout<channel_layout::planar, channel_layout::planar>(p, x, x_zp, w, w_zp, scale, bias, y_zp,
+                                                                             y, scratch);
 }
 
 }  // namespace kiln::packed

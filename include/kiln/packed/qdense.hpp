@@ -26,6 +26,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -92,10 +93,11 @@ bool prepare_qdense(const B* b, index_t n, index_t k, index_t b_row, index_t b_c
 }
 
 namespace detail {
-// Packs rows [i0, i0 + rows) of A (p.k columns; trans_a: A is stored K x M) into `quads` as uint8,
+// Packs rows [i0, i0 + rows) of A (p.k columns; trans_a: A is stored K x M; Blocked: A's
+// columns in channel blocks, packed/layout.hpp, with the rows as positions) into `quads` as uint8,
 // int8 A shifted by +128, zero beyond K, rows lda = 4 * ceil(K/4) apart; with `sums`, each row's
 // sum of its packed bytes into rowsum (the b zero point's term).
-template <class A>
+template <bool Blocked = false, class A>
 inline void qdense_pack_rows(const qgemm_params& p, const A* a, index_t i0, index_t rows, bool sums,
                              std::uint8_t* quads, std::int32_t* rowsum) noexcept {
   constexpr std::int32_t offset = std::is_signed_v<A> ? 128 : 0;
@@ -104,7 +106,17 @@ inline void qdense_pack_rows(const qgemm_params& p, const A* a, index_t i0, inde
     std::uint8_t* dst = quads + r * lda;
     const index_t i = i0 + r;
     std::uint32_t sum = 0;
-    if (p.trans_a) {
+    if constexpr (Blocked) {  // p.k is whole blocks: each block's row is 16 bytes in a row
+      for (index_t k0 = 0; k0 < p.k; k0 += channel_block) {
+        const A* src = a + k0 * p.m + i * channel_block;
+        if constexpr (offset == 0) {
+          std::memcpy(dst + k0, src, channel_block);
+        } else {
+          for (index_t e = 0; e < channel_block; ++e)
+            dst[k0 + e] = static_cast<std::uint8_t>(static_cast<std::int32_t>(src[e]) + offset);
+        }
+      }
+    } else if (p.trans_a) {
       for (index_t kk = 0; kk < p.k; ++kk) dst[kk] = static_cast<std::uint8_t>(static_cast<std::int32_t>(a[kk * p.m + i]) + offset);
     } else {
       const A* ar = a + i * p.k;
@@ -124,7 +136,7 @@ inline void qdense_pack_rows(const qgemm_params& p, const A* a, index_t i0, inde
 // block_done(i0, rows, col0, ncols, nb) follows the last tile of a column block. Flattened: GCC
 // for Cortex-M otherwise kept the callbacks out of line (MobileNet int8 on an M4 under qemu:
 // 26.23 M instructions as it was, 25.61 M flattened, and less code).
-template <class A, class Tile, class BlockDone>
+template <bool BlockedA = false, class A, class Tile, class BlockDone>
 KILN_SPECIALIZED inline void for_each_qdense_tile(const qgemm_params& p, const A* a, const std::int8_t* b, bool sums,
                                                   void* scratch, Tile&& tile, BlockDone&& block_done) noexcept {
   std::int32_t* const rowsum = static_cast<std::int32_t*>(scratch);
@@ -133,7 +145,7 @@ KILN_SPECIALIZED inline void for_each_qdense_tile(const qgemm_params& p, const A
   const index_t k4 = ceil_div(p.k, 4), lda = 4 * k4;
   for (index_t i0 = 0; i0 < p.m; i0 += qdense_rows) {
     const index_t rows = p.m - i0 < qdense_rows ? p.m - i0 : qdense_rows;
-    qdense_pack_rows(p, a, i0, rows, sums, quads, rowsum);
+    qdense_pack_rows<BlockedA>(p, a, i0, rows, sums, quads, rowsum);
     const std::int8_t* panel = b;
     for (index_t n0 = 0; n0 < p.n; n0 += dense_nr) {
       const index_t width = dense_panel_width(p.n, n0);
@@ -253,6 +265,87 @@ inline void qlinear_conv1x1_small_plane(const qgemm_params& p, const X* x, const
     }
   };
   detail::for_each_qdense_tile(p, x, w, w_zp != nullptr, scratch, gather, requantize);
+}
+
+// A 1x1 QLinearConv writing a channel-blocked output (packed/layout.hpp) from a planar or a
+// blocked input, the int8 layers between depthwise ones in MobileNet and DS-CNN: the QGemm of
+// qlinear_conv1x1_small_plane (rows: positions, columns: output channels; weights, zero points and
+// bias prepared alike), whose tile row of 16 columns is one position's 16 channels of a block,
+// requantized with a scale per lane (arch requantize_lanes) and stored as it is. A blocked input
+// packs a position's row from its blocks' 16 contiguous bytes, where a planar one gathers a byte
+// per channel. One image, whole blocks of output channels (and of input channels when blocked).
+inline bool qlinear_pointwise_applies(const qconv_params& p) noexcept {
+  return p.batch == 1 && p.group == 1 && detail::is_pointwise(p) && p.out_channels % channel_block == 0;
+}
+
+// qdense's scratch, then each output channel's scale and requantization parameters, then a
+// column block's sums of each row for targets whose dense tile is narrower than a block.
+constexpr std::size_t qlinear_pointwise_scratch_bytes(index_t m, index_t n, index_t k) noexcept {
+  const index_t rows = m < qdense_rows ? m : qdense_rows;
+  return qdense_scratch_bytes(m, k) + static_cast<std::size_t>(n) * (sizeof(float) + sizeof(requant_params)) +
+         static_cast<std::size_t>(rows * channel_block) * sizeof(std::int32_t);
+}
+
+template <channel_layout In, class X, class Y>
+inline void qlinear_pointwise(const qgemm_params& p, const X* x, const std::int8_t* w, const std::int32_t* w_zp,
+                              const std::int32_t* bias, const float* scale, const Y* y_zp, Y* y,
+                              void* scratch) noexcept {
+  constexpr index_t L = channel_block;
+  static_assert(L == arch::generic::depthwise_lanes, "requantize_lanes takes one channel block");
+  const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
+  float* const scales = reinterpret_cast<float*>(static_cast<unsigned char*>(scratch) + qdense_scratch_bytes(p.m, p.k));
+  requant_params* const rqs = reinterpret_cast<requant_params*>(scales + p.n);
+  std::int32_t* const staged = reinterpret_cast<std::int32_t*>(rqs + p.n);  // [row][lane] of one block
+  for (index_t j = 0; j < p.n; ++j) {
+    scales[j] = scale[p.scale_count > 1 ? j : 0];
+    rqs[j] = requant_from_float(scales[j]);
+  }
+  // Tile sums plus the folded bias, less the weight zero point's term: modulo 2^32 as in qdense,
+  // only the final sum must fit.
+  auto finish = [&](index_t i0, index_t r0, index_t nrows, index_t col0, index_t ncols, const std::int32_t* rowsum,
+                    const std::int32_t* t, auto nb) {
+    constexpr index_t NB = decltype(nb)::value, MR = 4;  // the dense tiles' rows: 4, or 1
+    if constexpr (NB % L == 0) {
+      // Whole blocks: a block's rows of the tile are consecutive positions of the blocked output,
+      // requantized by one call.
+      for (index_t j0 = 0; j0 < ncols; j0 += L) {
+        const index_t col = col0 + j0;
+        std::uint32_t u[MR][L], b[L];  // copies: GCC 12 vectorizes the adds over them, not over t
+        std::memcpy(b, bias + col, sizeof b);
+        for (index_t r = 0; r < nrows; ++r) {
+          std::memcpy(u[r], t + r * NB + j0, sizeof u[r]);
+          for (index_t l = 0; l < L; ++l) u[r][l] += b[l];
+          if (w_zp) {
+            const std::uint32_t rs = static_cast<std::uint32_t>(rowsum[r0 + r]);
+            for (index_t l = 0; l < L; ++l) u[r][l] -= static_cast<std::uint32_t>(w_zp[p.b_zp_count > 1 ? col + l : 0]) * rs;
+          }
+        }
+        std::int32_t acc[MR][L];
+        std::memcpy(acc, u, sizeof acc);
+        arch::active::requantize_lanes(acc[0], nrows, scales + col, rqs + col, yz, y + col * p.m + (i0 + r0) * L);
+      }
+    } else {  // a part of a block: kept until block_done completes it
+      static_assert(L % NB == 0, "tiles fill a block exactly");
+      for (index_t r = 0; r < nrows; ++r) {
+        const std::uint32_t rs = static_cast<std::uint32_t>(rowsum[r0 + r]);
+        for (index_t j = 0; j < ncols; ++j) {
+          const index_t col = col0 + j;
+          std::uint32_t v = static_cast<std::uint32_t>(t[r * NB + j]) + static_cast<std::uint32_t>(bias[col]);
+          if (w_zp) v -= static_cast<std::uint32_t>(w_zp[p.b_zp_count > 1 ? col : 0]) * rs;
+          staged[(r0 + r) * L + col % L] = static_cast<std::int32_t>(v);
+        }
+      }
+    }
+  };
+  auto block_done = [&](index_t i0, index_t rows, index_t col0, index_t ncols, auto nb) {
+    if constexpr (decltype(nb)::value % L != 0) {
+      if ((col0 + ncols) % L == 0) {  // a block's rows are consecutive positions of the blocked output
+        const index_t c0 = col0 + ncols - L;
+        arch::active::requantize_lanes(staged, rows, scales + c0, rqs + c0, yz, y + c0 * p.m + i0 * L);
+      }
+    }
+  };
+  detail::for_each_qdense_tile<In == channel_layout::blocked>(p, x, w, w_zp != nullptr, scratch, finish, block_done);
 }
 
 }  // namespace kiln::packed
