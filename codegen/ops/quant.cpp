@@ -191,6 +191,24 @@ std::int64_t zp_count(lower_context& ctx, std::size_t i, std::int64_t per_channe
 // QLinearConv on the packed kernels (kiln compile --kernels fast); false leaves the node to the
 // reference kernel. Depthwise runs direct; any other conv needs constant weights, zero points and
 // bias so the weights can be packed and the zero-point terms folded (packed::prepare_qconv).
+// A QLinearConv's constant inputs, for packing at codegen time: weights, weight zero points and
+// bias (empty when absent), and the input zero point (0 when absent).
+template <class W> struct qconv_constant_inputs {
+  std::vector<W> w, w_zp;
+  std::vector<std::int32_t> bias;
+  std::int32_t x_zp;
+};
+template <class W> qconv_constant_inputs<W> qconv_constants(lower_context& ctx) {
+  qconv_constant_inputs<W> c;
+  for (auto v : ctx.const_ints(3, "weight")) c.w.push_back(static_cast<W>(v));
+  if (ctx.has_input(5))
+    for (auto v : ctx.const_ints(5, "weight zero point")) c.w_zp.push_back(static_cast<W>(v));
+  if (ctx.has_input(8))
+    for (auto v : ctx.const_ints(8, "bias")) c.bias.push_back(static_cast<std::int32_t>(v));
+  c.x_zp = ctx.has_input(2) ? static_cast<std::int32_t>(ctx.const_ints(2, "zero point")[0]) : 0;
+  return c;
+}
+
 // A QLinearConv reading or writing a channel-blocked tensor (stages/layout.cpp chose which; the
 // kernels take every layout pair the stage can produce).
 template <class X, class W, class Y>
@@ -227,14 +245,7 @@ void lower_blocked_qconv(lower_context& ctx, const qconv_params& p, tensor_id rq
   q.trans_a = q.trans_b = true;
   q.b_zp_count = p.w_zp_count;
   q.scale_count = p.rq_count;
-  std::vector<W> w, w_zp;
-  for (auto v : ctx.const_ints(3, "weight")) w.push_back(static_cast<W>(v));
-  if (ctx.has_input(5))
-    for (auto v : ctx.const_ints(5, "weight zero point")) w_zp.push_back(static_cast<W>(v));
-  std::vector<std::int32_t> bias;
-  if (ctx.has_input(8))
-    for (auto v : ctx.const_ints(8, "bias")) bias.push_back(static_cast<std::int32_t>(v));
-  const std::int32_t x_zp = ctx.has_input(2) ? static_cast<std::int32_t>(ctx.const_ints(2, "zero point")[0]) : 0;
+  const auto [w, w_zp, bias, x_zp] = qconv_constants<W>(ctx);
   std::vector<std::int8_t> packed(kiln::packed::qdense_weight_count(q.n, q.k));
   std::vector<std::int32_t> zp_out(static_cast<std::size_t>(q.b_zp_count)), bias_out(static_cast<std::size_t>(q.n));
   // A folded bias outside int32 is kept modulo 2^32, as the kernel adds (packed/qdense.hpp): only
@@ -276,15 +287,7 @@ bool lower_packed_qconv(lower_context& ctx, const qconv_params& p, tensor_id rq)
   for (std::size_t i : {2, 3, 5, 8})
     if (ctx.has_input(i) && !ctx.is_constant(i)) return false;
   if (k > 16384) return false;  // keeps sum x'w' (|x'w'| <= 255 * 128 per term) inside int32
-  std::vector<W> w;
-  for (auto v : ctx.const_ints(3, "weight")) w.push_back(static_cast<W>(v));
-  std::vector<W> w_zp;
-  if (ctx.has_input(5))
-    for (auto v : ctx.const_ints(5, "weight zero point")) w_zp.push_back(static_cast<W>(v));
-  std::vector<std::int32_t> bias;
-  if (ctx.has_input(8))
-    for (auto v : ctx.const_ints(8, "bias")) bias.push_back(static_cast<std::int32_t>(v));
-  const std::int32_t x_zp = ctx.has_input(2) ? static_cast<std::int32_t>(ctx.const_ints(2, "zero point")[0]) : 0;
+  const auto [w, w_zp, bias, x_zp] = qconv_constants<W>(ctx);
   // The folded bias must fit int32 too: bound it in 64 bits before folding in 32.
   const std::int64_t zx = x_zp + (std::is_signed_v<X> ? 128 : 0), shift = std::is_signed_v<W> ? 0 : 128;
   for (index_t m = 0; m < p.out_channels; ++m) {

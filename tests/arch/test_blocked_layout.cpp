@@ -93,6 +93,24 @@ void require_close(const std::vector<float>& got, const std::vector<float>& want
   }
 }
 
+struct depthwise_shape {
+  index_t c, h, w, k, stride, pad, dilation;
+};
+// DS-CNN's and MobileNet's planes (25x5, strided 12x12), a single row, a 5x5 window, dilation,
+// no padding with a stride, one to three blocks of channels.
+const depthwise_shape depthwise_shapes[] = {{64, 25, 5, 3, 1, 1, 1}, {32, 12, 12, 3, 2, 1, 1}, {16, 1, 40, 1, 1, 0, 1},
+                                            {16, 9, 9, 5, 1, 2, 1},  {48, 10, 10, 3, 1, 2, 2}, {16, 7, 9, 3, 2, 0, 1},
+                                            {32, 3, 3, 3, 1, 1, 1}};
+template <class P> P depthwise_params(const depthwise_shape& s, index_t batch) {
+  auto p = params<P>(batch, s.c, s.c, s.c, s.h, s.w, s.k, s.stride, s.pad, s.dilation);
+  if (s.h == 1) {  // a 1-D window over the row
+    p.kernel[1] = 1;
+    p.out[1] = 1;
+  }
+  REQUIRE(kiln::packed::depthwise_applies(p));
+  return p;
+}
+
 template <channel_layout In, channel_layout Out>
 void depthwise_case(const kiln::conv_params& p, const std::vector<float>& x, const std::vector<float>& w,
                     const std::vector<float>& bias, const std::vector<float>& want) {
@@ -114,24 +132,11 @@ void depthwise_case(const kiln::conv_params& p, const std::vector<float>& x, con
 TEST_CASE("depthwise between channel layouts equals the reference conv") {
   using L = channel_layout;
   lcg rng{11};
-  struct shape {
-    index_t c, h, w, k, stride, pad, dilation;
-  };
-  // DS-CNN's and MobileNet's planes (25x5, strided 12x12), a single row, a 5x5 window, dilation,
-  // no padding with a stride, one to three blocks of channels.
-  const shape shapes[] = {{64, 25, 5, 3, 1, 1, 1}, {32, 12, 12, 3, 2, 1, 1}, {16, 1, 40, 1, 1, 0, 1},
-                          {16, 9, 9, 5, 1, 2, 1},  {48, 10, 10, 3, 1, 2, 2}, {16, 7, 9, 3, 2, 0, 1},
-                          {32, 3, 3, 3, 1, 1, 1}};
   int cases = 0;
-  for (const auto& s : shapes) {
+  for (const auto& s : depthwise_shapes) {
     const index_t batch = ++cases % 2 == 0 ? 2 : 1;
-    auto p = params(batch, s.c, s.c, s.c, s.h, s.w, s.k, s.stride, s.pad, s.dilation);
-    if (s.h == 1) {  // a 1-D window over the row
-      p.kernel[1] = 1;
-      p.out[1] = 1;
-    }
     CAPTURE(cases);
-    REQUIRE(kiln::packed::depthwise_applies(p));
+    auto p = depthwise_params<kiln::conv_params>(s, batch);
     const auto x = random(rng, batch * s.c * s.h * s.w), w = random(rng, s.c * p.kernel[1] * p.kernel[2]),
                bias = random(rng, s.c);
     for (const auto& act : activations) {
@@ -288,23 +293,11 @@ void qdepthwise_case(const qlayer<X, W, Y>& l) {
 template <class X, class W, class Y> void check_qdepthwise(bool weight_zero_points) {
   using L = channel_layout;
   lcg rng{19};
-  struct shape {
-    index_t c, h, w, k, stride, pad, dilation;
-  };
-  const shape shapes[] = {{64, 25, 5, 3, 1, 1, 1}, {32, 12, 12, 3, 2, 1, 1}, {16, 1, 40, 1, 1, 0, 1},
-                          {16, 9, 9, 5, 1, 2, 1},  {48, 10, 10, 3, 1, 2, 2}, {16, 7, 9, 3, 2, 0, 1},
-                          {32, 3, 3, 3, 1, 1, 1}};
   int cases = 0;
-  for (const auto& s : shapes) {
+  for (const auto& s : depthwise_shapes) {
     const index_t batch = ++cases % 2 == 0 ? 2 : 1;
-    auto p = params<kiln::qconv_params>(batch, s.c, s.c, s.c, s.h, s.w, s.k, s.stride, s.pad, s.dilation);
-    if (s.h == 1) {
-      p.kernel[1] = 1;
-      p.out[1] = 1;
-    }
     CAPTURE(cases);
-    REQUIRE(kiln::packed::depthwise_applies(p));
-    const qlayer<X, W, Y> l(rng, p, weight_zero_points);
+    const qlayer<X, W, Y> l(rng, depthwise_params<kiln::qconv_params>(s, batch), weight_zero_points);
     qdepthwise_case<L::planar, L::planar>(l);
     qdepthwise_case<L::planar, L::blocked>(l);
     qdepthwise_case<L::blocked, L::planar>(l);
