@@ -188,9 +188,6 @@ std::int64_t zp_count(lower_context& ctx, std::size_t i, std::int64_t per_channe
   return n;
 }
 
-// QLinearConv on the packed kernels (kiln compile --kernels fast); false leaves the node to the
-// reference kernel. Depthwise runs direct; any other conv needs constant weights, zero points and
-// bias so the weights can be packed and the zero-point terms folded (packed::prepare_qconv).
 // A QLinearConv's constant inputs, for packing at codegen time: weights, weight zero points and
 // bias (empty when absent), and the input zero point (0 when absent).
 template <class W> struct qconv_constant_inputs {
@@ -264,6 +261,9 @@ void lower_blocked_qconv(lower_context& ctx, const qconv_params& p, tensor_id rq
   ctx.emit(std::move(l));
 }
 
+// QLinearConv on the packed kernels (kiln compile --kernels fast); false leaves the node to the
+// reference kernel. Depthwise runs direct; any other conv needs constant weights, zero points and
+// bias so the weights can be packed and the zero-point terms folded (packed::prepare_qconv).
 template <class X, class W, class Y>
 bool lower_packed_qconv(lower_context& ctx, const qconv_params& p, tensor_id rq) {
   const index_t cin_g = p.in_channels / p.group;

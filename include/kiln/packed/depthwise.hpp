@@ -64,9 +64,9 @@ inline void depthwise_plane(const P& p, const T* xp, const W* w, T wz, A bias, A
     }
 }
 
-// Copies channel plane x (H x W, elements ES apart) into the phase planes as A(x) - zp, zero in the padding. Every
-// entry is written, also a phase's last one past the padded width: the wide plane's dropped
-// columns read it, and must read a defined value.
+// Copies channel plane x (H x W, elements ES apart) into the phase planes as A(x) - zp, zero in
+// the padding. Every entry is written, also a phase's last one past the padded width: the wide
+// plane's dropped columns read it, and must read a defined value.
 template <index_t ES = 1, class P, class X, class A>
 inline void pad_plane(const P& p, const X* x, A zp, A* xp) noexcept {
   const index_t hp = padded_height(p), wq = phase_width(p), s = p.stride[2];
@@ -368,9 +368,7 @@ inline void qlinear_depthwise_lanes(const qconv_params& p, const X* x, std::int3
       },
       scratch);
 }
-}  // namespace detail
 
-namespace detail {
 // int8 depthwise on the wide plane of each channel (see depthwise_plane), read and written with
 // element strides xs and ys: 1 for a planar tensor, a channel block's 16 for a blocked one, whose
 // channel c starts at lane c % 16 of its block. Strides at run time, so every layout pair shares
@@ -379,8 +377,8 @@ namespace detail {
 // the same for every target.
 template <class X, class W, class Y>
 inline void qlinear_depthwise_planes(const qconv_params& p, const X* x, index_t xs, std::int32_t xz, const W* w,
-                                            const W* w_zp, const float* scale, const std::int32_t* bias, std::int32_t yz,
-                                            Y* y, index_t ys, void* scratch) noexcept {
+                                     const W* w_zp, const float* scale, const std::int32_t* bias, std::int32_t yz, Y* y,
+                                     index_t ys, void* scratch) noexcept {
   const index_t pitch = acc_pitch(p), in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
   using T = arch::active::depthwise_int8_plane;
   T* const xp = static_cast<T*>(scratch);
