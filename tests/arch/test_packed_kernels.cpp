@@ -78,6 +78,14 @@ std::vector<geometry> geometries() {
   gs.push_back({4, 6, 2, 8, 8, 3, 5, 1, 1, 1});
   gs.push_back({1, 3, 1, 70, 70, 3, 3, 1, 1, 1});
   gs.push_back({16, 32, 1, 8, 8, 1, 1, 1, 0, 1});    // pointwise
+  // 1x1 windows with a stride or padding read x into the panel directly (packed/conv.hpp
+  // pack_window_1x1_quads): ResNet's shortcuts (16x16 and 8x8 outputs, runs split across panels),
+  // K not in quads, padding rows and columns, a stride of 3, a group.
+  gs.push_back({16, 32, 1, 32, 32, 1, 1, 2, 0, 1});
+  gs.push_back({32, 20, 1, 15, 15, 1, 1, 2, 0, 1});
+  gs.push_back({7, 9, 1, 11, 13, 1, 1, 2, 1, 1});
+  gs.push_back({5, 6, 1, 10, 40, 1, 1, 3, 2, 1});
+  gs.push_back({8, 6, 2, 9, 9, 1, 1, 2, 0, 1});
   gs.push_back({7, 5, 1, 6, 33, 2, 5, 1, 3, 1});     // wide padding, odd kernel
   gs.push_back({4, 4, 1, 5, 5, 5, 5, 1, 0, 1});      // kernel equal to the input
   gs.push_back({37, 70, 1, 3, 3, 1, 1, 1, 0, 1});    // pointwise on a 3x3 plane: K not in quads, M over a dense panel
@@ -290,7 +298,7 @@ TEST_CASE("a conv with a fused residual equals the conv, then the add, then the 
 
 template <class X, class W, class Y> void check_qconv(bool per_channel, bool weight_zero_points, bool depthwise) {
   lcg rng{7};
-  int small_plane_cases = 0, padded_plane_cases = 0, unpadded_panel_cases = 0;
+  int small_plane_cases = 0, padded_plane_cases = 0, unpadded_panel_cases = 0, window_1x1_cases = 0;
   std::vector<geometry> gs = geometries();
   if (depthwise) gs = depthwise_geometries();
   for (const auto& g : gs) {
@@ -331,7 +339,9 @@ template <class X, class W, class Y> void check_qconv(bool per_channel, bool wei
                                                   folded.data(), kiln::packed::qconv_channel_quad_taps(p));
       CHECK(any == weight_zero_points);
       if (!kiln::packed::qconv_direct(p) && !kiln::packed::detail::is_pointwise(p))
-        ++(kiln::packed::detail::pack_from_padded_planes(p) ? padded_plane_cases : unpadded_panel_cases);
+        ++(kiln::packed::detail::is_window_1x1_2d(p)      ? window_1x1_cases
+           : kiln::packed::detail::pack_from_padded_planes(p) ? padded_plane_cases
+                                                              : unpadded_panel_cases);
       std::vector<std::uint8_t> panel(kiln::packed::qconv_scratch_bytes(p), 0xab);  // stale scratch
       kiln::packed::qlinear_conv(p, x.data(), &x_zp, packed.data(), any ? zp.data() : nullptr, scale.data(),
                                  folded.data(), &y_zp, got.data(), panel.data());
@@ -356,6 +366,7 @@ template <class X, class W, class Y> void check_qconv(bool per_channel, bool wei
     CHECK(small_plane_cases > 25);
     CHECK(padded_plane_cases >= 4);
     CHECK(unpadded_panel_cases >= 1);
+    CHECK(window_1x1_cases >= 5);
   }
 }
 

@@ -26,6 +26,21 @@ struct row_run {
   index_t j, count, od, oh, ow;
 };
 
+// The runs of the panel of output positions [p0, p0 + cols) (outd: the output's depth, height and
+// width) into runs[0, count); returns count, at most cols.
+inline index_t output_row_runs(index_t p0, index_t cols, const index_t (&outd)[3], row_run* runs) noexcept {
+  const index_t hw = outd[1] * outd[2];
+  index_t od = p0 / hw, oh = (p0 % hw) / outd[2], ow = p0 % outd[2], count = 0;
+  for (index_t j = 0; j < cols;) {
+    const index_t n = outd[2] - ow < cols - j ? outd[2] - ow : cols - j;
+    runs[count++] = {j, n, od, oh, ow};
+    j += n;
+    ow = 0;
+    if (++oh == outd[1]) oh = 0, ++od;
+  }
+  return count;
+}
+
 template <index_t Quad, class T, class U, class Convert>
 inline void pack_panel(const T* xg, index_t cin_g, index_t p0, index_t cols, T pad, U* out, Convert convert,
                        const index_t (&in)[3], const index_t (&outd)[3], const index_t (&kernel)[3],
@@ -43,18 +58,7 @@ inline void pack_panel(const T* xg, index_t cin_g, index_t p0, index_t cols, T p
     return;
   }
   row_run runs[panel_cols];
-  index_t nruns = 0;
-  {
-    const index_t hw = outd[1] * outd[2];
-    index_t od = p0 / hw, oh = (p0 % hw) / outd[2], ow = p0 % outd[2];
-    for (index_t j = 0; j < cols;) {
-      const index_t count = outd[2] - ow < cols - j ? outd[2] - ow : cols - j;
-      runs[nruns++] = {j, count, od, oh, ow};
-      j += count;
-      ow = 0;
-      if (++oh == outd[1]) oh = 0, ++od;
-    }
-  }
+  const index_t nruns = output_row_runs(p0, cols, outd, runs);
   index_t k = 0;
   for (index_t c = 0; c < cin_g; ++c) {
     const T* xc = xg + c * in_plane;
@@ -100,8 +104,8 @@ inline void pack_panel(const P& p, const T* xg, index_t cin_g, index_t p0, index
 // padding, whole, and every panel row then a branch-free read at per-column offsets. pack_panel
 // goes run by run of output columns with bounds checks per tap and run, which narrow output rows
 // make the layer's cost (DS-CNN int8's 5-column stem: 40 taps x 7 runs per panel). Only for the
-// int8 panel path (its 1- and 2-channel convs), whose scratch then holds the padded planes: up to
-// padded_planes_max_bytes of them.
+// int8 panel path (its 1- and 2-channel convs; a 1x1 window reads x directly, packed/conv.hpp),
+// whose scratch then holds the padded planes: up to padded_planes_max_bytes of them.
 inline constexpr std::size_t padded_planes_max_bytes = 4096;
 template <class P> constexpr index_t padded_plane_height(const P& p) noexcept {
   return (p.out[1] - 1) * p.stride[1] + (p.kernel[1] - 1) * p.dilation[1] + 1;
@@ -114,7 +118,7 @@ template <class P> constexpr std::size_t padded_planes_bytes(const P& p) noexcep
          static_cast<std::size_t>(padded_plane_height(p) * padded_plane_width(p));
 }
 template <class P> constexpr bool pack_from_padded_planes(const P& p) noexcept {
-  return p.in[0] == 1 && p.out[0] == 1 && p.kernel[0] == 1 && !is_pointwise(p) &&
+  return p.in[0] == 1 && p.out[0] == 1 && p.kernel[0] == 1 && p.kernel[1] * p.kernel[2] > 1 &&
          padded_planes_bytes(p) <= padded_planes_max_bytes;
 }
 
