@@ -570,6 +570,52 @@ TEST_CASE("the architecture's lane interleave equals the portable one") {
   SUBCASE("uint8 to int32") { check_interleave<std::uint8_t, std::int32_t>(rng); }
   SUBCASE("int8 to int32") { check_interleave<std::int8_t, std::int32_t>(rng); }
   SUBCASE("float") { check_interleave<float, float>(rng); }
+  SUBCASE("uint8 to uint8 (the lane quads' planar rows)") { check_interleave<std::uint8_t, std::uint8_t>(rng); }
+  SUBCASE("int8 to uint8") { check_interleave<std::int8_t, std::uint8_t>(rng); }
+}
+
+// lane_quads and depthwise_lane_quads (int8 depthwise by dot products, where a target has them):
+// the architecture's against their definitions. Rows whose quads reach past either end (the
+// fill), dilations 1 to 3, both flips; position counts around the kernel's steps of 16, 4 and 1.
+TEST_CASE("the architecture's lane quads equal their definition") {
+  constexpr index_t L = kiln::arch::generic::depthwise_lanes;
+  lcg rng{29};
+  for (index_t width : {1, 3, 7, 20})
+    for (index_t first : {-3, -1, 0, 2})
+      for (index_t d : {1, 2, 3})
+        for (index_t n : {1, 5, 24}) {
+          CAPTURE(width);
+          CAPTURE(first);
+          CAPTURE(d);
+          CAPTURE(n);
+          std::vector<std::uint8_t> x(static_cast<std::size_t>(width * L));
+          for (auto& v : x) v = static_cast<std::uint8_t>(rng.range(0, 255));
+          const auto fill = static_cast<std::uint8_t>(rng.range(0, 255));
+          const auto flip = static_cast<std::uint8_t>(n % 2 ? 0x80 : 0);
+          std::vector<std::uint32_t> want(static_cast<std::size_t>(n * L + 3), 0xdeadbeef), got = want;
+          kiln::arch::generic::lane_quads(x.data(), first, width, n, d, fill, flip, want.data());
+          kiln::arch::active::lane_quads(x.data(), first, width, n, d, fill, flip, got.data());
+          REQUIRE(got == want);
+        }
+  for (index_t steps : {1, 3, 6})
+    for (index_t count : {1, 3, 4, 5, 16, 17, 21, 35}) {
+      CAPTURE(steps);
+      CAPTURE(count);
+      std::vector<index_t> base(static_cast<std::size_t>(count)), off(static_cast<std::size_t>(steps));
+      for (index_t j = 0; j < count; ++j) base[static_cast<std::size_t>(j)] = (j * 3 % 11) * L;
+      for (index_t t = 0; t < steps; ++t) off[static_cast<std::size_t>(t)] = (5 * t + 2) * L;
+      std::vector<std::uint32_t> x(static_cast<std::size_t>((11 + 5 * steps + 2) * L)), w(static_cast<std::size_t>(steps * L));
+      for (auto& v : x) v = static_cast<std::uint32_t>(rng.next());
+      for (auto& v : w) v = static_cast<std::uint32_t>(rng.next());
+      std::vector<std::int32_t> bias(L);
+      for (auto& v : bias) v = rng.range(-100000, 100000);
+      std::vector<std::int32_t> want(static_cast<std::size_t>(count * L), 7), got = want;
+      kiln::arch::generic::depthwise_lane_quads(count, base.data(), steps, w.data(), off.data(), x.data(), bias.data(),
+                                                want.data());
+      kiln::arch::active::depthwise_lane_quads(count, base.data(), steps, w.data(), off.data(), x.data(), bias.data(),
+                                               got.data());
+      REQUIRE(got == want);
+    }
 }
 
 // deinterleave_lanes (the depthwise lanes' output copy): the architecture's against the portable

@@ -130,8 +130,13 @@ template <class P> constexpr std::size_t lanes_work_bytes(const P& p) noexcept {
              4 +
          static_cast<std::size_t>(taps + lane_group_rows(p) * p.out[2]) * sizeof(index_t);
 }
-template <class P> constexpr std::size_t lanes_scratch_bytes(const P& p) noexcept {
+// Then the held outputs requantized (up to 16-bit), and one input row of a planar int8 layer's
+// lanes, interleaved, from which its lane quads are built.
+template <class P> constexpr std::size_t lane_quad_row_offset(const P& p) noexcept {
   return lanes_work_bytes(p) + static_cast<std::size_t>(lane_out_positions(p) * arch::generic::depthwise_lanes) * 2;
+}
+template <class P> constexpr std::size_t lanes_scratch_bytes(const P& p) noexcept {
+  return lane_quad_row_offset(p) + static_cast<std::size_t>(p.in[2] * arch::generic::depthwise_lanes);
 }
 
 // depthwise_by_lanes' load from planar (NCHW) rows: a register transpose of the lanes' rows.
@@ -161,52 +166,70 @@ inline const A* gather_lane_weights(const P& p, const W* w, index_t c0, index_t 
   return wl;
 }
 
+// The columns a window element holds per lane: one (E = A, x minus the zero point) or, for int8
+// layers on targets with dot products (arch::active::depthwise_int8_quads), four columns'
+// uint8 bytes d apart in one 32-bit word, a tap step then covering four kernel columns.
+template <bool Quads> inline constexpr index_t lane_columns = Quads ? 4 : 1;
+template <bool Quads, class P> constexpr index_t lane_steps(const P& p) noexcept {
+  return p.kernel[1] * ceil_div(p.kernel[2], lane_columns<Quads>);
+}
+
+// row(xb, r, lanes, dst) for the one-column window from load(block, ih, lanes, width, dst), which
+// writes columns [0, width) of input row ih of channels [c0, c0 + lanes), whose data start at
+// `block`, to dst[iw * L + lane] as A(x) - zero point (interleaving planar rows, or copying a
+// blocked row: packed/layout.hpp): zero in the padding and in lanes past the last.
+template <class A, class P, class Load> auto padded_lane_row(const P& p, Load&& load) noexcept {
+  return [&p, load](const auto* xb, index_t r, index_t lanes, A* d) {
+    constexpr index_t L = arch::active::depthwise_lanes;
+    const index_t wp = padded_width(p), row_size = wp * L, ih = r - p.pad[1];
+    const index_t width = p.in[2] < wp - p.pad[2] ? p.in[2] : wp - p.pad[2];
+    const bool inside = ih >= 0 && ih < p.in[1];
+    // Zero what the load leaves: all of a padding row or of a partial block of lanes, else
+    // the padding columns on either side.
+    const index_t lo = inside && lanes == L ? p.pad[2] * L : row_size;
+    for (index_t i = 0; i < lo; ++i) d[i] = A(0);
+    for (index_t i = (p.pad[2] + width) * L; i < row_size && lo < row_size; ++i) d[i] = A(0);
+    if (inside) load(xb, ih, lanes, width, d + p.pad[2] * L);
+  };
+}
+
 // block(c0, lanes, wl, bl) sets bl[l] to the bias of channel c0 + l and returns the block's
-// weights as [taps][L] (packed at codegen time, or gathered into wl by gather_lane_weights; zero
-// past `lanes`); load(block, ih, lanes, width, dst) writes columns [0, width) of input row ih of
-// channels [c0, c0 + lanes), whose data start at `block`, to dst[iw * L + lane] as A(x) - zero
-// point (interleaving planar rows, or copying a blocked row: packed/layout.hpp);
-// store(n, c0, lanes, pos, count, out) writes output positions [pos, pos + count) of channels
-// [c0, c0 + lanes) from out[i * L + lane] (its scratch to reuse). A block's channels are read
-// before they are written. Outputs are held until
+// weights as [steps][L] (packed at codegen time, or gathered into wl by gather_lane_weights; zero
+// past `lanes`); row(block, r, lanes, dst) writes padded input row r of channels [c0, c0 + lanes),
+// whose data start at `block`, to dst[iw * L + lane] for iw < padded_width (padded_lane_row, or
+// the lanes' quads); store(n, c0, lanes, pos, count, out) writes output positions [pos, pos +
+// count) of channels [c0, c0 + lanes) from out[i * L + lane] (its scratch to reuse). A block's
+// channels are read before they are written. Outputs are held until
 // a multiple of L positions is ready, across row ends: each store is then whole register
 // transposes (arch::active::deinterleave_lanes) however narrow the rows, where a row at a time
 // leaves a 5-column plane's transposes two thirds empty (DS-CNN: half the depthwise time).
-template <class A, class P, class X, class Block, class Load, class Store>
-inline void depthwise_by_lanes(const P& p, const X* x, Block&& block, Load&& load, Store&& store,
+template <class A, bool Quads = false, class P, class X, class Block, class Row, class Store>
+inline void depthwise_by_lanes(const P& p, const X* x, Block&& block, Row&& row, Store&& store,
                                void* scratch) noexcept {
-  constexpr index_t L = arch::active::depthwise_lanes;
-  const index_t tap_rows = lane_tap_rows(p), wp = padded_width(p), taps = p.kernel[1] * p.kernel[2];
+  using E = std::conditional_t<Quads, std::uint32_t, A>;  // a window element (and a weight)
+  static_assert(sizeof(E) == sizeof(A), "the scratch holds 4-byte elements");
+  constexpr index_t L = arch::active::depthwise_lanes, C = lane_columns<Quads>;
+  const index_t tap_rows = lane_tap_rows(p), wp = padded_width(p), steps = lane_steps<Quads>(p);
   const index_t group = lane_group_rows(p), in_plane = p.in[1] * p.in[2], row_size = wp * L;
-  A* const xl = static_cast<A*>(scratch);
-  A* const wl = xl + lane_window_rows(p) * row_size;
-  A* const bl = wl + taps * L;
+  const index_t qw = ceil_div(p.kernel[2], C);
+  E* const xl = static_cast<E*>(scratch);
+  E* const wl = xl + lane_window_rows(p) * row_size;
+  A* const bl = reinterpret_cast<A*>(wl + p.kernel[1] * p.kernel[2] * L);
   A* const out = bl + L;
   index_t* const off = reinterpret_cast<index_t*>(out + lane_out_positions(p) * L);
-  index_t* const base = off + taps;
-  // Tap (kh, kw) of the output at row g of a group, column ow reads window element
-  // base[g * out_w + ow] + off[kh * kernel_w + kw] (times L lanes).
+  index_t* const base = off + p.kernel[1] * p.kernel[2];
+  // Step (kh, kq) (kernel columns C * kq on) of the output at row g of a group, column ow reads
+  // window element base[g * out_w + ow] + off[kh * qw + kq] (times L lanes).
   for (index_t kh = 0; kh < p.kernel[1]; ++kh)
-    for (index_t kw = 0; kw < p.kernel[2]; ++kw)
-      off[kh * p.kernel[2] + kw] = (kh * p.dilation[1] * wp + kw * p.dilation[2]) * L;
+    for (index_t kq = 0; kq < qw; ++kq)
+      off[kh * qw + kq] = (kh * p.dilation[1] * wp + C * kq * p.dilation[2]) * L;
   for (index_t g = 0; g < group; ++g)
     for (index_t ow = 0; ow < p.out[2]; ++ow) base[g * p.out[2] + ow] = (g * p.stride[1] * wp + ow * p.stride[2]) * L;
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t c0 = 0; c0 < p.out_channels; c0 += L) {
       const index_t lanes = p.out_channels - c0 < L ? p.out_channels - c0 : L;
-      const A* const wb = block(c0, lanes, wl, bl);
+      const E* const wb = block(c0, lanes, wl, bl);
       const X* xb = x + (n * p.in_channels + c0) * in_plane;
-      auto load_row = [&](index_t r, A* d) {  // padded row r, zero where padding
-        const index_t ih = r - p.pad[1];
-        const index_t width = p.in[2] < wp - p.pad[2] ? p.in[2] : wp - p.pad[2];
-        const bool inside = ih >= 0 && ih < p.in[1];
-        // Zero what the load leaves: all of a padding row or of a partial block of lanes, else
-        // the padding columns on either side.
-        const index_t lo = inside && lanes == L ? p.pad[2] * L : row_size;
-        for (index_t i = 0; i < lo; ++i) d[i] = A(0);
-        for (index_t i = (p.pad[2] + width) * L; i < row_size && lo < row_size; ++i) d[i] = A(0);
-        if (inside) load(xb, ih, lanes, width, d + p.pad[2] * L);
-      };
       index_t first = 0, loaded = 0;  // the window holds padded rows [first, loaded)
       index_t held = 0, stored = 0;   // output positions in `out`, and stored before them
       for (index_t oh = 0; oh < p.out[1]; oh += group) {
@@ -214,12 +237,15 @@ inline void depthwise_by_lanes(const P& p, const X* x, Block&& block, Load&& loa
         const index_t top = oh * p.stride[1], end = top + (rows - 1) * p.stride[1] + tap_rows;
         // Rows the previous group loaded and this one reads move to the front of the window.
         if (loaded > top)
-          std::memmove(xl, xl + (top - first) * row_size, sizeof(A) * static_cast<std::size_t>((loaded - top) * row_size));
+          std::memmove(xl, xl + (top - first) * row_size, sizeof(E) * static_cast<std::size_t>((loaded - top) * row_size));
         else
           loaded = top;
         first = top;
-        for (; loaded < end; ++loaded) load_row(loaded, xl + (loaded - first) * row_size);
-        arch::active::depthwise_lane_taps(rows * p.out[2], base, taps, wb, off, xl, bl, out + held * L);
+        for (; loaded < end; ++loaded) row(xb, loaded, lanes, xl + (loaded - first) * row_size);
+        if constexpr (Quads)
+          arch::active::depthwise_lane_quads(rows * p.out[2], base, steps, wb, off, xl, bl, out + held * L);
+        else
+          arch::active::depthwise_lane_taps(rows * p.out[2], base, steps, wb, off, xl, bl, out + held * L);
         held += rows * p.out[2];
         const index_t count = oh + rows == p.out[1] ? held : held - held % L;
         if (count > 0) {
@@ -259,12 +285,14 @@ inline void depthwise_f32_lanes(const conv_params& p, const float* x, Block&& bl
   with_activation(p.act, [&](auto act) {
     depthwise_by_lanes<float>(
         p, x, block,
-        [&](const float* in, index_t ih, index_t lanes, index_t width, float* dst) {
-          if constexpr (In == channel_layout::blocked)
-            std::memcpy(dst, in + ih * p.in[2] * L, sizeof(float) * static_cast<std::size_t>(width * L));
-          else
-            interleave_planar<conv_params, float, float>{p, 0.f}(in, ih, lanes, width, dst);
-        },
+        padded_lane_row<float>(p,
+                               [&](const float* in, index_t ih, index_t lanes, index_t width, float* dst) {
+                                 if constexpr (In == channel_layout::blocked)
+                                   std::memcpy(dst, in + ih * p.in[2] * L,
+                                               sizeof(float) * static_cast<std::size_t>(width * L));
+                                 else
+                                   interleave_planar<conv_params, float, float>{p, 0.f}(in, ih, lanes, width, dst);
+                               }),
         [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, float* out) {
           float* const yb = y + (n * p.out_channels + c0) * out_plane;
           if constexpr (Out == channel_layout::blocked) {
@@ -325,16 +353,103 @@ inline void depthwise(const conv_params& p, const float* x, const float* w, cons
 }
 
 namespace detail {
+// Whether every weight less its zero point is an int8 (the lane quads' weights): always for int8
+// weights with zero points 0 and uint8 ones with 128, else checked weight by weight.
+template <class W> inline bool lane_quad_weights_fit(const qconv_params& p, const W* w, const W* w_zp) noexcept {
+  constexpr std::int32_t centre = std::is_signed_v<W> ? 0 : 128;
+  const index_t zps = w_zp ? p.w_zp_count : 0, taps = p.kernel[1] * p.kernel[2];
+  bool centred = true;
+  for (index_t i = 0; i < zps; ++i) centred = centred && w_zp[i] == centre;
+  if (centred && (w_zp || std::is_signed_v<W>)) return true;
+  for (index_t c = 0; c < p.out_channels; ++c) {
+    const std::int32_t wz = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;
+    for (index_t t = 0; t < taps; ++t) {
+      const std::int32_t v = static_cast<std::int32_t>(w[c * taps + t]) - wz;
+      if (v < -128 || v > 127) return false;
+    }
+  }
+  return true;
+}
+
 // int8 depthwise by lanes from and to either channel layout (see depthwise_by_layout): a blocked
-// input row is widened into the window as it is, and a blocked output stored as requantized.
+// input row goes into the window as it is, and a blocked output is stored as requantized. Where
+// the target has dot products (arch::active::depthwise_int8_quads) and the weights fit int8, the
+// window holds lane quads: x' = x (+ 128 for int8 x) as uint8, four kernel columns per word, the
+// padding x's zero point, and the bias takes the zero point's term, exact in int32:
+//   sum (x - xz)(w - wz) = sum x'(w - wz) - xz' sum (w - wz)      (xz' = xz (+ 128))
+// where a padding tap's x' = xz' adds nothing, as the reference skips it.
 template <channel_layout In, channel_layout Out, class X, class W, class Y>
 inline void qlinear_depthwise_lanes(const qconv_params& p, const X* x, std::int32_t xz, const W* w, const W* w_zp,
                                     const float* scale, const std::int32_t* bias, std::int32_t yz, Y* y,
                                     void* scratch) noexcept {
   constexpr index_t L = arch::active::depthwise_lanes;
-  const index_t out_plane = p.out[1] * p.out[2];
+  const index_t out_plane = p.out[1] * p.out[2], taps = p.kernel[1] * p.kernel[2];
   float s[L] = {};  // lanes past the last channel requantize too (and are dropped): defined
   requant_params rq[L] = {};
+  const auto channel = [&](index_t c, index_t l) {  // notes lane l's scale; returns its weight zero point
+    s[l] = scale[p.rq_count > 1 ? c : 0];
+    rq[l] = requant_from_float(s[l]);
+    return w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;
+  };
+  const auto store = [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, const std::int32_t* out) {
+    Y* const yb = y + (n * p.out_channels + c0) * out_plane;
+    if constexpr (Out == channel_layout::blocked) {
+      arch::active::requantize_lanes(out, count, s, rq, yz, yb + pos * L);
+    } else {
+      Y* const q = reinterpret_cast<Y*>(static_cast<unsigned char*>(scratch) + lanes_work_bytes(p));
+      arch::active::requantize_lanes(out, count, s, rq, yz, q);
+      arch::active::deinterleave_lanes(q, count, lanes, yb + pos, out_plane);
+    }
+  };
+  if constexpr (arch::active::depthwise_int8_quads) {
+    if (lane_quad_weights_fit(p, w, w_zp)) {
+      constexpr std::int32_t offset = std::is_signed_v<X> ? 128 : 0;
+      const auto xz_u8 = static_cast<std::uint8_t>(xz + offset);
+      const index_t qw = ceil_div(p.kernel[2], 4), wp = padded_width(p), d = p.dilation[2];
+      std::uint8_t* const u = static_cast<std::uint8_t*>(scratch) + lane_quad_row_offset(p);  // a planar row's lanes
+      depthwise_by_lanes<std::int32_t, true>(
+          p, x,
+          [&](index_t c0, index_t lanes, std::uint32_t* wl, std::int32_t* bl) {
+            // Bytes in memory order: the quads are little-endian words.
+            std::uint8_t* const wb = reinterpret_cast<std::uint8_t*>(wl);
+            std::memset(wb, 0, sizeof(std::uint32_t) * static_cast<std::size_t>(p.kernel[1] * qw * L));
+            for (index_t l = 0; l < L; ++l) bl[l] = 0;
+            for (index_t l = 0; l < lanes; ++l) {
+              const index_t c = c0 + l;
+              const std::int32_t wz = channel(c, l);
+              std::int32_t sum = 0;
+              for (index_t kh = 0; kh < p.kernel[1]; ++kh)
+                for (index_t kw = 0; kw < p.kernel[2]; ++kw) {
+                  const std::int32_t v = static_cast<std::int32_t>(w[c * taps + kh * p.kernel[2] + kw]) - wz;
+                  sum += v;
+                  wb[4 * ((kh * qw + kw / 4) * L + l) + kw % 4] = static_cast<std::uint8_t>(v);
+                }
+              bl[l] = (bias ? bias[c] : 0) - static_cast<std::int32_t>(xz_u8) * sum;
+            }
+            return static_cast<const std::uint32_t*>(wl);
+          },
+          [&](const X* xb, index_t r, index_t lanes, std::uint32_t* dst) {
+            const index_t ih = r - p.pad[1];
+            if (ih < 0 || ih >= p.in[1]) {
+              const std::uint32_t pad = 0x01010101u * xz_u8;
+              for (index_t i = 0; i < wp * L; ++i) dst[i] = pad;
+              return;
+            }
+            const std::uint8_t* row;
+            if constexpr (In == channel_layout::blocked) {
+              row = reinterpret_cast<const std::uint8_t*>(xb + ih * p.in[2] * L);
+            } else {  // the lanes' row interleaved first (x' already)
+              interleave_planar<qconv_params, X, std::uint8_t>{p, static_cast<std::uint8_t>(-offset)}(
+                  xb, ih, lanes, p.in[2], u);
+              row = u;
+            }
+            arch::active::lane_quads(row, -p.pad[2], p.in[2], wp, d, xz_u8,
+                                     In == channel_layout::blocked ? static_cast<std::uint8_t>(offset) : 0, dst);
+          },
+          store, scratch);
+      return;
+    }
+  }
   depthwise_by_lanes<std::int32_t>(
       p, x,
       [&](index_t c0, index_t lanes, std::int32_t* wl, std::int32_t* bl) {
@@ -342,31 +457,22 @@ inline void qlinear_depthwise_lanes(const qconv_params& p, const X* x, std::int3
             p, w, c0, lanes,
             [&](index_t c, index_t l, std::int32_t& b, std::int32_t& wz) {
               b = bias ? bias[c] : 0;
-              wz = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;
-              s[l] = scale[p.rq_count > 1 ? c : 0];
-              rq[l] = requant_from_float(s[l]);
+              wz = channel(c, l);
             },
             wl, bl);
       },
-      [&](const X* in, index_t ih, index_t lanes, index_t width, std::int32_t* dst) {
-        if constexpr (In == channel_layout::blocked) {
-          const X* row = in + ih * p.in[2] * L;
-          for (index_t i = 0; i < width * L; ++i) dst[i] = static_cast<std::int32_t>(row[i]) - xz;
-        } else {
-          interleave_planar<qconv_params, X, std::int32_t>{p, xz}(in, ih, lanes, width, dst);
-        }
-      },
-      [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, const std::int32_t* out) {
-        Y* const yb = y + (n * p.out_channels + c0) * out_plane;
-        if constexpr (Out == channel_layout::blocked) {
-          arch::active::requantize_lanes(out, count, s, rq, yz, yb + pos * L);
-        } else {
-          Y* const q = reinterpret_cast<Y*>(static_cast<unsigned char*>(scratch) + lanes_work_bytes(p));
-          arch::active::requantize_lanes(out, count, s, rq, yz, q);
-          arch::active::deinterleave_lanes(q, count, lanes, yb + pos, out_plane);
-        }
-      },
-      scratch);
+      padded_lane_row<std::int32_t>(p,
+                                    [&](const X* in, index_t ih, index_t lanes, index_t width, std::int32_t* dst) {
+                                      if constexpr (In == channel_layout::blocked) {
+                                        const X* row = in + ih * p.in[2] * L;
+                                        for (index_t i = 0; i < width * L; ++i)
+                                          dst[i] = static_cast<std::int32_t>(row[i]) - xz;
+                                      } else {
+                                        interleave_planar<qconv_params, X, std::int32_t>{p, xz}(in, ih, lanes, width,
+                                                                                                dst);
+                                      }
+                                    }),
+      store, scratch);
 }
 
 // int8 depthwise on the wide plane of each channel (see depthwise_plane), read and written with

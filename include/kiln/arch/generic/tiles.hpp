@@ -167,6 +167,49 @@ inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps
   }
 }
 
+// int8 depthwise over lane quads (packed/depthwise.hpp): a window element is, per lane, the bytes
+// of four input columns d apart, a 32-bit word (little-endian), and a weight quad four kernel
+// columns' int8 weights, so one dot-product instruction takes four taps of 16 channels where the
+// int32 lanes above take one. Targets with one (AVX-512 VNNI) set depthwise_int8_quads; these
+// loops are their definition.
+inline constexpr bool depthwise_int8_quads = false;
+
+// A row's quads: dst[iw * L + l] byte k (k = 0..3) is column c = first + iw + k * d of the lanes'
+// row x (x[c * L + l] ^ flip) where 0 <= c < width, else fill; for iw < n.
+inline void lane_quads(const std::uint8_t* x, index_t first, index_t width, index_t n, index_t d, std::uint8_t fill,
+                       std::uint8_t flip, std::uint32_t* dst) noexcept {
+  constexpr index_t L = depthwise_lanes;
+  for (index_t iw = 0; iw < n; ++iw)
+    for (index_t l = 0; l < L; ++l) {
+      std::uint32_t q = 0;
+      for (index_t k = 0; k < 4; ++k) {
+        const index_t c = first + iw + k * d;
+        const std::uint8_t v = c >= 0 && c < width ? static_cast<std::uint8_t>(x[c * L + l] ^ flip) : fill;
+        q |= static_cast<std::uint32_t>(v) << (8 * k);
+      }
+      dst[iw * L + l] = q;
+    }
+}
+
+// out[j*L + l] = bias[l] + sum over t < steps of dot(x[base[j] + off[t] + l], w[t*L + l]): the
+// window's quads as uint8, the weights' as int8, summed in int32.
+inline void depthwise_lane_quads(index_t count, const index_t* base, index_t steps, const std::uint32_t* w,
+                                 const index_t* off, const std::uint32_t* x, const std::int32_t* bias,
+                                 std::int32_t* out) noexcept {
+  constexpr index_t L = depthwise_lanes;
+  for (index_t j = 0; j < count; ++j)
+    for (index_t l = 0; l < L; ++l) {
+      std::int32_t a = bias[l];
+      for (index_t t = 0; t < steps; ++t) {
+        const std::uint32_t xq = x[base[j] + off[t] + l], wq = w[t * L + l];
+        for (index_t k = 0; k < 4; ++k)
+          a += static_cast<std::int32_t>(static_cast<std::uint8_t>(xq >> (8 * k))) *
+               static_cast<std::int32_t>(static_cast<std::int8_t>(static_cast<std::uint8_t>(wq >> (8 * k))));
+      }
+      out[j * L + l] = a;
+    }
+}
+
 // Pointwise over channel blocks (packed/pointwise.hpp): MR output positions by NB output
 // channels, NB a multiple of L = depthwise_lanes; weights and outputs in blocks of L channels,
 // w_bs and y_bs apart, input channel kk of position r at (kk / L) * x_bs + (kk % L) * x_ls + r * x_ps

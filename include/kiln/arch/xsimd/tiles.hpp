@@ -419,6 +419,10 @@ template <class X, class A> inline void widen_lanes(bytes16 v, A zp, A* d) noexc
     return;
   }
 #endif
+  if constexpr (std::is_same_v<A, std::uint8_t>) {  // the bytes as they are, less zp modulo 256 (lane quads)
+    (v - bytes16(zp)).store_unaligned(d);
+    return;
+  }
   alignas(16) X lane[16];
   v.store_aligned(reinterpret_cast<std::uint8_t*>(lane));
   for (index_t l = 0; l < 16; ++l) d[l] = static_cast<A>(static_cast<A>(lane[l]) - zp);
@@ -558,6 +562,83 @@ inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps
   KILN_END_IGNORE_DEAD_PATH_BOUNDS
 }
 
+// int8 depthwise over lane quads (see generic::depthwise_lane_quads) by vpdpbusd: one instruction
+// per four taps of 16 channels, J positions at a time. A 3x3 layer's output takes 3 of them
+// (a quad per kernel row, its fourth weight 0) where the int32 lanes take 9 multiplies and 9 adds.
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+inline constexpr bool depthwise_int8_quads = true;
+
+// generic::lane_quads by one byte permute (AVX-512 VBMI) of the 64 bytes of four adjacent
+// columns (d = 1), loaded under a mask of the columns inside the row (the others take the fill),
+// straight from the input row: assembling the padded row in a buffer first made every one of
+// those loads wait for the buffer's narrower stores (a store-forwarding stall per column).
+inline void lane_quads(const std::uint8_t* x, index_t first, index_t width, index_t n, index_t d, std::uint8_t fill,
+                       std::uint8_t flip, std::uint32_t* dst) noexcept {
+  constexpr index_t L = generic::depthwise_lanes;
+  static_assert(L == 16, "a column of lanes is one 16-byte vector");
+#if defined(__AVX512VBMI__)
+  if (d == 1) {
+    alignas(64) static constexpr std::uint8_t order[64] = {
+        0,  16, 32, 48, 1,  17, 33, 49, 2,  18, 34, 50, 3,  19, 35, 51, 4,  20, 36, 52, 5,  21,
+        37, 53, 6,  22, 38, 54, 7,  23, 39, 55, 8,  24, 40, 56, 9,  25, 41, 57, 10, 26, 42, 58,
+        11, 27, 43, 59, 12, 28, 44, 60, 13, 29, 45, 61, 14, 30, 46, 62, 15, 31, 47, 63};  // byte 4l + k: column k, lane l
+    const __m512i idx = _mm512_load_si512(order), flips = _mm512_set1_epi8(static_cast<char>(flip));
+    const __m512i fills = _mm512_set1_epi8(static_cast<char>(fill ^ flip));
+    for (index_t iw = 0; iw < n; ++iw) {
+      const index_t c = first + iw;
+      __mmask64 inside = 0;
+      KILN_UNROLL for (index_t k = 0; k < 4; ++k)
+        if (c + k >= 0 && c + k < width) inside |= __mmask64{0xffff} << (16 * k);
+      // Masked-off bytes are not read, so the address may lie outside the row.
+      const __m512i v = _mm512_mask_loadu_epi8(fills, inside, x + c * L);
+      // The zero-masked form: GCC 12's unmasked one warns of its undefined source (-Wmaybe-uninitialized).
+      _mm512_storeu_si512(dst + iw * L, _mm512_maskz_permutexvar_epi8(~__mmask64{0}, idx, _mm512_xor_si512(v, flips)));
+    }
+    return;
+  }
+#endif
+  generic::lane_quads(x, first, width, n, d, fill, flip, dst);
+}
+
+namespace detail {
+template <index_t J>
+inline index_t depthwise_lane_quads_by(index_t j, index_t count, const index_t* base, index_t steps,
+                                       const std::uint32_t* w, const index_t* off, const std::uint32_t* x,
+                                       const std::int32_t* bias, std::int32_t* out) noexcept {
+  const __m512i b = _mm512_loadu_si512(bias);
+  for (; j + J <= count; j += J) {
+    const std::uint32_t* xj[J];
+    __m512i a[J];
+    KILN_UNROLL for (index_t p = 0; p < J; ++p) {
+      xj[p] = x + base[j + p];
+      a[p] = b;
+    }
+    for (index_t t = 0; t < steps; ++t) {
+      const __m512i wv = _mm512_loadu_si512(w + t * 16);
+      KILN_UNROLL for (index_t p = 0; p < J; ++p)
+        a[p] = _mm512_dpbusd_epi32(a[p], _mm512_loadu_si512(xj[p] + off[t]), wv);
+    }
+    KILN_UNROLL for (index_t p = 0; p < J; ++p) _mm512_storeu_si512(out + (j + p) * 16, a[p]);
+  }
+  return j;
+}
+}  // namespace detail
+
+// 16 positions at a time (16 independent chains cover the instruction's latency at two per
+// cycle), then 4, then 1.
+inline void depthwise_lane_quads(index_t count, const index_t* base, index_t steps, const std::uint32_t* w,
+                                 const index_t* off, const std::uint32_t* x, const std::int32_t* bias,
+                                 std::int32_t* out) noexcept {
+  index_t j = detail::depthwise_lane_quads_by<16>(0, count, base, steps, w, off, x, bias, out);
+  j = detail::depthwise_lane_quads_by<4>(j, count, base, steps, w, off, x, bias, out);
+  detail::depthwise_lane_quads_by<1>(j, count, base, steps, w, off, x, bias, out);
+}
+#else
+using generic::depthwise_int8_quads;
+using generic::depthwise_lane_quads;
+using generic::lane_quads;
+#endif
+
 #if defined(__SSE4_1__) || defined(__aarch64__)
 // The float32 product rounded by one instruction (roundss / frintn, half to even in the default
 // rounding mode): the very operations ONNX Runtime performs, so the same integers as the
@@ -573,9 +654,9 @@ inline std::int32_t requantize_saturate(std::int32_t acc, float scale, const req
 
 // Rows of 8/16-bit outputs in blocks of 16 or 8, in GCC/clang vector types (compiled to whatever
 // vectors the target has): clamping to [lo - zp, hi - zp] (small integers, exact in float) before
-// rounding is the same saturation without 64-bit steps, and adding and subtracting 1.5 * 2^23
-// rounds half to even (the default mode) any |v| < 2^22. The clamp sits between the product and
-// the addition, so no contraction into an FMA can skip the product's rounding. A short row or
+// rounding is the same saturation without 64-bit steps, and rounding half to even (round_even)
+// then is exact. The clamp sits between the product and the rounding, so no contraction into an
+// FMA can skip the product's rounding. A short row or
 // tail goes through whole blocks (the last overlapping the one before), where a
 // compiler-vectorized loop would leave rows of 6 to 47 outputs largely to its scalar epilogue;
 // only rows under 8 are padded, since a padded block is assembled through memory (a store-forwarding
@@ -597,6 +678,26 @@ template <> struct requant_vectors<16> {
 template <class Y, index_t N> struct narrow_vector {
   typedef Y type __attribute__((vector_size(N * sizeof(Y))));
 };
+
+// v (|v| < 2^22) rounded half to even (the default rounding mode) to int32: vcvtps2dq on
+// AVX-512, else adding and subtracting 1.5 * 2^23, then the truncating conversion (two
+// instructions more per vector, of a requantization's eleven).
+// (By reference: 64-byte vectors by value change the ABI where AVX-512 is off, -Wpsabi.)
+template <index_t N>
+inline void round_even(const typename requant_vectors<N>::f32& v, typename requant_vectors<N>::i32& r) noexcept {
+#if defined(__AVX512F__)
+  if constexpr (N == 16) {
+    __m512 f;
+    std::memcpy(&f, &v, sizeof f);
+    const __m512i rounded = _mm512_maskz_cvtps_epi32(0xffff, f);  // zero-masked: GCC 12 warns of the unmasked form
+    std::memcpy(&r, &rounded, sizeof r);
+    return;
+  }
+#endif
+  using f32 = typename requant_vectors<N>::f32;
+  const f32 magic = 12582912.f - f32{};
+  r = __builtin_convertvector((v + magic) - magic, typename requant_vectors<N>::i32);
+}
 
 // count <= N outputs from acc; whole when count == N.
 template <index_t N, class Y>
@@ -620,12 +721,13 @@ inline void requantize_block(const std::int32_t* acc, index_t count, const typen
   if (m == N) std::memcpy(&a, acc, sizeof a);
   else
     for (index_t k = 0; k < m; ++k) a[k] = acc[k];
-  const f32 lov = lo - f32{}, hiv = hi - f32{}, magic = 12582912.f - f32{};
+  const f32 lov = lo - f32{}, hiv = hi - f32{};
   f32 v = __builtin_convertvector(a, f32) * scale;
   v = v < lov ? lov : v;
   v = v > hiv ? hiv : v;
-  v = (v + magic) - magic;
-  const i32 r = __builtin_convertvector(v, i32) + zero_point;
+  i32 r;
+  round_even<N>(v, r);
+  r += zero_point;
   if (m == N) {  // narrowed as a vector (vpmovdb): as a loop of N stores GCC 12 stored byte by byte
     using yv = typename narrow_vector<Y, N>::type;
     const yv narrow = __builtin_convertvector(r, yv);
@@ -710,7 +812,6 @@ inline void requantize_tile(std::int32_t* c, index_t rows, index_t n, const std:
     using yv = typename detail::narrow_vector<Y, N>::type;
     const f32 lo = static_cast<float>(std::numeric_limits<Y>::min() - zero_point) - f32{};
     const f32 hi = static_cast<float>(std::numeric_limits<Y>::max() - zero_point) - f32{};
-    const f32 magic = 12582912.f - f32{};
     for (index_t r = 0; r < rows; ++r) {
       const f32 s = scale[r] - f32{};
       const i32 b = bias[r] - i32{}, w = wz[r] - i32{};
@@ -722,8 +823,9 @@ inline void requantize_tile(std::int32_t* c, index_t rows, index_t n, const std:
         f32 v = __builtin_convertvector(a + (b - w * sums), f32) * s;
         v = v < lo ? lo : v;
         v = v > hi ? hi : v;
-        v = (v + magic) - magic;
-        const yv q = __builtin_convertvector(__builtin_convertvector(v, i32) + zero_point, yv);
+        i32 rounded;
+        detail::round_even<N>(v, rounded);
+        const yv q = __builtin_convertvector(rounded + zero_point, yv);
         if (n - j >= N) std::memcpy(y + r * y_stride + j, &q, sizeof q);
         else detail::store_prefix(y + r * y_stride + j, q, n - j);
       }
