@@ -77,6 +77,12 @@ std::vector<geometry> geometries() {
   gs.push_back({1, 4, 1, 12, 7, 3, 3, 1, 2, 2});
   gs.push_back({4, 6, 2, 8, 8, 3, 5, 1, 1, 1});
   gs.push_back({1, 3, 1, 70, 70, 3, 3, 1, 1, 1});
+  // Kernel widths of whole quads read each quad as 4 bytes of a padded plane
+  // (panel.hpp quads_from_planes): 2 channels, 8 wide, stride 1; stride 3; not where a dilation
+  // spreads a quad's columns apart.
+  gs.push_back({2, 7, 1, 9, 13, 3, 8, 1, 2, 1});
+  gs.push_back({1, 5, 1, 12, 9, 2, 4, 1, 1, 2});
+  gs.push_back({1, 6, 1, 20, 14, 4, 4, 3, 0, 1});
   gs.push_back({16, 32, 1, 8, 8, 1, 1, 1, 0, 1});    // pointwise
   // 1x1 windows with a stride or padding read x into the panel directly (packed/conv.hpp
   // pack_window_1x1_quads): ResNet's shortcuts (16x16 and 8x8 outputs, runs split across panels),
@@ -299,6 +305,7 @@ TEST_CASE("a conv with a fused residual equals the conv, then the add, then the 
 template <class X, class W, class Y> void check_qconv(bool per_channel, bool weight_zero_points, bool depthwise) {
   lcg rng{7};
   int small_plane_cases = 0, padded_plane_cases = 0, unpadded_panel_cases = 0, window_1x1_cases = 0;
+  int plane_quad_cases = 0;
   std::vector<geometry> gs = geometries();
   if (depthwise) gs = depthwise_geometries();
   for (const auto& g : gs) {
@@ -340,6 +347,7 @@ template <class X, class W, class Y> void check_qconv(bool per_channel, bool wei
       CHECK(any == weight_zero_points);
       if (!kiln::packed::qconv_direct(p) && !kiln::packed::detail::is_pointwise(p))
         ++(kiln::packed::detail::is_window_1x1_2d(p)      ? window_1x1_cases
+           : kiln::packed::detail::quads_from_planes(p)       ? plane_quad_cases
            : kiln::packed::detail::pack_from_padded_planes(p) ? padded_plane_cases
                                                               : unpadded_panel_cases);
       std::vector<std::uint8_t> panel(kiln::packed::qconv_scratch_bytes(p), 0xab);  // stale scratch
@@ -367,6 +375,7 @@ template <class X, class W, class Y> void check_qconv(bool per_channel, bool wei
     CHECK(padded_plane_cases >= 4);
     CHECK(unpadded_panel_cases >= 1);
     CHECK(window_1x1_cases >= 5);
+    CHECK(plane_quad_cases >= 3);
   }
 }
 

@@ -410,6 +410,8 @@ inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const
           }
         } else if (window_1x1) {
           detail::pack_window_1x1_quads(p, xg, cin_g, p0, cols, to_u8(pad), offset, panel);
+        } else if (detail::quads_from_planes(p)) {
+          detail::pack_quads_from_planes(p, planes, cin_g, p0, cols, panel);
         } else {
           // Pack row by row into the staging rows (contiguous copies), then interleave each 4 rows
           // into column quads, a word per column: both loops vectorize, byte-wise quad stores don't.

@@ -10,6 +10,8 @@
 #include "../ops/conv.hpp"
 #include "layout.hpp"
 
+#include <cstring>
+
 namespace kiln::packed::detail {
 
 // A conv geometry (conv_params, qconv_params) whose every axis is 1x1, stride 1, no padding:
@@ -163,6 +165,34 @@ inline void pack_panel_from_planes(const P& p, const U* planes, index_t cin_g, i
         const U* tap = planes + c * hp * wp + kh * p.dilation[1] * wp + kw * p.dilation[2];
         U* d = out + k * panel_cols;
         for (index_t j = 0; j < cols; ++j) d[j] = tap[origin[j]];
+      }
+}
+
+// Where a window row is whole quads of K (kernel width a multiple of 4, no column dilation:
+// DS-CNN's 10x4 stem), a quad of the panel is four adjacent bytes of a padded plane: one 32-bit
+// copy per quad and column, where the byte rows and their interleave took a tenth of DS-CNN int8.
+template <class P> constexpr bool quads_from_planes(const P& p) noexcept {
+  return pack_from_padded_planes(p) && p.kernel[2] % 4 == 0 && p.dilation[2] == 1;
+}
+
+// The int8 panel (quads of K, panel_cols columns of 4 bytes) of output positions [p0, p0 + cols)
+// from the padded planes; columns past cols are zero.
+template <class P>
+inline void pack_quads_from_planes(const P& p, const std::uint8_t* planes, index_t cin_g, index_t p0, index_t cols,
+                                   std::uint8_t* panel) noexcept {
+  const index_t hp = padded_plane_height(p), wp = padded_plane_width(p), row = 4 * panel_cols;
+  index_t origin[panel_cols];
+  for (index_t j = 0, oh = p0 / p.out[2], ow = p0 % p.out[2]; j < cols; ++j) {
+    origin[j] = oh * p.stride[1] * wp + ow * p.stride[2];
+    if (++ow == p.out[2]) ow = 0, ++oh;
+  }
+  std::uint8_t* q = panel;
+  for (index_t c = 0; c < cin_g; ++c)
+    for (index_t kh = 0; kh < p.kernel[1]; ++kh)
+      for (index_t kw = 0; kw < p.kernel[2]; kw += 4, q += row) {
+        const std::uint8_t* tap = planes + c * hp * wp + kh * p.dilation[1] * wp + kw;
+        for (index_t j = 0; j < cols; ++j) std::memcpy(q + 4 * j, tap + origin[j], 4);
+        std::memset(q + 4 * cols, 0, 4 * static_cast<std::size_t>(panel_cols - cols));
       }
 }
 
