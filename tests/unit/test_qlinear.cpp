@@ -247,6 +247,34 @@ TEST_CASE("qlinear_global_average_pool: 1/2 scale ties, NCHW and channels_last a
   CHECK(yt[2] == y[2]);
 }
 
+TEST_CASE("qlinear_global_average_pool: channels past a block of 64, two images, both layouts") {
+  using kiln::index_t;
+  const index_t batch = 2, channels = 70, image = 13;
+  const auto rq = kiln::requant_from_float(0.37f / static_cast<float>(image));
+  kiln::qlinear_gap_params p{batch, channels, image, false, -17 * image, rq.mantissa, rq.exponent, 3};
+  std::vector<std::int8_t> x(static_cast<std::size_t>(batch * channels * image)), xt(x.size());
+  std::uint32_t state = 7;
+  for (auto& v : x) v = static_cast<std::int8_t>((state = state * 1664525u + 1013904223u) >> 24);
+  for (index_t n = 0; n < batch; ++n)
+    for (index_t c = 0; c < channels; ++c)
+      for (index_t i = 0; i < image; ++i)
+        xt[static_cast<std::size_t>((n * image + i) * channels + c)] = x[static_cast<std::size_t>((n * channels + c) * image + i)];
+  std::vector<std::int8_t> y(static_cast<std::size_t>(batch * channels)), yt(y.size());
+  kiln::qlinear_global_average_pool<std::int8_t>(p, x.data(), y.data());
+  p.channels_last = true;
+  kiln::qlinear_global_average_pool<std::int8_t>(p, xt.data(), yt.data());
+  for (index_t n = 0; n < batch; ++n)
+    for (index_t c = 0; c < channels; ++c) {
+      std::int32_t sum = -17 * image;
+      for (index_t i = 0; i < image; ++i) sum += x[static_cast<std::size_t>((n * channels + c) * image + i)];
+      const auto want = static_cast<std::int8_t>(kiln::requantize_saturate(sum, rq, 3, -128, 127));
+      CAPTURE(n);
+      CAPTURE(c);
+      CHECK(y[static_cast<std::size_t>(n * channels + c)] == want);
+      CHECK(yt[static_cast<std::size_t>(n * channels + c)] == want);
+    }
+}
+
 TEST_CASE("qlinear_average_pool: count_include_pad and clipped windows against a direct average") {
   // 1x1x3x3, kernel 2x2, stride 1, pad 1 on every side: output 4x4.
   kiln::qlinear_avgpool_params p{};
