@@ -134,6 +134,24 @@ inline void requantize_panel_rows(const block_requant<MR>& req, index_t rows, co
   arch::active::requantize_tile<TW>(c, rows, width, bias, req.wz, colsum, req.s, req.rq, yz, y, out_plane);
 }
 
+// The same for a window tile's rows, into q (TW apart), out of line where the tiles are wide:
+// inlined into the tile's loop, it took registers from the accumulators pinned there (ResNet-18
+// int8 1.14x slower), where requantizing row by row in two passes had not. On a Cortex-M (2-column
+// tiles) the call would cost more than the 8 outputs it requantizes.
+template <index_t TW, index_t MR, class Y>
+KILN_NOINLINE void requantize_window_rows_out_of_line(const block_requant<MR>& req, index_t rows,
+                                                      const std::int32_t* bias, const std::int32_t* colsum,
+                                                      std::int32_t* c, index_t width, std::int32_t yz, Y* q) noexcept {
+  requantize_panel_rows<TW>(req, rows, bias, colsum, c, width, yz, q, TW);
+}
+template <index_t TW, index_t MR, class Y>
+inline void requantize_window_rows(const block_requant<MR>& req, index_t rows, const std::int32_t* bias,
+                                   const std::int32_t* colsum, std::int32_t* c, index_t width, std::int32_t yz,
+                                   Y* q) noexcept {
+  if constexpr (TW >= 16) requantize_window_rows_out_of_line<TW>(req, rows, bias, colsum, c, width, yz, q);
+  else requantize_panel_rows<TW>(req, rows, bias, colsum, c, width, yz, q, TW);
+}
+
 // A 2-D 1x1 window with a stride or padding (ResNet's shortcuts): output position (oh, ow) reads
 // input (oh * s - pad, ow * s - pad) only, so each quad of channels goes from x straight into the
 // panel, an output row's run at a time, by the architecture's strided quad rows (vector loads
@@ -224,8 +242,7 @@ inline void qlinear_conv_direct(const qconv_params& p, const X* x, const X* x_zp
             // as the requantization), then each row's runs of output columns copied out.
             Y q[conv_mr * arch::active::s8_window_nb];
             KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS
-            arch::active::requantize_tile<W>(c, rows_m, width, bias + g * mg + mb * MR, req.wz, colsum, req.s, req.rq,
-                                             yz, q, W);
+            requantize_window_rows<W>(req, rows_m, bias + g * mg + mb * MR, colsum, c, width, yz, q);
             KILN_END_IGNORE_DEAD_PATH_BOUNDS
             for (index_t r = 0; r < rows_m; ++r) {
               Y* ym = y + (n * p.out_channels + g * mg + mb * MR + r) * out_plane + oh0 * p.out[2];
