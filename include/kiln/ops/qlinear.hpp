@@ -134,32 +134,17 @@ struct qlinear_gap_params {
   std::int32_t y_zp;
 };
 
-// The sums run along memory, loops a compiler vectorizes: a plane's elements (NCHW), or a block of
-// 64 channels side by side, position by position (channels last), where one loop over a
-// run-time element stride read channels last a position apart.
 template <class T>
 inline void qlinear_global_average_pool(const qlinear_gap_params& p, const T* x, T* y) noexcept {
   const requant_params rq{p.rq_mantissa, p.rq_exponent};
-  constexpr index_t block = 64;  // channels summed side by side (channels last)
   for (index_t n = 0; n < p.batch; ++n)
-    for (index_t c0 = 0; c0 < p.channels; c0 += p.channels_last ? block : 1) {
-      const index_t count = !p.channels_last ? 1 : p.channels - c0 < block ? p.channels - c0 : block;
-      std::int32_t acc[block];
-      if (p.channels_last) {
-        for (index_t c = 0; c < count; ++c) acc[c] = p.bias;
-        for (index_t i = 0; i < p.image; ++i) {
-          const T* xi = x + (n * p.image + i) * p.channels + c0;
-          for (index_t c = 0; c < count; ++c) acc[c] += static_cast<std::int32_t>(xi[c]);
-        }
-      } else {
-        const T* xc = x + (n * p.channels + c0) * p.image;
-        std::int32_t sum = p.bias;
-        for (index_t i = 0; i < p.image; ++i) sum += static_cast<std::int32_t>(xc[i]);
-        acc[0] = sum;
-      }
-      for (index_t c = 0; c < count; ++c)
-        y[n * p.channels + c0 + c] =
-            static_cast<T>(requantize_saturate(acc[c], rq, p.y_zp, detail::qmin<T>(), detail::qmax<T>()));
+    for (index_t c = 0; c < p.channels; ++c) {
+      std::int32_t acc = p.bias;
+      const T* xc = p.channels_last ? x + n * p.image * p.channels + c : x + (n * p.channels + c) * p.image;
+      const index_t step = p.channels_last ? p.channels : 1;
+      for (index_t i = 0; i < p.image; ++i) acc += static_cast<std::int32_t>(xc[i * step]);
+      y[n * p.channels + c] =
+          static_cast<T>(requantize_saturate(acc, rq, p.y_zp, detail::qmin<T>(), detail::qmax<T>()));
     }
 }
 
