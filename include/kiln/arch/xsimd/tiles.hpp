@@ -616,18 +616,16 @@ inline index_t depthwise_lane_quads_by(index_t j, index_t count, const index_t* 
                                        const std::int32_t* bias, std::int32_t* out) noexcept {
   const __m512i b = _mm512_loadu_si512(bias);
   for (; j + J <= count; j += J) {
+    const std::uint32_t* xj[J];
     __m512i a[J];
-    KILN_UNROLL for (index_t p = 0; p < J; ++p) a[p] = b;
+    KILN_UNROLL for (index_t p = 0; p < J; ++p) {
+      xj[p] = x + base[j + p];
+      a[p] = b;
+    }
     for (index_t t = 0; t < steps; ++t) {
       const __m512i wv = _mm512_loadu_si512(w + t * 16);
-      const std::uint32_t* const xt = x + off[t];
-      // Each position's base read where it is used, not held in J pointers (x86 has 16
-      // registers for them), and the accumulators pinned: over a run-time step count (no
-      // --specialize) GCC 12 kept both on the stack, DS-CNN int8 then 1.09x the int32 lanes.
-      KILN_UNROLL for (index_t p = 0; p < J; ++p) {
-        a[p] = _mm512_dpbusd_epi32(a[p], _mm512_loadu_si512(xt + base[j + p]), wv);
-        asm("" : "+v"(a[p]));
-      }
+      KILN_UNROLL for (index_t p = 0; p < J; ++p)
+        a[p] = _mm512_dpbusd_epi32(a[p], _mm512_loadu_si512(xj[p] + off[t]), wv);
     }
     KILN_UNROLL for (index_t p = 0; p < J; ++p) _mm512_storeu_si512(out + (j + p) * 16, a[p]);
   }
