@@ -565,7 +565,9 @@ inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps
 // int8 depthwise over lane quads (see generic::depthwise_lane_quads) by vpdpbusd: one instruction
 // per four taps of 16 channels, J positions at a time. A 3x3 layer's output takes 3 of them
 // (a quad per kernel row, its fourth weight 0) where the int32 lanes take 9 multiplies and 9 adds.
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+// Only with VBMI's byte permute for the quads (not on VNNI cores without it, Cascade Lake): the
+// portable quad assembly costs more than the int32 lanes' multiplies it saves.
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VBMI__) && defined(__BMI2__)
 inline constexpr bool depthwise_int8_quads = true;
 
 // generic::lane_quads by one byte permute (AVX-512 VBMI) of the 64 bytes of four adjacent
@@ -576,7 +578,6 @@ inline void lane_quads(const std::uint8_t* x, index_t first, index_t width, inde
                        std::uint8_t flip, std::uint32_t* dst) noexcept {
   constexpr index_t L = generic::depthwise_lanes;
   static_assert(L == 16, "a column of lanes is one 16-byte vector");
-#if defined(__AVX512VBMI__) && defined(__BMI2__)
   if (d == 1) {
     alignas(64) static constexpr std::uint8_t order[64] = {
         0,  16, 32, 48, 1,  17, 33, 49, 2,  18, 34, 50, 3,  19, 35, 51, 4,  20, 36, 52, 5,  21,
@@ -605,7 +606,6 @@ inline void lane_quads(const std::uint8_t* x, index_t first, index_t width, inde
     for (index_t iw = hi; iw < n; ++iw) edge(iw);
     return;
   }
-#endif
   generic::lane_quads(x, first, width, n, d, fill, flip, dst);
 }
 
