@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -118,7 +119,39 @@ std::vector<geometry> geometries() {
   gs.push_back({3, 9, 1, 3, 40, 1, 5, 1, 2, 1});
   gs.push_back({4, 6, 1, 30, 46, 5, 5, 2, 2, 1});
   gs.push_back({8, 6, 2, 6, 36, 3, 3, 1, 1, 1});
+  // Output rows of whole 64-byte vectors take a plane per kernel column for aligned loads
+  // (direct_by_column): 32 wide in four bands, strided to 16, and 16 wide with a dilation.
+  gs.push_back({5, 6, 1, 32, 32, 3, 3, 1, 1, 1});
+  gs.push_back({4, 7, 1, 31, 32, 3, 3, 2, 1, 1});
+  gs.push_back({3, 5, 1, 9, 18, 3, 3, 1, 1, 2});
   return gs;
+}
+
+// A layer's scratch as a reused arena hands it over: stale bytes, a start 16 bytes past a 64-byte
+// boundary (the arena promises kiln::arena_alignment only) and guard bytes after the last byte,
+// which a kernel writing past the scratch it asked for would change.
+struct arena_scratch {
+  static constexpr std::size_t guard = 64;
+  std::vector<unsigned char> bytes;
+  std::size_t at = 0, size;
+  arena_scratch(std::size_t n, unsigned char stale) : bytes(n + 64 + guard, stale), size(n) {
+    while ((reinterpret_cast<std::uintptr_t>(bytes.data()) + at) % 64 != 16) ++at;
+    std::fill(bytes.begin() + static_cast<std::ptrdiff_t>(at + n), bytes.end(), guard_byte);
+  }
+  template <class T = void> T* data() { return reinterpret_cast<T*>(bytes.data() + at); }
+  bool guard_intact() const {
+    return std::all_of(bytes.begin() + static_cast<std::ptrdiff_t>(at + size), bytes.end(),
+                       [](unsigned char b) { return b == guard_byte; });
+  }
+  static constexpr unsigned char guard_byte = 0x5a;
+};
+
+// NaN floats, as stale float scratch: an output that reads any of it unwritten is NaN.
+arena_scratch nan_scratch(std::size_t n) {
+  arena_scratch s(n, 0);
+  const float nan = std::nanf("");
+  for (std::size_t i = 0; i + sizeof(float) <= n; i += sizeof(float)) std::memcpy(s.data<unsigned char>() + i, &nan, sizeof nan);
+  return s;
 }
 
 // Depthwise: strides 1 and 2, dilation, uneven padding, planes narrower and wider than a vector.
@@ -156,11 +189,14 @@ TEST_CASE("packed float depthwise equals the reference conv") {
 
 TEST_CASE("packed float conv equals the reference conv") {
   lcg rng{1};
-  int small_plane_cases = 0, by_column_cases = 0, by_phase_cases = 0;
+  int small_plane_cases = 0, by_column_cases = 0, by_phase_cases = 0, vector_row_cases = 0;
   for (const auto& g : geometries()) {
     CAPTURE(describe(g));
     const auto p = make_geometry<kiln::conv_params>(g);
-    if (kiln::packed::direct_geometry(p)) ++(kiln::packed::direct_by_column(p) ? by_column_cases : by_phase_cases);
+    if (kiln::packed::direct_geometry(p)) {
+      ++(kiln::packed::direct_by_column(p) ? by_column_cases : by_phase_cases);
+      vector_row_cases += p.out[2] % kiln::packed::direct_vector == 0;
+    }
     const index_t cin_g = g.c / g.group, k = cin_g * g.kh * g.kw;
     const index_t out_plane = p.out[1] * p.out[2];
     std::vector<float> x(static_cast<std::size_t>(g.c * g.h * g.w)), w(static_cast<std::size_t>(g.m * k)),
@@ -176,9 +212,10 @@ TEST_CASE("packed float conv equals the reference conv") {
       std::vector<float> packed(kiln::packed::conv_weight_count(g.m, g.group, k, 1));
       kiln::packed::pack_conv_weights(w.data(), g.m, g.group, k, 1, packed.data(), [](float v) { return v; });
       // Stale scratch (as in a reused arena): a kept output that reads any of it unwritten is NaN.
-      std::vector<float> panel(kiln::packed::conv_scratch_bytes(q) / sizeof(float), std::nanf(""));
+      arena_scratch panel = nan_scratch(kiln::packed::conv_scratch_bytes(q));
       kiln::packed::conv(q, x.data(), packed.data(), bias.data(), got.data(), panel.data());
       for (std::size_t i = 0; i < want.size(); ++i) REQUIRE(got[i] == doctest::Approx(want[i]).epsilon(1e-4).scale(1));
+      REQUIRE(panel.guard_intact());
       if (kiln::packed::conv1x1_small_plane_applies(q)) {  // the same layer with the roles swapped
         std::vector<float> dense(kiln::packed::dense_weight_count(g.m, g.c));
         kiln::packed::pack_dense_weights(w.data(), g.m, g.c, 1, g.c, dense.data());
@@ -192,6 +229,7 @@ TEST_CASE("packed float conv equals the reference conv") {
   CHECK(small_plane_cases > 50);
   CHECK(by_column_cases >= 10);  // both float band layouts (packed/direct.hpp)
   CHECK(by_phase_cases >= 6);
+  CHECK(vector_row_cases >= 3);
 }
 
 // F(M x M, 3 x 3) on planes of one tile up to several passes (bands of tile rows, up to
@@ -286,9 +324,11 @@ TEST_CASE("a conv with a fused residual equals the conv, then the add, then the 
       kiln::conv_residual<float>(q, x.data(), w.data(), bias.data(), residual.data(), got.data());
       expect_want();
       std::fill(got.begin(), got.end(), -99.f);
-      std::vector<float> scratch(kiln::packed::conv_scratch_bytes(q) / sizeof(float), std::nanf(""));
-      kiln::packed::conv_residual(q, x.data(), packed.data(), bias.data(), residual.data(), got.data(), scratch.data());
+      arena_scratch scratch = nan_scratch(kiln::packed::conv_scratch_bytes(q));
+      kiln::packed::conv_residual(q, x.data(), packed.data(), bias.data(), residual.data(), got.data(),
+                                  scratch.data());
       expect_want();
+      REQUIRE(scratch.guard_intact());
       if (kiln::packed::conv1x1_small_plane_applies(q)) {
         std::vector<float> dense(kiln::packed::dense_weight_count(g.m, g.c));
         kiln::packed::pack_dense_weights(w.data(), g.m, g.c, 1, g.c, dense.data());
@@ -350,9 +390,10 @@ template <class X, class W, class Y> void check_qconv(bool per_channel, bool wei
            : kiln::packed::detail::quads_from_planes(p)       ? plane_quad_cases
            : kiln::packed::detail::pack_from_padded_planes(p) ? padded_plane_cases
                                                               : unpadded_panel_cases);
-      std::vector<std::uint8_t> panel(kiln::packed::qconv_scratch_bytes(p), 0xab);  // stale scratch
+      arena_scratch panel(kiln::packed::qconv_scratch_bytes(p), 0xab);
       kiln::packed::qlinear_conv(p, x.data(), &x_zp, packed.data(), any ? zp.data() : nullptr, scale.data(),
                                  folded.data(), &y_zp, got.data(), panel.data());
+      REQUIRE(panel.guard_intact());
       if (kiln::packed::qlinear_conv1x1_small_plane_applies(p)) {  // the same layer as a QGemm of positions
         for (std::size_t i = 0; i < want.size(); ++i) REQUIRE(+got[i] == +want[i]);
         kiln::qgemm_params q{out_plane, g.m, k, true, true, 0, 0, p.w_zp_count, p.rq_count};

@@ -62,7 +62,7 @@ inline void conv_direct(const conv_params& p, const float* x, const float* w, co
   const index_t in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
   const index_t cin_g = p.in_channels / p.group, mg = p.out_channels / p.group;
   const index_t taps = p.kernel[1] * p.kernel[2], k = cin_g * taps, mblocks = ceil_div(mg, MR);
-  float* const band = static_cast<float*>(scratch);
+  float* const band = direct_band_start<float>(scratch);
   static_assert(NB <= direct_slack, "the last tile reads at most direct_slack positions past the band");
   for (index_t i = 0; i < direct_slack; ++i) band[cin_g * d.channel_size + i] = 0.f;  // read by the last tile
   index_t off[direct_max_taps];
@@ -198,7 +198,7 @@ inline void qlinear_conv_direct(const qconv_params& p, const X* x, const X* x_zp
   const index_t in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
   const index_t cin_g = p.in_channels / p.group, mg = p.out_channels / p.group, quads = ceil_div(cin_g, 4);
   const index_t taps = p.kernel[1] * p.kernel[2], k4 = quads * taps, mblocks = ceil_div(mg, MR);
-  std::uint8_t* const band = static_cast<std::uint8_t*>(scratch);  // [quad][phase planes][position][4]
+  std::uint8_t* const band = direct_band_start<std::uint8_t>(scratch);  // [quad][phase planes][position][4]
   static_assert(NB <= direct_slack, "the last tile reads at most direct_slack positions past the band");
   std::memset(band + 4 * quads * d.channel_size, 0, 4 * direct_slack);  // read by the last tile
   index_t off[direct_max_taps];
