@@ -147,6 +147,15 @@ inline void pad_planes(const P& p, const T* xg, index_t cin_g, T pad, U* planes,
     }
 }
 
+// origin[j]: where output position p0 + j's window starts in a padded plane wp wide.
+template <class P>
+inline void window_origins(const P& p, index_t p0, index_t cols, index_t wp, index_t* origin) noexcept {
+  for (index_t j = 0, oh = p0 / p.out[2], ow = p0 % p.out[2]; j < cols; ++j) {
+    origin[j] = oh * p.stride[1] * wp + ow * p.stride[2];
+    if (++ow == p.out[2]) ow = 0, ++oh;
+  }
+}
+
 // pack_panel (Quad 1) from the padded planes: row k = (c, kh, kw) of column j reads the plane at
 // the column's window origin plus the tap's offset.
 template <class P, class U>
@@ -154,10 +163,7 @@ inline void pack_panel_from_planes(const P& p, const U* planes, index_t cin_g, i
                                    U* out) noexcept {
   const index_t hp = padded_plane_height(p), wp = padded_plane_width(p);
   index_t origin[panel_cols];
-  for (index_t j = 0, oh = p0 / p.out[2], ow = p0 % p.out[2]; j < cols; ++j) {
-    origin[j] = oh * p.stride[1] * wp + ow * p.stride[2];
-    if (++ow == p.out[2]) ow = 0, ++oh;
-  }
+  window_origins(p, p0, cols, wp, origin);
   index_t k = 0;
   for (index_t c = 0; c < cin_g; ++c)
     for (index_t kh = 0; kh < p.kernel[1]; ++kh)
@@ -182,10 +188,7 @@ inline void pack_quads_from_planes(const P& p, const std::uint8_t* planes, index
                                    std::uint8_t* panel) noexcept {
   const index_t hp = padded_plane_height(p), wp = padded_plane_width(p), row = 4 * panel_cols;
   index_t origin[panel_cols];
-  for (index_t j = 0, oh = p0 / p.out[2], ow = p0 % p.out[2]; j < cols; ++j) {
-    origin[j] = oh * p.stride[1] * wp + ow * p.stride[2];
-    if (++ow == p.out[2]) ow = 0, ++oh;
-  }
+  window_origins(p, p0, cols, wp, origin);
   std::uint8_t* q = panel;
   for (index_t c = 0; c < cin_g; ++c)
     for (index_t kh = 0; kh < p.kernel[1]; ++kh)
