@@ -140,9 +140,15 @@ inline void qlinear_global_average_pool(const qlinear_gap_params& p, const T* x,
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t c = 0; c < p.channels; ++c) {
       std::int32_t acc = p.bias;
-      const T* xc = p.channels_last ? x + n * p.image * p.channels + c : x + (n * p.channels + c) * p.image;
-      const index_t step = p.channels_last ? p.channels : 1;
-      for (index_t i = 0; i < p.image; ++i) acc += static_cast<std::int32_t>(xc[i * step]);
+      // The planar sum as a loop of its own: with a stride chosen at run time GCC kept it scalar
+      // (DS-CNN int8's pool over 64 planes of 125 bytes took 1 us).
+      if (p.channels_last) {
+        const T* xc = x + n * p.image * p.channels + c;
+        for (index_t i = 0; i < p.image; ++i) acc += static_cast<std::int32_t>(xc[i * p.channels]);
+      } else {
+        const T* xc = x + (n * p.channels + c) * p.image;
+        for (index_t i = 0; i < p.image; ++i) acc += static_cast<std::int32_t>(xc[i]);
+      }
       y[n * p.channels + c] =
           static_cast<T>(requantize_saturate(acc, rq, p.y_zp, detail::qmin<T>(), detail::qmax<T>()));
     }
