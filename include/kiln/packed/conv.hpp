@@ -242,7 +242,7 @@ inline void qlinear_conv_direct(const qconv_params& p, const X* x, const X* x_zp
             // as the requantization), then each row's runs of output columns copied out.
             Y q[conv_mr * arch::active::s8_window_nb];
             KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS
-            requantize_window_rows<W>(req, rows_m, bias + g * mg + mb * MR, w_zp ? colsum : nullptr, c, width, yz, q);
+            requantize_window_rows<W>(req, rows_m, bias + g * mg + mb * MR, colsum, c, width, yz, q);
             KILN_END_IGNORE_DEAD_PATH_BOUNDS
             for (index_t r = 0; r < rows_m; ++r) {
               Y* ym = y + (n * p.out_channels + g * mg + mb * MR + r) * out_plane + oh0 * p.out[2];
@@ -456,7 +456,7 @@ inline void qlinear_conv(const qconv_params& p, const X* x, const X* x_zp, const
                                 index_t j0, index_t width) {
           const index_t m0 = g * mg + mb * MR;
           detail::requantize_panel_rows<decltype(tw)::value>(req, mg - mb * MR < MR ? mg - mb * MR : MR, bias + m0,
-                                                             w_zp ? colsum + j0 : nullptr, c, width, yz,
+                                                             colsum + j0, c, width, yz,
                                                              y + (n * p.out_channels + m0) * out_plane + p0 + j0,
                                                              out_plane);
         };

@@ -30,14 +30,9 @@ template <class Act> inline void activate_row(float* y, const float* x, index_t 
   for (index_t i = 0; i < n; ++i) y[i] = act(x[i]);
 }
 
-// c[j] += offset - weight * colsum[j]: an int8 product's bias and weight zero point term;
-// colsum null where the weights have no zero points (the offset alone).
+// c[j] += offset - weight * colsum[j]: an int8 product's bias and weight zero point term.
 inline void add_column_term(std::int32_t* c, index_t n, std::int32_t offset, std::int32_t weight,
                             const std::int32_t* colsum) noexcept {
-  if (!colsum) {
-    for (index_t j = 0; j < n; ++j) c[j] += offset;
-    return;
-  }
   for (index_t j = 0; j < n; ++j) c[j] += offset - weight * colsum[j];
 }
 

@@ -409,9 +409,9 @@ inline void requantize_row(const std::int32_t* acc, index_t n, float scale, cons
 }
 
 // An int8 tile's epilogue: rows [0, rows) of the accumulators c (TW apart), columns [0, n),
-// get their offsets, bias[r] - wz[r] * colsum[j] (add_column_term; colsum null: bias[r] alone),
-// and are requantized by scale[r] to y + r * y_stride. The accumulators are overwritten. c and
-// colsum hold TW columns, so a vector version may run past n.
+// get their offsets, bias[r] - wz[r] * colsum[j] (add_column_term), and are requantized by
+// scale[r] to y + r * y_stride. The accumulators are overwritten. c and colsum hold TW columns,
+// so a vector version may run past n.
 // requantize_tile_by_rows does it a row at a time through row (the target's requantize_row).
 template <class Y, class Row>
 inline void requantize_tile_by_rows(std::int32_t* c, index_t ldc, index_t rows, index_t n, const std::int32_t* bias,

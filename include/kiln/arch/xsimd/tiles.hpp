@@ -821,36 +821,24 @@ inline void requantize_tile(std::int32_t* c, index_t rows, index_t n, const std:
     using yv = typename detail::narrow_vector<Y, N>::type;
     const f32 lo = static_cast<float>(std::numeric_limits<Y>::min() - zero_point) - f32{};
     const f32 hi = static_cast<float>(std::numeric_limits<Y>::max() - zero_point) - f32{};
-    // Without weight zero points (colsum null, the common case) no column term: a load and a
-    // vpmulld fewer per vector.
-    const auto all_rows = [&](auto with_colsum) {
-      for (index_t r = 0; r < rows; ++r) {
-        const f32 s = scale[r] - f32{};
-        const i32 b = bias[r] - i32{}, w = wz[r] - i32{};
-        KILN_UNROLL for (index_t j = 0; j < TW; j += N) {
-          if (j >= n) break;
-          i32 a;
-          std::memcpy(&a, c + r * TW + j, sizeof a);
-          if constexpr (decltype(with_colsum)::value) {
-            i32 sums;
-            std::memcpy(&sums, colsum + j, sizeof sums);
-            a += b - w * sums;
-          } else {
-            a += b;
-          }
-          f32 v = __builtin_convertvector(a, f32) * s;
-          v = v < lo ? lo : v;
-          v = v > hi ? hi : v;
-          i32 rounded;
-          detail::round_even<N>(v, rounded);
-          const yv q = __builtin_convertvector(rounded + zero_point, yv);
-          if (n - j >= N) std::memcpy(y + r * y_stride + j, &q, sizeof q);
-          else detail::store_prefix(y + r * y_stride + j, q, n - j);
-        }
+    for (index_t r = 0; r < rows; ++r) {
+      const f32 s = scale[r] - f32{};
+      const i32 b = bias[r] - i32{}, w = wz[r] - i32{};
+      KILN_UNROLL for (index_t j = 0; j < TW; j += N) {
+        if (j >= n) break;
+        i32 a, sums;
+        std::memcpy(&a, c + r * TW + j, sizeof a);
+        std::memcpy(&sums, colsum + j, sizeof sums);
+        f32 v = __builtin_convertvector(a + (b - w * sums), f32) * s;
+        v = v < lo ? lo : v;
+        v = v > hi ? hi : v;
+        i32 rounded;
+        detail::round_even<N>(v, rounded);
+        const yv q = __builtin_convertvector(rounded + zero_point, yv);
+        if (n - j >= N) std::memcpy(y + r * y_stride + j, &q, sizeof q);
+        else detail::store_prefix(y + r * y_stride + j, q, n - j);
       }
-    };
-    if (colsum) all_rows(std::true_type{});
-    else all_rows(std::false_type{});
+    }
     return;
   }
 #endif
