@@ -140,8 +140,9 @@ inline void qlinear_global_average_pool(const qlinear_gap_params& p, const T* x,
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t c = 0; c < p.channels; ++c) {
       std::int32_t acc = p.bias;
-      // The planar sum as a loop of its own: with a stride chosen at run time GCC kept it scalar
-      // (DS-CNN int8's pool over 64 planes of 125 bytes took 1 us).
+      // The planar sum as a contiguous loop of its own, not one strided by a step chosen at run
+      // time, so the compiler vectorizes it whether or not it knows the layout (specialized
+      // DS-CNN int8 0.986x).
       if (p.channels_last) {
         const T* xc = x + n * p.image * p.channels + c;
         for (index_t i = 0; i < p.image; ++i) acc += static_cast<std::int32_t>(xc[i * p.channels]);

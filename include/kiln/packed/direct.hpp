@@ -13,10 +13,10 @@
 // rows are the output width, no column is dropped, and a tile's positions are output positions.
 // The band then copies every input element about KW / s_w times, which is little beside the
 // KH * KW * output-channel multiply-adds each one feeds. Bands whose output width is a whole
-// number of 64-byte vectors (16 floats or int8 channel quads: ResNet-8's 32x32 and 16x16 planes)
+// number of 64-byte lines (16 floats or int8 channel quads: ResNet-8's 32x32 and 16x16 planes)
 // go by column too, for their loads: the band starts on a 64-byte boundary, so every tap's
-// operand is then an aligned vector, where the wide band's kw = 1, 2 taps split every load
-// across two cache lines (ResNet-8 int8 0.91x, float 0.91x).
+// operand then starts on one (an aligned AVX-512 vector), where the wide band's kw = 1, 2 taps
+// split every load across two cache lines (ResNet-8 int8 0.91x, float 0.90x).
 //
 // Copying the band is one pass over its input rows, where a panel rewrites every input element
 // once per tap. Int8 bands hold channel quads (4 channels of one position in a 32-bit word), as
@@ -37,8 +37,8 @@ namespace kiln::packed {
 inline constexpr index_t direct_band = 256;     // wide positions a band aims for
 inline constexpr index_t direct_max_taps = 64;  // window taps the kernel's offset table holds
 inline constexpr index_t direct_slack = 64;     // positions past the band the widest tile may read
-inline constexpr index_t direct_align = 64;     // bytes: a band starts on a vector boundary
-inline constexpr index_t direct_vector = 16;    // positions (floats or int8 quads) of a 64-byte vector
+inline constexpr index_t direct_align = 64;     // bytes: a band starts on a cache-line boundary
+inline constexpr index_t direct_vector = 16;    // positions (floats or int8 quads) of 64 bytes
 
 struct direct_layout {
   index_t wq;            // phase width: the wide band's row pitch (the output width by column)
