@@ -179,8 +179,11 @@ void emit_global_pool(lower_context& ctx, std::int64_t n, std::int64_t c, std::i
   p.y_zp = yzp;
   dispatch(q8_types{}, t, ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    ctx.emit(make_layer(tmpl("kiln::qlinear_global_average_pool", {cpp_name<T>()}),
-                        &kiln::qlinear_global_average_pool<T>, p, {ctx.in_id(0), ctx.out_id(0)}));
+    ctx.emit(ctx.g().packed_kernels
+                 ? make_layer(tmpl("kiln::packed::qlinear_global_average_pool", {cpp_name<T>()}),
+                              &kiln::packed::qlinear_global_average_pool<T>, p, {ctx.in_id(0), ctx.out_id(0)})
+                 : make_layer(tmpl("kiln::qlinear_global_average_pool", {cpp_name<T>()}),
+                              &kiln::qlinear_global_average_pool<T>, p, {ctx.in_id(0), ctx.out_id(0)}));
   });
 }
 

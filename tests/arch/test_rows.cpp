@@ -5,6 +5,7 @@
 #include <kiln/ops/quant.hpp>
 #include <kiln/ops/qlinear.hpp>
 #include <kiln/packed/epilogue.hpp>
+#include <kiln/packed/pool.hpp>
 #include <kiln/packed/qlinear.hpp>
 #include <kiln/packed/quant.hpp>
 
@@ -99,6 +100,64 @@ TEST_CASE("the architecture's int8 column term equals the portable loop") {
     active::add_column_term(got.data(), n, -12345, 131, colsum.data());
     CHECK(got == want);
   }
+}
+
+namespace {
+// Rows of every length to 200 (below, at and past one, two and three 64-byte vectors), starting
+// at every offset within a vector, with the extreme values in runs: the int32 sum as the plain
+// loop makes it, and nothing read but the row (the bytes around it are the extremes too).
+template <class T> void check_sum_rows() {
+  constexpr auto lo = std::numeric_limits<T>::min(), hi = std::numeric_limits<T>::max();
+  std::vector<T> buffer(200 + 64 + 64);
+  std::uint32_t s = 5;
+  for (auto& v : buffer) {
+    s = s * 1664525u + 1013904223u;
+    v = (s >> 29) == 0 ? lo : (s >> 29) == 1 ? hi : static_cast<T>(s >> 20);
+  }
+  for (index_t n = 0; n <= 200; ++n)
+    for (index_t offset : {0, 1, 31, 63}) {
+      CAPTURE(n);
+      CAPTURE(offset);
+      const T* x = buffer.data() + offset;
+      std::int32_t want = 0;
+      for (index_t i = 0; i < n; ++i) want += static_cast<std::int32_t>(x[i]);
+      CHECK(generic::sum_row(x, n) == want);
+      CHECK(active::sum_row(x, n) == want);
+    }
+  std::vector<T> all_hi(4096, hi), all_lo(4096, lo);
+  CHECK(active::sum_row(all_hi.data(), 4096) == 4096 * static_cast<std::int32_t>(hi));
+  CHECK(active::sum_row(all_lo.data(), 4096) == 4096 * static_cast<std::int32_t>(lo));
+}
+
+// The packed int8 global average pool against the reference, planar and channels-last, on planes
+// of 1 to 130 positions (DS-CNN's is 125).
+template <class T> void check_packed_gap() {
+  for (index_t image : {1, 9, 63, 64, 65, 125, 130})
+    for (bool channels_last : {false, true}) {
+      CAPTURE(image);
+      CAPTURE(channels_last);
+      const index_t batch = 2, channels = 19;
+      const auto rq = kiln::requant_from_float(0.61f / static_cast<float>(image));
+      const kiln::qlinear_gap_params p{batch, channels, image, channels_last, -5 * image, rq.mantissa, rq.exponent, 2};
+      std::vector<T> x(static_cast<std::size_t>(batch * channels * image));
+      std::uint32_t s = static_cast<std::uint32_t>(image);
+      for (auto& v : x) v = static_cast<T>((s = s * 1664525u + 1013904223u) >> 24);
+      std::vector<T> want(static_cast<std::size_t>(batch * channels) + 1, T(9)), got = want;
+      kiln::qlinear_global_average_pool<T>(p, x.data(), want.data());
+      kiln::packed::qlinear_global_average_pool<T>(p, x.data(), got.data());
+      CHECK(got == want);
+    }
+}
+}  // namespace
+
+TEST_CASE("the architecture's 8-bit row sums equal the plain loop") {
+  check_sum_rows<std::uint8_t>();
+  check_sum_rows<std::int8_t>();
+}
+
+TEST_CASE("packed QLinearGlobalAveragePool equals the reference") {
+  check_packed_gap<std::uint8_t>();
+  check_packed_gap<std::int8_t>();
 }
 
 namespace {

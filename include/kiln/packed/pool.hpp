@@ -1,9 +1,13 @@
-// Global average pooling of a channel-blocked tensor (packed/layout.hpp): a block's 16 channels
-// are summed side by side, position after position, in vectors the compiler makes. The output,
-// one value per channel, is the same in either layout.
+// Global average pooling: float from a channel-blocked tensor (packed/layout.hpp), a block's 16
+// channels summed side by side, position after position, in vectors the compiler makes (the
+// output, one value per channel, is the same in either layout); int8 from a planar one, each
+// channel's plane summed by the architecture's row sum.
 #pragma once
 
+#include "../arch/dispatch.hpp"
+#include "../core/requantize.hpp"
 #include "../ops/pool.hpp"
+#include "../ops/qlinear.hpp"
 #include "layout.hpp"
 
 namespace kiln::packed {
@@ -29,6 +33,21 @@ inline void global_average_pool_blocked(const pool_params& p, const float* x, fl
       for (index_t l = 0; l < L; ++l)
         y[n * p.channels + c0 + l] = static_cast<float>(sum[l] / static_cast<double>(positions));
     }
+}
+
+// kiln::qlinear_global_average_pool with each planar channel summed by arch::active::sum_row: the
+// same int32 sums, so the same outputs. A channels-last input takes the reference loop.
+template <class T>
+inline void qlinear_global_average_pool(const qlinear_gap_params& p, const T* x, T* y) noexcept {
+  if (p.channels_last) {
+    kiln::qlinear_global_average_pool(p, x, y);
+    return;
+  }
+  const requant_params rq{p.rq_mantissa, p.rq_exponent};
+  for (index_t c = 0; c < p.batch * p.channels; ++c) {
+    const std::int32_t acc = p.bias + arch::active::sum_row(x + c * p.image, p.image);
+    y[c] = static_cast<T>(requantize_saturate(acc, rq, p.y_zp, kiln::detail::qmin<T>(), kiln::detail::qmax<T>()));
+  }
 }
 
 }  // namespace kiln::packed

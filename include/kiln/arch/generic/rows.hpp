@@ -30,6 +30,14 @@ template <class Act> inline void activate_row(float* y, const float* x, index_t 
   for (index_t i = 0; i < n; ++i) y[i] = act(x[i]);
 }
 
+// The sum of n 8-bit values (an int8 global average pool's channel), exact in int32 for
+// n < 2^23.
+template <class T> inline std::int32_t sum_row(const T* x, index_t n) noexcept {
+  std::int32_t sum = 0;
+  for (index_t i = 0; i < n; ++i) sum += static_cast<std::int32_t>(x[i]);
+  return sum;
+}
+
 // c[j] += offset - weight * colsum[j]: an int8 product's bias and weight zero point term.
 inline void add_column_term(std::int32_t* c, index_t n, std::int32_t offset, std::int32_t weight,
                             const std::int32_t* colsum) noexcept {
