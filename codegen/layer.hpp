@@ -32,6 +32,9 @@ struct layer {
   // never again, and the input has the output's shape and element type (not broadcast). The
   // planner may then place the output over such an input whose storage dies at this layer.
   std::vector<int> inplace_ok;
+  // Argument positions of constants only some targets read (int8 depthwise lane quads): the call
+  // passes them as KILN_LANE_QUADS(arg), nullptr elsewhere, and weight_bytes leaves them out.
+  std::vector<int> lane_quad_args;
   std::uint64_t macs = 0;   // multiply-accumulates of one call (Conv, Gemm, MatMul, ConvTranspose), for `kiln report`
   std::function<void(void* const* ptrs)> run;  // evaluate on host buffers, one per arg
   std::string origin;     // the node this layer came from, for comments and messages

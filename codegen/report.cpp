@@ -108,8 +108,11 @@ footprint_report make_report(const compile_result& r, const std::string& model_n
     rl.scratch_bytes = ly.scratch_bytes;
     if (ly.scratch_bytes > 0) rl.scratch_offset = plan.scratch_offsets.at(step);
     std::set<tensor_id> read_here, listed;
-    for (auto a : ly.args) {
+    for (std::size_t k = 0; k < ly.args.size(); ++k) {
+      const auto a = ly.args[k];
       if (a == no_tensor || a == scratch_arg) continue;
+      // Lane-quad copies only some targets keep: left out, as the header's weight_bytes does.
+      if (std::count(ly.lane_quad_args.begin(), ly.lane_quad_args.end(), static_cast<int>(k)) > 0) continue;
       if (g.at(a).is_constant()) {  // as used_constants() counts weights: by the argument itself
         if (read_here.insert(a).second) rl.weight_bytes_read += g.at(a).bytes();
         if (counted_constants.insert(a).second) rl.weight_bytes += g.at(a).bytes();

@@ -145,6 +145,9 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
   // ---- weights
   std::size_t weight_bytes = 0;
   std::string weights;
+  std::set<tensor_id> target_only;  // read by some targets only (layer::lane_quad_args)
+  for (const auto& layer : l.layers)
+    for (int k : layer.lane_quad_args) target_only.insert(layer.args.at(static_cast<std::size_t>(k)));
   if (blob) {  // sized once: growing by doubling would briefly hold up to three blobs' worth
     std::size_t total = 0;
     for (auto id : used_constants(g, l)) total = (total + 15) / 16 * 16 + g.at(id).bytes();
@@ -160,13 +163,16 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
       var[id] = "weights::" + n;
       emit_array(weights, n, t);
     }
-    weight_bytes += t.bytes();
+    if (!target_only.count(id)) weight_bytes += t.bytes();
   }
   if (blob && !weights.empty()) weights = blob_preamble(o.ns, o.weights_blob, blob->size()) + weights;
 
   out += "// Bytes the caller provides as the arena (aligned to kiln::arena_alignment).\n";
   out += fmt::format("inline constexpr std::size_t arena_bytes = {};\n", plan.arena_bytes);
   out += "// Bytes of constant weights, stored in flash / .rodata.\n";
+  if (!target_only.empty())
+    out += "// (Not counting the lane-quad copies of int8 depthwise weights, which only targets with\n"
+           "// AVX-512 VNNI and VBMI read and keep: see KILN_LANE_QUADS.)\n";
   out += fmt::format("inline constexpr std::size_t weight_bytes = {};\n", weight_bytes);
   std::size_t scratch_bytes = 0;
   for (const auto& layer : l.layers) scratch_bytes = std::max(scratch_bytes, layer.scratch_bytes);
@@ -238,9 +244,12 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
   for (std::size_t i = 0; i < l.layers.size(); ++i) {
     const auto& layer = l.layers[i];
     std::string args;
-    for (auto a : layer.args) {
+    for (std::size_t k = 0; k < layer.args.size(); ++k) {
+      const auto a = layer.args[k];
+      const bool quads = std::count(layer.lane_quad_args.begin(), layer.lane_quad_args.end(), static_cast<int>(k)) > 0;
       if (a == no_tensor) args += ", nullptr";
       else if (a == scratch_arg) args += fmt::format(", base + {}", plan.scratch_offsets.at(i));
+      else if (quads) args += ", KILN_LANE_QUADS(" + var.at(a) + ")";
       else args += ", " + var.at(a);
     }
     if (o.specialize)

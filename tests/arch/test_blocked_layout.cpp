@@ -267,6 +267,8 @@ template <class X, class W, class Y> struct qlayer {
   }
 };
 
+int packed_quad_cases = 0;  // layers run with their weights packed as lane quads too
+
 template <channel_layout In, channel_layout Out, class X, class W, class Y>
 void qdepthwise_case(const qlayer<X, W, Y>& l) {
   CAPTURE(In == channel_layout::blocked);
@@ -277,10 +279,28 @@ void qdepthwise_case(const qlayer<X, W, Y>& l) {
   std::vector<Y> y(l.want.size(), Y(0x33));
   // Stale scratch (as in a reused arena): a kernel reading any of it unwritten overflows.
   std::vector<std::int32_t> scratch(kiln::packed::depthwise_scratch_bytes(p) / 4 + 1, 0x3fffffff);
-  kiln::packed::qlinear_depthwise_by_layout<In, Out>(p, x.data(), &l.x_zp, l.w.data(), l.w_zp.data(), l.scale.data(),
-                                                     l.bias.data(), &l.y_zp, y.data(), scratch.data());
+  kiln::packed::qlinear_depthwise_by_layout<In, Out>(p, x.data(), &l.x_zp, l.w.data(), l.w_zp.data(), nullptr, nullptr,
+                                                     l.scale.data(), l.bias.data(), &l.y_zp, y.data(), scratch.data());
   const auto planar_y = [&] { return Out == channel_layout::blocked ? from_blocked(y, p.batch, p.out_channels, out_positions) : y; };
   l.require_equal(planar_y());
+  // The weights and bias as the code generator packs them for targets with lane quads, where they
+  // fit (KILN_LANE_QUADS passes them there; elsewhere the kernel never reads them). The copies
+  // carry the only bias and weights the quads path reads: ONNX weights of the wrong sign fail it.
+  if (kiln::packed::detail::lane_quad_weights_fit(p, l.w.data(), l.w_zp.data())) {
+    std::vector<std::uint32_t> quads(kiln::packed::lane_quad_words(p));
+    std::vector<std::int32_t> quad_bias(kiln::packed::lane_quad_biases(p));
+    kiln::packed::pack_lane_quads(p, l.w.data(), l.w_zp.data(), l.bias.data(), l.x_zp, quads.data(), quad_bias.data());
+    std::vector<W> negated(l.w.size());
+    for (std::size_t i = 0; i < negated.size(); ++i) negated[i] = static_cast<W>(~l.w[i]);
+    const W* onnx = kiln::arch::active::depthwise_int8_quads ? negated.data() : l.w.data();
+    std::fill(y.begin(), y.end(), Y(0x33));
+    std::fill(scratch.begin(), scratch.end(), 0x3fffffff);
+    kiln::packed::qlinear_depthwise_by_layout<In, Out>(p, x.data(), &l.x_zp, onnx, l.w_zp.data(),
+                                                       KILN_LANE_QUADS(quads.data()), KILN_LANE_QUADS(quad_bias.data()),
+                                                       l.scale.data(), l.bias.data(), &l.y_zp, y.data(), scratch.data());
+    l.require_equal(planar_y());
+    ++packed_quad_cases;
+  }
   // The per-channel plane path, which targets without int8 lanes (Cortex-M) take for every layout.
   std::fill(y.begin(), y.end(), Y(0x33));
   std::fill(scratch.begin(), scratch.end(), 0x3fffffff);
@@ -294,6 +314,7 @@ template <class X, class W, class Y> void check_qdepthwise(bool weight_zero_poin
   using L = channel_layout;
   lcg rng{19};
   int cases = 0;
+  const int packed_before = packed_quad_cases;
   for (const auto& s : depthwise_shapes) {
     const index_t batch = ++cases % 2 == 0 ? 2 : 1;
     CAPTURE(cases);
@@ -303,6 +324,8 @@ template <class X, class W, class Y> void check_qdepthwise(bool weight_zero_poin
     qdepthwise_case<L::blocked, L::planar>(l);
     qdepthwise_case<L::blocked, L::blocked>(l);
   }
+  // Centred weight zero points always fit the quads: every layer ran packed as well.
+  if (!weight_zero_points) CHECK(packed_quad_cases - packed_before == 4 * cases);
 }
 
 template <class X, class W, class Y> void check_qpointwise(bool weight_zero_points) {

@@ -6,6 +6,7 @@
 
 #include "graph_builder.hpp"
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -251,6 +252,27 @@ TEST_CASE("int8 tensors between depthwise and pointwise QLinearConvs are blocked
   CHECK(kernels[2] == "kiln::packed::qlinear_pointwise<" + blocked + ", std::uint8_t, std::uint8_t>");
   CHECK(kernels[3] == "kiln::packed::qlinear_depthwise_by_layout<" + blocked + ", " + planar + ", " + types + ">");
   CHECK(kernels[4] == "kiln::packed::qlinear_conv<std::uint8_t, std::uint8_t>");  // writes the planar output
+  // Both depthwise layers also get their weights and bias packed as lane quads (constant, int8
+  // weights): arguments 4 and 5, which the call passes through KILN_LANE_QUADS.
+  for (std::size_t i : {1, 3}) {
+    CAPTURE(i);
+    const auto& dw = l.layers[i];
+    REQUIRE(dw.lane_quad_args == std::vector<int>{4, 5});
+    const auto channels = static_cast<std::size_t>(b.g.at(dw.args[0]).dims[1]);  // 32, then 48
+    const auto& quads = b.g.at(dw.args[4]);
+    const auto& quad_bias = b.g.at(dw.args[5]);
+    REQUIRE(quads.type == kiln::dtype::u32);
+    REQUIRE(quads.value->size() == channels * 3 * 4);  // a word per kernel row and channel
+    REQUIRE(quad_bias.value->size() == channels * 4);
+    // Every weight 3 (zero point 0): a row's quad holds 3, 3, 3 and a zero fourth byte; the bias
+    // folds the input zero point 128 over the 9 taps: 100 - 128 * 27.
+    std::uint32_t word;
+    std::int32_t folded;
+    std::memcpy(&word, quads.value->data() + 4 * (channels * 3 - 1), 4);
+    std::memcpy(&folded, quad_bias.value->data() + 4 * (channels - 1), 4);
+    CHECK(word == 0x00030303u);
+    CHECK(folded == 100 - 128 * 27);
+  }
 }
 
 TEST_CASE("an int8 pointwise conv with a zero point known only at run time keeps its tensors planar") {

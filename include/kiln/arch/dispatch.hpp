@@ -15,6 +15,8 @@
 
 #include "generic/tiles.hpp"
 
+#include <type_traits>
+
 #if !defined(KILN_ARCH_GENERIC) && (defined(__AVX2__) || defined(__AVX512F__) || defined(__ARM_NEON)) && \
     defined(__has_include)
 #if __has_include(<xsimd/xsimd.hpp>)
@@ -41,3 +43,13 @@ namespace active = generic;
 inline constexpr const char* active_name = "generic";
 }  // namespace kiln::arch
 #endif
+
+// KILN_LANE_QUADS(w): the generated code's argument for int8 depthwise weights packed as lane
+// quads (packed::pack_lane_quads): w where the active kernels run on them, else nullptr, so a
+// target without them references no copy and its flash keeps none.
+#ifndef KILN_LANE_QUADS
+#define KILN_LANE_QUADS(packed) nullptr
+#endif
+static_assert(kiln::arch::active::depthwise_int8_quads == !std::is_null_pointer_v<decltype(KILN_LANE_QUADS(0))>,
+              "KILN_LANE_QUADS passes the quads exactly where the active kernels take them");
+

@@ -371,6 +371,62 @@ template <class W> inline bool lane_quad_weights_fit(const qconv_params& p, cons
   return true;
 }
 
+// The lane quads' weights of the block of channels [c0, c0 + lanes) as [kh][kq][lane] words, bytes
+// in memory order (the quads are little-endian words) w - wz of kernel columns 4 kq + b, zero past
+// the kernel and the lanes; bl[l] the folded bias (see qlinear_depthwise_lanes) of lane l, zero
+// past the lanes. xz_u8: the input zero point as the quads hold it. Loops over lanes inside, no
+// division by the quad: with run-time shapes (no --specialize) the gather per tap and lane took
+// DS-CNN int8 a tenth of its time.
+template <class W>
+inline void lane_quad_block(const qconv_params& p, const W* w, const W* w_zp, const std::int32_t* bias,
+                            std::uint8_t xz_u8, index_t c0, index_t lanes, std::uint32_t* wl, std::int32_t* bl) noexcept {
+  constexpr index_t L = arch::generic::depthwise_lanes;
+  const index_t taps = p.kernel[1] * p.kernel[2], qw = ceil_div(p.kernel[2], 4);
+  std::uint8_t* const wb = reinterpret_cast<std::uint8_t*>(wl);
+  std::memset(wb, 0, sizeof(std::uint32_t) * static_cast<std::size_t>(p.kernel[1] * qw * L));
+  std::int32_t wz[L], sum[L];
+  for (index_t l = 0; l < lanes; ++l) {
+    wz[l] = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c0 + l : 0]) : 0;
+    sum[l] = 0;
+  }
+  for (index_t kh = 0; kh < p.kernel[1]; ++kh)
+    for (index_t kw = 0; kw < p.kernel[2]; ++kw) {
+      const W* wt = w + c0 * taps + kh * p.kernel[2] + kw;
+      std::uint8_t* const dst = wb + 4 * (kh * qw + kw / 4) * L + kw % 4;
+      for (index_t l = 0; l < lanes; ++l) {
+        const std::int32_t v = static_cast<std::int32_t>(wt[l * taps]) - wz[l];
+        sum[l] += v;
+        dst[4 * l] = static_cast<std::uint8_t>(v);
+      }
+    }
+  for (index_t l = 0; l < L; ++l)
+    bl[l] = l < lanes ? (bias ? bias[c0 + l] : 0) - static_cast<std::int32_t>(xz_u8) * sum[l] : 0;
+}
+}  // namespace detail
+
+// Lane quads of a whole int8 depthwise layer, packed at codegen time (lane_quad_block per block of
+// channel_block channels) for the targets whose depthwise runs on them (arch::active::
+// depthwise_int8_quads): words and biases; where the weights less their zero points fit int8
+// (lane_quad_weights_fit).
+template <class P> constexpr std::size_t lane_quad_words(const P& p) noexcept {
+  return static_cast<std::size_t>(round_up(p.out_channels, channel_block) * p.kernel[1] * ceil_div(p.kernel[2], 4));
+}
+template <class P> constexpr std::size_t lane_quad_biases(const P& p) noexcept {
+  return static_cast<std::size_t>(round_up(p.out_channels, channel_block));
+}
+template <class X, class W>
+inline void pack_lane_quads(const qconv_params& p, const W* w, const W* w_zp, const std::int32_t* bias, X x_zp,
+                            std::uint32_t* words, std::int32_t* biases) noexcept {
+  constexpr index_t L = channel_block;
+  const auto xz_u8 = static_cast<std::uint8_t>(static_cast<std::int32_t>(x_zp) + (std::is_signed_v<X> ? 128 : 0));
+  const index_t block_words = p.kernel[1] * ceil_div(p.kernel[2], 4) * L;
+  for (index_t c0 = 0; c0 < p.out_channels; c0 += L)
+    detail::lane_quad_block(p, w, w_zp, bias, xz_u8, c0, p.out_channels - c0 < L ? p.out_channels - c0 : L,
+                            words + c0 / L * block_words, biases + c0);
+}
+
+namespace detail {
+
 // int8 depthwise by lanes from and to either channel layout (see depthwise_by_layout): a blocked
 // input row goes into the window as it is, and a blocked output is stored as requantized. Where
 // the target has dot products (arch::active::depthwise_int8_quads) and the weights fit int8, the
@@ -380,10 +436,10 @@ template <class W> inline bool lane_quad_weights_fit(const qconv_params& p, cons
 // where a padding tap's x' = xz' adds nothing, as the reference skips it.
 template <channel_layout In, channel_layout Out, class X, class W, class Y>
 inline void qlinear_depthwise_lanes(const qconv_params& p, const X* x, std::int32_t xz, const W* w, const W* w_zp,
-                                    const float* scale, const std::int32_t* bias, std::int32_t yz, Y* y,
-                                    void* scratch) noexcept {
+                                    const std::uint32_t* quads, const std::int32_t* quad_bias, const float* scale,
+                                    const std::int32_t* bias, std::int32_t yz, Y* y, void* scratch) noexcept {
   constexpr index_t L = arch::active::depthwise_lanes;
-  const index_t out_plane = p.out[1] * p.out[2], taps = p.kernel[1] * p.kernel[2];
+  const index_t out_plane = p.out[1] * p.out[2];
   float s[L] = {};  // lanes past the last channel requantize too (and are dropped): defined
   requant_params rq[L] = {};
   const auto channel = [&](index_t c, index_t l) {  // notes lane l's scale; returns its weight zero point
@@ -402,36 +458,22 @@ inline void qlinear_depthwise_lanes(const qconv_params& p, const X* x, std::int3
     }
   };
   if constexpr (arch::active::depthwise_int8_quads) {
-    if (lane_quad_weights_fit(p, w, w_zp)) {
+    // Packed at codegen time (pack_lane_quads), or gathered block by block here.
+    if (quads || lane_quad_weights_fit(p, w, w_zp)) {
       constexpr std::int32_t offset = std::is_signed_v<X> ? 128 : 0;
       const auto xz_u8 = static_cast<std::uint8_t>(xz + offset);
-      const index_t qw = ceil_div(p.kernel[2], 4), wp = padded_width(p), d = p.dilation[2];
+      const index_t wp = padded_width(p), d = p.dilation[2];
+      const index_t block_words = p.kernel[1] * ceil_div(p.kernel[2], 4) * L;
       std::uint8_t* const u = static_cast<std::uint8_t*>(scratch) + lane_quad_row_offset(p);  // a planar row's lanes
       depthwise_by_lanes<std::int32_t, true>(
           p, x,
           [&](index_t c0, index_t lanes, std::uint32_t* wl, std::int32_t* bl) {
-            // Bytes in memory order: the quads are little-endian words. Loops over lanes inside,
-            // no division by the quad: with run-time shapes (no --specialize) the gather per tap and
-            // lane took DS-CNN int8 a tenth of its time.
-            std::uint8_t* const wb = reinterpret_cast<std::uint8_t*>(wl);
-            std::memset(wb, 0, sizeof(std::uint32_t) * static_cast<std::size_t>(p.kernel[1] * qw * L));
-            std::int32_t wz[L], sum[L];
-            for (index_t l = 0; l < lanes; ++l) {
-              wz[l] = channel(c0 + l, l);
-              sum[l] = 0;
+            for (index_t l = 0; l < lanes; ++l) channel(c0 + l, l);
+            if (quads) {
+              std::memcpy(bl, quad_bias + c0, sizeof(std::int32_t) * L);
+              return quads + c0 / L * block_words;
             }
-            for (index_t kh = 0; kh < p.kernel[1]; ++kh)
-              for (index_t kw = 0; kw < p.kernel[2]; ++kw) {
-                const W* wt = w + c0 * taps + kh * p.kernel[2] + kw;
-                std::uint8_t* const dst = wb + 4 * (kh * qw + kw / 4) * L + kw % 4;
-                for (index_t l = 0; l < lanes; ++l) {
-                  const std::int32_t v = static_cast<std::int32_t>(wt[l * taps]) - wz[l];
-                  sum[l] += v;
-                  dst[4 * l] = static_cast<std::uint8_t>(v);
-                }
-              }
-            for (index_t l = 0; l < L; ++l)
-              bl[l] = l < lanes ? (bias ? bias[c0 + l] : 0) - static_cast<std::int32_t>(xz_u8) * sum[l] : 0;
+            lane_quad_block(p, w, w_zp, bias, xz_u8, c0, lanes, wl, bl);
             return static_cast<const std::uint32_t*>(wl);
           },
           [&](const X* xb, index_t r, index_t lanes, std::uint32_t* dst) {
@@ -527,15 +569,19 @@ inline void qlinear_depthwise_planes(const qconv_params& p, const X* x, index_t 
 // depthwise_by_layout: by lanes where the target takes lanes for this plane (a blocked input row
 // widened into the window as it is, a blocked output stored as requantized), else each channel's
 // wide plane read and written a lane apart (Cortex-M: its DSP plane kernel either way). Weights in
-// ONNX layout. The scratch is depthwise_scratch_bytes(p).
+// ONNX layout; quads and quad_bias, when not null, the same weights and bias packed by
+// pack_lane_quads for targets with lane quads (the generated code passes them through
+// KILN_LANE_QUADS, null elsewhere, so other targets keep no copy). The scratch is
+// depthwise_scratch_bytes(p).
 template <channel_layout In, channel_layout Out, class X, class W, class Y>
 inline void qlinear_depthwise_by_layout(const qconv_params& p, const X* x, const X* x_zp, const W* w, const W* w_zp,
+                                        const std::uint32_t* quads, const std::int32_t* quad_bias,
                                         const float* scale, const std::int32_t* bias, const Y* y_zp, Y* y,
                                         void* scratch) noexcept {
   const std::int32_t xz = x_zp ? static_cast<std::int32_t>(x_zp[0]) : 0;
   const std::int32_t yz = y_zp ? static_cast<std::int32_t>(y_zp[0]) : 0;
   if (detail::lanes_apply<std::int32_t>(p)) {
-    detail::qlinear_depthwise_lanes<In, Out>(p, x, xz, w, w_zp, scale, bias, yz, y, scratch);
+    detail::qlinear_depthwise_lanes<In, Out>(p, x, xz, w, w_zp, quads, quad_bias, scale, bias, yz, y, scratch);
     return;
   }
   detail::qlinear_depthwise_planes(p, x, In == channel_layout::blocked ? channel_block : 1, xz, w, w_zp, scale, bias, yz,
@@ -546,8 +592,8 @@ template <class X, class W, class Y>
 inline void qlinear_depthwise(const qconv_params& p, const X* x, const X* x_zp, const W* w, const W* w_zp,
                               const float* scale, const std::int32_t* bias, const Y* y_zp, Y* y,
                               void* scratch) noexcept {
-  qlinear_depthwise_by_layout<channel_layout::planar, channel_layout::planar>(p, x, x_zp, w, w_zp, scale, bias, y_zp,
-                                                                             y, scratch);
+  qlinear_depthwise_by_layout<channel_layout::planar, channel_layout::planar>(p, x, x_zp, w, w_zp, nullptr, nullptr,
+                                                                             scale, bias, y_zp, y, scratch);
 }
 
 }  // namespace kiln::packed

@@ -569,6 +569,7 @@ inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps
 // portable quad assembly costs more than the int32 lanes' multiplies it saves.
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__) && defined(__AVX512VBMI__) && defined(__BMI2__)
 inline constexpr bool depthwise_int8_quads = true;
+#define KILN_LANE_QUADS(packed) (packed)  // see arch/dispatch.hpp
 
 // generic::lane_quads by one byte permute (AVX-512 VBMI) of the 64 bytes of four adjacent
 // columns (d = 1), loaded under a mask of the columns inside the row (the others take the fill),
