@@ -513,10 +513,12 @@ template <class Y> void check_lane_requantization(lcg& rng) {
   kiln::requant_params rq[L];
   for (int round = 0; round < 500; ++round) {
     for (index_t l = 0; l < L; ++l) {
-      scale[l] = round % 4 == 0 ? 0.5f : std::ldexp(rng.uniform() + 1.5f, rng.range(-30, 0));
+      // Up to 40: a product past int32's range must saturate (scales of 1 and more take the
+      // float clamp, smaller ones the saturating narrow on AVX-512).
+      scale[l] = round % 4 == 0 ? 0.5f : std::ldexp(rng.uniform() + 1.5f, rng.range(-30, 4));
       rq[l] = kiln::requant_from_float(scale[l]);
     }
-    for (auto& v : acc) v = static_cast<std::int32_t>(rng.next()) >> rng.range(4, 31);
+    for (auto& v : acc) v = static_cast<std::int32_t>(rng.next()) >> rng.range(0, 31);
     if (round % 4 == 0)
       for (auto& v : acc) v = (v | 1) % 4001;  // ties
     const std::int32_t zp = rng.range(std::numeric_limits<Y>::min(), std::numeric_limits<Y>::max());
@@ -552,12 +554,12 @@ template <index_t TW, class Y> void check_tile_requantization(lcg& rng) {
     for (index_t rows = 1; rows <= MR; ++rows)
       for (index_t n = 1; n <= TW; ++n) {
         for (index_t r = 0; r < MR; ++r) {
-          scale[r] = round % 4 == 0 ? 0.5f : std::ldexp(rng.uniform() + 1.5f, rng.range(-24, -2));
+          scale[r] = round % 4 == 0 ? 0.5f : std::ldexp(rng.uniform() + 1.5f, rng.range(-24, 4));  // as the lanes'
           rq[r] = kiln::requant_from_float(scale[r]);
           bias[r] = rng.range(-100000, 100000);
           wz[r] = round % 2 ? rng.range(-128, 127) : 0;
         }
-        for (auto& v : acc) v = static_cast<std::int32_t>(rng.next()) >> rng.range(8, 31);
+        for (auto& v : acc) v = static_cast<std::int32_t>(rng.next()) >> rng.range(2, 31);  // room for the offsets
         if (round % 4 == 0)
           for (auto& v : acc) v = (v | 1) % 4001;  // ties (with an even bias and no column term)
         if (round % 4 == 0)
