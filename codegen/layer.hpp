@@ -6,6 +6,7 @@
 #include "ir.hpp"
 #include "params_reflect.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -35,6 +36,9 @@ struct layer {
   // Argument positions of constants only some targets read (int8 depthwise lane quads): the call
   // passes them as KILN_LANE_QUADS(arg), nullptr elsewhere, and weight_bytes leaves them out.
   std::vector<int> lane_quad_args;
+  bool lane_quad_arg(std::size_t k) const {
+    return std::find(lane_quad_args.begin(), lane_quad_args.end(), static_cast<int>(k)) != lane_quad_args.end();
+  }
   std::uint64_t macs = 0;   // multiply-accumulates of one call (Conv, Gemm, MatMul, ConvTranspose), for `kiln report`
   std::function<void(void* const* ptrs)> run;  // evaluate on host buffers, one per arg
   std::string origin;     // the node this layer came from, for comments and messages

@@ -38,7 +38,7 @@ compile_result compile_model(onnx::ModelProto model, const compile_options& o) {
   r.float_fallback = float_fallback_ops(r.g);
   order_layers(r.g, r.l);  // a topological order with a lower arena peak, when there is one
   r.plan = plan_memory(r.g, r.l);
-  for (auto id : used_constants(r.g, r.l)) r.weight_bytes += r.g.at(id).bytes();
+  r.weight_bytes = weight_bytes(r.g, r.l);
   emit_options eo;
   eo.ns = o.ns;
   eo.source_name = o.model.filename().string();

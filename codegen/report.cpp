@@ -112,7 +112,7 @@ footprint_report make_report(const compile_result& r, const std::string& model_n
       const auto a = ly.args[k];
       if (a == no_tensor || a == scratch_arg) continue;
       // Lane-quad copies only some targets keep: left out, as the header's weight_bytes does.
-      if (std::count(ly.lane_quad_args.begin(), ly.lane_quad_args.end(), static_cast<int>(k)) > 0) continue;
+      if (ly.lane_quad_arg(k)) continue;
       if (g.at(a).is_constant()) {  // as used_constants() counts weights: by the argument itself
         if (read_here.insert(a).second) rl.weight_bytes_read += g.at(a).bytes();
         if (counted_constants.insert(a).second) rl.weight_bytes += g.at(a).bytes();

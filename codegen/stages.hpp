@@ -65,6 +65,8 @@ struct emit_options {
 };
 // The constants the layers read, in tensor order: what the header stores as weights.
 std::set<tensor_id> used_constants(const graph& g, const lowered& l);                 // stages/emit.cpp
+// Their bytes that flash holds on every target: all but the lane-quad copies (layer::lane_quad_args).
+std::size_t weight_bytes(const graph& g, const lowered& l);                            // stages/emit.cpp
 // With `blob`, the weights are appended there (each 16-byte aligned) and the header reads them
 // through an .incbin of o.weights_blob; without, they are constexpr arrays in the header.
 std::string emit_header(const graph& g, const lowered& l, const buffer_plan& plan, const emit_options& o,

@@ -129,6 +129,16 @@ std::set<tensor_id> used_constants(const graph& g, const lowered& l) {
   return used;
 }
 
+std::size_t weight_bytes(const graph& g, const lowered& l) {
+  std::set<tensor_id> target_only;
+  for (const auto& layer : l.layers)
+    for (int k : layer.lane_quad_args) target_only.insert(layer.args.at(static_cast<std::size_t>(k)));
+  std::size_t bytes = 0;
+  for (auto id : used_constants(g, l))
+    if (!target_only.count(id)) bytes += g.at(id).bytes();
+  return bytes;
+}
+
 std::string emit_header(const graph& g, const lowered& l, const buffer_plan& plan, const emit_options& o,
                         std::string* blob) {
   name_table names;
@@ -143,11 +153,8 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
   for (auto id : g.outputs) var[id] = names.unique(g.at(id).name);
 
   // ---- weights
-  std::size_t weight_bytes = 0;
+  const std::size_t flash_weights = weight_bytes(g, l);
   std::string weights;
-  std::set<tensor_id> target_only;  // read by some targets only (layer::lane_quad_args)
-  for (const auto& layer : l.layers)
-    for (int k : layer.lane_quad_args) target_only.insert(layer.args.at(static_cast<std::size_t>(k)));
   if (blob) {  // sized once: growing by doubling would briefly hold up to three blobs' worth
     std::size_t total = 0;
     for (auto id : used_constants(g, l)) total = (total + 15) / 16 * 16 + g.at(id).bytes();
@@ -163,17 +170,16 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
       var[id] = "weights::" + n;
       emit_array(weights, n, t);
     }
-    if (!target_only.count(id)) weight_bytes += t.bytes();
   }
   if (blob && !weights.empty()) weights = blob_preamble(o.ns, o.weights_blob, blob->size()) + weights;
 
   out += "// Bytes the caller provides as the arena (aligned to kiln::arena_alignment).\n";
   out += fmt::format("inline constexpr std::size_t arena_bytes = {};\n", plan.arena_bytes);
   out += "// Bytes of constant weights, stored in flash / .rodata.\n";
-  if (!target_only.empty())
+  if (std::any_of(l.layers.begin(), l.layers.end(), [](const layer& ly) { return !ly.lane_quad_args.empty(); }))
     out += "// (Not counting the lane-quad copies of int8 depthwise weights, which only targets with\n"
            "// AVX-512 VNNI and VBMI read and keep: see KILN_LANE_QUADS.)\n";
-  out += fmt::format("inline constexpr std::size_t weight_bytes = {};\n", weight_bytes);
+  out += fmt::format("inline constexpr std::size_t weight_bytes = {};\n", flash_weights);
   std::size_t scratch_bytes = 0;
   for (const auto& layer : l.layers) scratch_bytes = std::max(scratch_bytes, layer.scratch_bytes);
   out += "// The largest scratch buffer of one layer (activation panel, padded plane); part of arena_bytes.\n";
@@ -246,10 +252,9 @@ std::string emit_header(const graph& g, const lowered& l, const buffer_plan& pla
     std::string args;
     for (std::size_t k = 0; k < layer.args.size(); ++k) {
       const auto a = layer.args[k];
-      const bool quads = std::count(layer.lane_quad_args.begin(), layer.lane_quad_args.end(), static_cast<int>(k)) > 0;
       if (a == no_tensor) args += ", nullptr";
       else if (a == scratch_arg) args += fmt::format(", base + {}", plan.scratch_offsets.at(i));
-      else if (quads) args += ", KILN_LANE_QUADS(" + var.at(a) + ")";
+      else if (layer.lane_quad_arg(k)) args += ", KILN_LANE_QUADS(" + var.at(a) + ")";
       else args += ", " + var.at(a);
     }
     if (o.specialize)
