@@ -141,8 +141,8 @@ inline void qlinear_global_average_pool(const qlinear_gap_params& p, const T* x,
     for (index_t c = 0; c < p.channels; ++c) {
       std::int32_t acc = p.bias;
       // The planar sum as a contiguous loop of its own, not one strided by a step chosen at run
-      // time, so the compiler vectorizes it whether or not it knows the layout (specialized
-      // DS-CNN int8 0.986x).
+      // time, so the compiler vectorizes it whether or not it knows the layout. (--kernels fast
+      // takes packed::qlinear_global_average_pool, the architecture's row sums, instead.)
       if (p.channels_last) {
         const T* xc = x + n * p.image * p.channels + c;
         for (index_t i = 0; i < p.image; ++i) acc += static_cast<std::int32_t>(xc[i * p.channels]);
