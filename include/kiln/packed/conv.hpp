@@ -246,7 +246,7 @@ inline void qlinear_conv_direct(const qconv_params& p, const X* x, const X* x_zp
             KILN_END_IGNORE_DEAD_PATH_BOUNDS
             for (index_t r = 0; r < rows_m; ++r) {
               Y* ym = y + (n * p.out_channels + g * mg + mb * MR + r) * out_plane + oh0 * p.out[2];
-              store_output_runs<arch::active::s8_window_nb>(q + r * W, j0, width, d.wq, p.out[2], ym);
+              store_output_runs<W>(q + r * W, j0, width, d.wq, p.out[2], ym);
             }
           });
         }
