@@ -1242,7 +1242,15 @@ inline void strided_quad_rows(std::uint8_t* dst, index_t dst_stride, index_t cou
                               std::int32_t offset) noexcept {
   static_assert(sizeof(X) == 1, "int8 or uint8 activations");
   if (s > 2) return generic::strided_quad_rows(dst, dst_stride, count, n, x, x_stride, width, first, s, pad, offset);
+#if defined(__AVX512VBMI__)
+  const __m512i off = _mm512_set1_epi8(static_cast<char>(offset));
+  // Byte 4 i + k of the quads is byte i of channel k, which sits at 16 k + i.
+  alignas(64) std::uint8_t order[64];
+  for (int b = 0; b < 64; ++b) order[b] = static_cast<std::uint8_t>(16 * (b % 4) + b / 4);
+  const __m512i to_quads = _mm512_load_si512(order);
+#else
   const __m128i off = _mm_set1_epi8(static_cast<char>(offset));
+#endif
   __m128i fill[4];  // pad[k] - offset: the offset added to every lane brings it back to pad[k]
   KILN_UNROLL for (index_t k = 0; k < 4; ++k) fill[k] = _mm_set1_epi8(static_cast<char>(pad[k] - offset));
   for (index_t q = 0; q < n; q += 16) {
@@ -1265,6 +1273,15 @@ inline void strided_quad_rows(std::uint8_t* dst, index_t dst_stride, index_t cou
             v[k] = _mm256_maskz_cvtepi16_epi8(
                 0xffff, _mm256_mask_loadu_epi8(_mm256_cvtepu8_epi16(fill[k]), static_cast<__mmask32>(in), src));
         }
+#if defined(__AVX512VBMI__)
+      }
+      // The four channels side by side, then one byte permute into quads.
+      __m512i quad = _mm512_castsi128_si512(v[0]);
+      quad = _mm512_inserti32x4(quad, v[1], 1);
+      quad = _mm512_inserti32x4(quad, v[2], 2);
+      quad = _mm512_inserti32x4(quad, v[3], 3);
+      quad = _mm512_maskz_permutexvar_epi8(~__mmask64{0}, to_quads, _mm512_add_epi8(quad, off));  // maskz: GCC 12 warns of the unmasked form
+#else
         v[k] = _mm_add_epi8(v[k], off);
       }
       const __m128i lo01 = _mm_unpacklo_epi8(v[0], v[1]), hi01 = _mm_unpackhi_epi8(v[0], v[1]);
@@ -1273,6 +1290,7 @@ inline void strided_quad_rows(std::uint8_t* dst, index_t dst_stride, index_t cou
       quad = _mm512_inserti32x4(quad, _mm_unpackhi_epi16(lo01, lo23), 1);
       quad = _mm512_inserti32x4(quad, _mm_unpacklo_epi16(hi01, hi23), 2);
       quad = _mm512_inserti32x4(quad, _mm_unpackhi_epi16(hi01, hi23), 3);
+#endif
       _mm512_mask_storeu_epi8(dst + r * dst_stride + 4 * q, out, quad);
     }
   }
