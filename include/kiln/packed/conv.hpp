@@ -134,22 +134,23 @@ inline void requantize_panel_rows(const block_requant<MR>& req, index_t rows, co
   arch::active::requantize_tile<TW>(c, rows, width, bias, req.wz, colsum, req.s, req.rq, yz, y, out_plane);
 }
 
-// The same for a window tile's rows, into q (TW apart), out of line where the tiles are wide:
+// The same for a window tile's rows, into q (rows pitch apart), out of line where the tiles are wide:
 // inlined into the tile's loop, it took registers from the accumulators pinned there (ResNet-18
 // int8 1.14x slower), where requantizing row by row in two passes had not. On a Cortex-M (2-column
 // tiles) the call would cost more than the 8 outputs it requantizes.
 template <index_t TW, index_t MR, class Y>
 KILN_NOINLINE void requantize_window_rows_out_of_line(const block_requant<MR>& req, index_t rows,
                                                       const std::int32_t* bias, const std::int32_t* colsum,
-                                                      std::int32_t* c, index_t width, std::int32_t yz, Y* q) noexcept {
-  requantize_panel_rows<TW>(req, rows, bias, colsum, c, width, yz, q, TW);
+                                                      std::int32_t* c, index_t width, std::int32_t yz, Y* q,
+                                                      index_t pitch) noexcept {
+  requantize_panel_rows<TW>(req, rows, bias, colsum, c, width, yz, q, pitch);
 }
 template <index_t TW, index_t MR, class Y>
 inline void requantize_window_rows(const block_requant<MR>& req, index_t rows, const std::int32_t* bias,
                                    const std::int32_t* colsum, std::int32_t* c, index_t width, std::int32_t yz,
-                                   Y* q) noexcept {
-  if constexpr (TW >= 16) requantize_window_rows_out_of_line<TW>(req, rows, bias, colsum, c, width, yz, q);
-  else requantize_panel_rows<TW>(req, rows, bias, colsum, c, width, yz, q, TW);
+                                   Y* q, index_t pitch) noexcept {
+  if constexpr (TW >= 16) requantize_window_rows_out_of_line<TW>(req, rows, bias, colsum, c, width, yz, q, pitch);
+  else requantize_panel_rows<TW>(req, rows, bias, colsum, c, width, yz, q, pitch);
 }
 
 // A 2-D 1x1 window with a stride or padding (ResNet's shortcuts): output position (oh, ow) reads
@@ -239,15 +240,21 @@ inline void qlinear_conv_direct(const qconv_params& p, const X* x, const X* x_zp
                 for (index_t j = 0; j < W; ++j) colsum[j] += b[4 * j] + b[4 * j + 1] + b[4 * j + 2] + b[4 * j + 3];
               });
             // The block's rows in one requantize_tile (bias and column term added in the same pass
-            // as the requantization), then each row's runs of output columns copied out.
+            // as the requantization): by column, a tile's columns are consecutive outputs of each
+            // row, requantized where they go; otherwise into q, then each row's runs of output
+            // columns copied out.
+            Y* const ym = y + (n * p.out_channels + g * mg + mb * MR) * out_plane + oh0 * p.out[2];
+            const std::int32_t* const bm = bias + g * mg + mb * MR;
+            if (d.by_column) {
+              requantize_window_rows<W>(req, rows_m, bm, colsum, c, width, yz, ym + j0, out_plane);
+              return;
+            }
             Y q[conv_mr * arch::active::s8_window_nb];
             KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS
-            requantize_window_rows<W>(req, rows_m, bias + g * mg + mb * MR, colsum, c, width, yz, q);
+            requantize_window_rows<W>(req, rows_m, bm, colsum, c, width, yz, q, W);
             KILN_END_IGNORE_DEAD_PATH_BOUNDS
-            for (index_t r = 0; r < rows_m; ++r) {
-              Y* ym = y + (n * p.out_channels + g * mg + mb * MR + r) * out_plane + oh0 * p.out[2];
-              store_output_runs<W>(q + r * W, j0, width, d.wq, p.out[2], ym);
-            }
+            for (index_t r = 0; r < rows_m; ++r)
+              store_output_runs<W>(q + r * W, j0, width, d.wq, p.out[2], ym + r * out_plane);
           });
         }
       }

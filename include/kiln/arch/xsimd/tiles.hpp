@@ -1222,7 +1222,7 @@ using generic::strided_rows;
 // strided_quad_rows (see generic) on AVX-512BW, strides 1 and 2: 16 quads per step. Each
 // channel's 16 bytes (a stride of 2: the even bytes of 32, vpmovwb) are loaded under a mask of
 // the lanes inside the row, the others taking the padding, then the four channels interleave
-// into quads (8- then 16-bit unpacks). Byte by byte, a stride-2 band had taken a third of
+// into quads (one byte permute with VBMI, else 8- then 16-bit unpacks). Byte by byte, a stride-2 band had taken a third of
 // ResNet-8 int8's stride-2 layers.
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
 namespace detail {
