@@ -59,10 +59,17 @@ inline std::uint32_t load_quad(const void* p) noexcept {
   std::memcpy(&v, p, 4);  // one LDR: unaligned word loads are allowed on M4 and later
   return v;
 }
-inline std::uint32_t ror8(std::uint32_t v) noexcept { return (v >> 8) | (v << 24); }  // GCC 12 has no __ror
 template <class T> inline std::uint32_t even_halves(std::uint32_t q) noexcept {
   if constexpr (std::is_signed_v<T>) return static_cast<std::uint32_t>(__sxtb16(q));
   else return static_cast<std::uint32_t>(__uxtb16(q));
+}
+// Bytes 1 and 3 as halfwords: the extension's own rotate, one instruction. GCC 12 has no ACLE
+// __sxtb16_ror and does not fold a separate rotate into the extension (a `mov ror` each).
+template <class T> inline std::uint32_t odd_halves(std::uint32_t q) noexcept {
+  std::uint32_t r;
+  if constexpr (std::is_signed_v<T>) __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(q));
+  else __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(q));
+  return r;
 }
 }  // namespace detail
 
@@ -75,11 +82,11 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
     KILN_UNROLL for (index_t j = 0; j < NB; ++j) {
       const std::uint32_t w = detail::load_quad(b + 4 * j);
       b02[j] = detail::even_halves<B>(w);
-      b13[j] = detail::even_halves<B>(detail::ror8(w));
+      b13[j] = detail::odd_halves<B>(w);
     }
     KILN_UNROLL for (index_t r = 0; r < MR; ++r) {
       const std::uint32_t w = detail::load_quad(a + r * a_rs);
-      const std::uint32_t a02 = detail::even_halves<A>(w), a13 = detail::even_halves<A>(detail::ror8(w));
+      const std::uint32_t a02 = detail::even_halves<A>(w), a13 = detail::odd_halves<A>(w);
       KILN_UNROLL for (index_t j = 0; j < NB; ++j) {
         acc[r][j] = __smlad(static_cast<std::int32_t>(a02), static_cast<std::int32_t>(b02[j]), acc[r][j]);
         acc[r][j] = __smlad(static_cast<std::int32_t>(a13), static_cast<std::int32_t>(b13[j]), acc[r][j]);
