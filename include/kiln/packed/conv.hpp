@@ -134,10 +134,10 @@ inline void requantize_panel_rows(const block_requant<MR>& req, index_t rows, co
   arch::active::requantize_tile<TW>(c, rows, width, bias, req.wz, colsum, req.s, req.rq, yz, y, out_plane);
 }
 
-// The same for a window tile's rows, into q (rows pitch apart), out of line where the tiles are wide:
-// inlined into the tile's loop, it took registers from the accumulators pinned there (ResNet-18
-// int8 1.14x slower), where requantizing row by row in two passes had not. On a Cortex-M (2-column
-// tiles) the call would cost more than the 8 outputs it requantizes.
+// The same for a window tile's rows, into q (rows pitch apart), out of line where the tiles are
+// wide: inlined into the tile's loop, it took registers from the accumulators pinned there
+// (ResNet-18 int8 1.14x slower), where requantizing row by row in two passes had not. On a
+// Cortex-M (2-column tiles) the call would cost more than the 8 outputs it requantizes.
 template <index_t TW, index_t MR, class Y>
 KILN_NOINLINE void requantize_window_rows_out_of_line(const block_requant<MR>& req, index_t rows,
                                                       const std::int32_t* bias, const std::int32_t* colsum,
