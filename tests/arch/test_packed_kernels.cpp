@@ -124,6 +124,11 @@ std::vector<geometry> geometries() {
   gs.push_back({5, 6, 1, 32, 32, 3, 3, 1, 1, 1});
   gs.push_back({4, 7, 1, 31, 32, 3, 3, 2, 1, 1});
   gs.push_back({3, 5, 1, 9, 18, 3, 3, 1, 1, 2});
+  // Windows whose wide band drops no column (a kernel one column wide; a stride as wide as the
+  // kernel) without a plane per kernel column: the int8 tiles requantize straight into the output
+  // rows as by column. 24 wide in bands of several rows; 13 wide by 2x2 stride 2.
+  gs.push_back({6, 9, 1, 14, 22, 3, 1, 1, 1, 1});
+  gs.push_back({8, 7, 1, 20, 26, 2, 2, 2, 0, 1});
   return gs;
 }
 

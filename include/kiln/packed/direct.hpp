@@ -208,17 +208,13 @@ inline void for_each_output_run(index_t j0, index_t width, index_t wq, index_t o
 // shapes are (kiln compile --specialize): inlined, where a run of variable size is a libc call
 // (DS-CNN's stem: 5-column rows, a call per 20 bytes). Tile: src's length, which no run
 // exceeds; bounding the constant copy by it as well keeps GCC from warning of reads past src on
-// rows wider than a tile, where that copy never runs. A whole int8 tile's copy is of a constant
-// size too: of a variable one, GCC 12 inlines `rep movsl`, whose start-up cost per 64-byte row
-// was 7 % of ResNet-8 int8's 32x32 layers (the model 0.92x without it). Float rows gained
-// nothing so on the host, and the inlined copies took 5.7 KB of the M4's ResNet-8 code.
+// rows wider than a tile, where that copy never runs.
 template <index_t Tile, class T>
 inline void store_output_runs(const T* src, index_t j0, index_t width, index_t wq, index_t out_w, T* y) noexcept {
   if (wq == out_w) {  // no dropped columns (a band by column): the tile's columns are consecutive outputs
     // 0 < width <= Tile, which GCC 12 doubts on narrow last tiles' paths that never run.
     KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS
-    if (sizeof(T) == 1 && width == Tile) std::memcpy(y + j0, src, static_cast<std::size_t>(Tile));
-    else std::memcpy(y + j0, src, static_cast<std::size_t>(width) * sizeof(T));
+    std::memcpy(y + j0, src, static_cast<std::size_t>(width) * sizeof(T));
     KILN_END_IGNORE_DEAD_PATH_BOUNDS
     return;
   }

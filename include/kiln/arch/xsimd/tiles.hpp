@@ -562,6 +562,16 @@ inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps
   KILN_END_IGNORE_DEAD_PATH_BOUNDS
 }
 
+#if defined(__AVX512VBMI__)
+namespace detail {
+// vpermb indices that interleave four 16-byte rows into quads: byte 4 i + k of the result is
+// byte i of row k (byte 16 k + i of the source).
+alignas(64) inline constexpr std::uint8_t rows_to_quads[64] = {
+    0, 16, 32, 48, 1, 17, 33, 49, 2,  18, 34, 50, 3,  19, 35, 51, 4,  20, 36, 52, 5,  21, 37, 53, 6,  22, 38, 54, 7,  23, 39, 55,
+    8, 24, 40, 56, 9, 25, 41, 57, 10, 26, 42, 58, 11, 27, 43, 59, 12, 28, 44, 60, 13, 29, 45, 61, 14, 30, 46, 62, 15, 31, 47, 63};
+}  // namespace detail
+#endif
+
 // int8 depthwise over lane quads (see generic::depthwise_lane_quads) by vpdpbusd: one instruction
 // per four taps of 16 channels, J positions at a time. A 3x3 layer's output takes 3 of them
 // (a quad per kernel row, its fourth weight 0) where the int32 lanes take 9 multiplies and 9 adds.
@@ -580,11 +590,7 @@ inline void lane_quads(const std::uint8_t* x, index_t first, index_t width, inde
   constexpr index_t L = generic::depthwise_lanes;
   static_assert(L == 16, "a column of lanes is one 16-byte vector");
   if (d == 1) {
-    alignas(64) static constexpr std::uint8_t order[64] = {
-        0,  16, 32, 48, 1,  17, 33, 49, 2,  18, 34, 50, 3,  19, 35, 51, 4,  20, 36, 52, 5,  21,
-        37, 53, 6,  22, 38, 54, 7,  23, 39, 55, 8,  24, 40, 56, 9,  25, 41, 57, 10, 26, 42, 58,
-        11, 27, 43, 59, 12, 28, 44, 60, 13, 29, 45, 61, 14, 30, 46, 62, 15, 31, 47, 63};  // byte 4l + k: column k, lane l
-    const __m512i idx = _mm512_load_si512(order), flips = _mm512_set1_epi8(static_cast<char>(flip));
+    const __m512i idx = _mm512_load_si512(detail::rows_to_quads), flips = _mm512_set1_epi8(static_cast<char>(flip));
     const __m512i fills = _mm512_set1_epi8(static_cast<char>(fill ^ flip));
     const auto quads = [&](index_t iw, __m512i v) {
       // The zero-masked form: GCC 12's unmasked one warns of its undefined source (-Wmaybe-uninitialized).
@@ -1245,10 +1251,7 @@ inline void strided_quad_rows(std::uint8_t* dst, index_t dst_stride, index_t cou
   if (s > 2) return generic::strided_quad_rows(dst, dst_stride, count, n, x, x_stride, width, first, s, pad, offset);
 #if defined(__AVX512VBMI__)
   const __m512i off = _mm512_set1_epi8(static_cast<char>(offset));
-  // Byte 4 i + k of the quads is byte i of channel k, which sits at 16 k + i.
-  alignas(64) std::uint8_t order[64];
-  for (int b = 0; b < 64; ++b) order[b] = static_cast<std::uint8_t>(16 * (b % 4) + b / 4);
-  const __m512i to_quads = _mm512_load_si512(order);
+  const __m512i to_quads = _mm512_load_si512(detail::rows_to_quads);  // channel k's 16 bytes: row k
 #else
   const __m128i off = _mm_set1_epi8(static_cast<char>(offset));
 #endif
