@@ -64,21 +64,31 @@ inline void depthwise_plane(const P& p, const T* xp, const W* w, T wz, A bias, A
     }
 }
 
-// Copies channel plane x (H x W, elements ES apart) into the phase planes as A(x) - zp, zero in
-// the padding. Every entry is written, also a phase's last one past the padded width: the wide
-// plane's dropped columns read it, and must read a defined value.
+// The phase planes' padding entries are zero (the input less its zero point, padded with the zero
+// point) in every channel: zero_phase_planes writes the whole planes once per layer, and
+// pad_plane then each channel's input entries only. Every entry is defined, also a phase's last one
+// past the padded width, which the wide plane's dropped columns read. Padded channel by channel,
+// the M4 made each row's padding runs of one or two entries a libc memset call where the shapes
+// are not constants: MobileNet's 128-channel 6x6 layers took 111 k instructions to pad their
+// planes, 66 k without those calls.
+template <class P, class A> inline void zero_phase_planes(const P& p, A* xp) noexcept {
+  std::memset(xp, 0, static_cast<std::size_t>(p.stride[2] * phase_size(p)) * sizeof(A));
+}
+
+// Copies channel plane x (H x W, elements ES apart) into the phase planes as A(x) - zp, over the
+// entries zero_phase_planes left zero.
 template <index_t ES = 1, class P, class X, class A>
 inline void pad_plane(const P& p, const X* x, A zp, A* xp) noexcept {
   const index_t hp = padded_height(p), wq = phase_width(p), s = p.stride[2];
   const index_t size = phase_size(p);
+  // Padded rows [lo, hi) hold input rows r - pad[1].
+  const index_t lo = p.pad[1] < hp ? p.pad[1] : hp, hi = p.pad[1] + p.in[1] < hp ? p.pad[1] + p.in[1] : hp;
   for (index_t ph = 0; ph < s; ++ph) {
     const index_t shift = ph - p.pad[2];  // phase column q reads input column q * s + shift
     const index_span span = inside_span(shift, s, p.in[2], wq);
-    for (index_t r = 0; r < hp; ++r) {
-      const index_t ih = r - p.pad[1];
+    for (index_t r = lo; r < hi; ++r) {
       A* dst = xp + ph * size + r * wq;
-      // Padding reads the zero point itself (an X value), which lands as exactly 0.
-      phase_row<ES>(ih >= 0 && ih < p.in[1] ? x + ih * p.in[2] * ES : nullptr, span, s, shift, wq, static_cast<X>(zp),
+      phase_row<ES>(x + (r - p.pad[1]) * p.in[2] * ES, span, s, shift,
                     [dst, zp](index_t q, X v) { dst[q] = static_cast<A>(static_cast<A>(v) - zp); });
     }
   }
@@ -340,6 +350,7 @@ inline void depthwise(const conv_params& p, const float* x, const float* w, cons
   }
   float* const xp = static_cast<float*>(scratch);
   float* const acc = xp + p.stride[2] * detail::phase_size(p);
+  detail::zero_phase_planes(p, xp);
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t c = 0; c < p.out_channels; ++c) {
       detail::pad_plane(p, x + (n * p.in_channels + c) * in_plane, 0.f, xp);
@@ -538,6 +549,7 @@ inline void qlinear_depthwise_planes(const qconv_params& p, const X* x, index_t 
   std::int32_t* const acc = static_cast<std::int32_t*>(scratch) + p.stride[2] * phase_size(p);
   // A channel's first element: its plane (planar), or its lane of the block (blocked).
   auto first = [](index_t c, index_t plane, index_t es) { return (c - c % es) * plane + c % es; };
+  zero_phase_planes(p, xp);
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t c = 0; c < p.out_channels; ++c) {
       const std::int32_t wz = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;

@@ -108,24 +108,16 @@ template <class P> inline void direct_offsets(const P& p, const direct_layout& d
     }
 }
 
-// One row of a phase plane, wq entries: put(q, v) with v = row[(q * s + shift) * ES] inside span
-// (ES: the input's element stride), pad outside it and everywhere for a padding row (row null). The copy is a plain strided loop, which
-// vectorizes. The depthwise planes use it.
+// Entries [span.lo, span.hi) of one row of a phase plane: put(q, row[(q * s + shift) * ES]) (ES:
+// the input's element stride). A plain strided loop, which vectorizes. The depthwise planes use it.
 template <index_t ES = 1, class T, class Put>
-inline void phase_row(const T* row, const index_span& span, index_t s, index_t shift, index_t wq, T pad,
-                      Put&& put) noexcept {
-  if (!row) {
-    for (index_t q = 0; q < wq; ++q) put(q, pad);
-    return;
-  }
-  for (index_t q = 0; q < span.lo; ++q) put(q, pad);
+inline void phase_row(const T* row, const index_span& span, index_t s, index_t shift, Put&& put) noexcept {
   if (s == 1)
     for (index_t q = span.lo; q < span.hi; ++q) put(q, row[(q + shift) * ES]);
   else if (s == 2)  // a constant stride the compiler vectorizes (loads and a deinterleave)
     for (index_t q = span.lo; q < span.hi; ++q) put(q, row[(2 * q + shift) * ES]);
   else
     for (index_t q = span.lo; q < span.hi; ++q) put(q, row[(q * s + shift) * ES]);
-  for (index_t q = span.hi; q < wq; ++q) put(q, pad);
 }
 
 // The float band of one channel whose first output row is oh0, into its phase planes at dst,
