@@ -1,4 +1,4 @@
-// The Cortex-M int8 depthwise taps (arch/cortex_m/depthwise.hpp: tap pairs on int16 planes) against
+// The Cortex-M int8 depthwise taps (arch/cortex_m/depthwise.hpp: tap pairs, planned once, on int16 planes) against
 // generic::depthwise_taps on the same values as int32. On the host the DSP instructions are
 // emulated, so this tests the pairing and the output stepping; the Cortex-M firmware runs the real
 // instructions on whole models (examples/cortex_m, bit for bit against ONNX Runtime).
@@ -50,7 +50,8 @@ void check(const std::vector<index_t>& off, index_t n, std::uint32_t seed) {
     std::vector<std::int32_t> want(static_cast<std::size_t>(n)), got(static_cast<std::size_t>(n));
     for (index_t i = 0; i < n; ++i) want[static_cast<std::size_t>(i)] = got[static_cast<std::size_t>(i)] = rng.range(-100000, 100000);
     kiln::arch::generic::depthwise_taps(n, taps, w32.data(), off.data(), x32.data(), std::int32_t(77), accumulate, want.data());
-    kiln::arch::cortex_m::depthwise_taps(n, taps, w16.data(), off.data(), x16.data(), std::int32_t(77), accumulate, got.data());
+    const auto plan = kiln::arch::cortex_m::plan_depthwise_taps<std::int16_t>(taps, off.data());
+    kiln::arch::cortex_m::depthwise_taps(plan, n, w16.data(), x16.data(), std::int32_t(77), accumulate, got.data());
     for (index_t i = 0; i < n; ++i) {
       CAPTURE(i);
       REQUIRE(got[static_cast<std::size_t>(i)] == want[static_cast<std::size_t>(i)]);

@@ -166,7 +166,10 @@ std::vector<geometry> depthwise_geometries() {
           {3, 3, 3, 10, 10, 3, 3, 1, 2, 2}, {2, 2, 2, 7, 9, 3, 3, 2, 0, 1},  {1, 1, 1, 33, 33, 3, 3, 1, 1, 1},
           // More channels than one block of 16 lanes (a full block and a partial one), short planes
           // with padding on both sides: the lanes path, input rows wider than 16 columns included.
-          {20, 20, 20, 6, 6, 3, 3, 1, 1, 1}, {18, 18, 18, 12, 20, 3, 3, 2, 1, 1}};
+          {20, 20, 20, 6, 6, 3, 3, 1, 1, 1}, {18, 18, 18, 12, 20, 3, 3, 2, 1, 1},
+          // 7x7: more tap groups than a layer plans once (packed/depthwise.hpp plane_taps), the
+          // last ones planned channel by channel.
+          {3, 3, 3, 11, 9, 7, 7, 1, 3, 1}};
 }
 
 }  // namespace

@@ -39,29 +39,55 @@ template <class P> constexpr index_t phase_size(const P& p) noexcept { return pa
 // Output (oh, ow) lives at oh * pitch + ow of the wide accumulator plane.
 template <class P> constexpr index_t acc_pitch(const P& p) noexcept { return phase_width(p) * p.stride[1]; }
 
+// A layer's taps on the phase planes (elements T) in groups of the kernels' depthwise_max_taps,
+// tap t of the kernel (row-major) in group t / max_taps. Their offsets are the same for every
+// channel, so each group's plan (the arch kernel's: offsets, Cortex-M's int16 pairs) is made once
+// per layer, for kernels of up to `planned` groups (5x5); the groups of larger kernels are planned
+// channel by channel. Planned per channel, the M4 spent about 700 instructions a channel on it:
+// DS-CNN's 3x3 layers (64 channels of 25x5) took 268 k instructions in the taps, 219 k planned
+// once.
+template <class T> struct plane_taps {
+  static constexpr index_t group = arch::active::depthwise_max_taps, planned = 2;
+  index_t groups;
+  index_t n;  // positions of the wide plane
+  arch::active::depthwise_tap_plan<T> plan[planned];
+};
+
+template <class T, class P> inline arch::active::depthwise_tap_plan<T> plan_tap_group(const P& p, index_t g) noexcept {
+  constexpr index_t group = plane_taps<T>::group;
+  const index_t wq = phase_width(p), s = p.stride[2], taps = p.kernel[1] * p.kernel[2];
+  const index_t first = g * group, count = taps - first < group ? taps - first : group;
+  index_t off[group];
+  for (index_t t = 0; t < count; ++t) {
+    const index_t kh = (first + t) / p.kernel[2], col = (first + t) % p.kernel[2] * p.dilation[2];
+    off[t] = (col % s) * phase_size(p) + kh * p.dilation[1] * wq + col / s;
+  }
+  return arch::active::plan_depthwise_taps<T>(count, off);
+}
+
+template <class T, class P> inline plane_taps<T> plan_plane_taps(const P& p) noexcept {
+  plane_taps<T> taps{};
+  taps.groups = ceil_div(p.kernel[1] * p.kernel[2], plane_taps<T>::group);
+  taps.n = (p.out[1] - 1) * acc_pitch(p) + p.out[2];
+  for (index_t g = 0; g < taps.groups && g < plane_taps<T>::planned; ++g) taps.plan[g] = plan_tap_group<T>(p, g);
+  return taps;
+}
+
 // acc[oh * pitch + ow] = bias + sum over taps (w[t] - wz) * x(oh*s_h + kh*d_h, ow*s_w + kw*d_w),
 // read from the phase planes (elements T, accumulators A): for every tap one contiguous
-// multiply-add over the wide plane.
+// multiply-add over the wide plane, by the arch kernel a group of taps at a time.
 template <class P, class T, class W, class A>
-inline void depthwise_plane(const P& p, const T* xp, const W* w, T wz, A bias, A* acc) noexcept {
-  const index_t wq = phase_width(p), pitch = acc_pitch(p), s = p.stride[2];
-  const index_t n = (p.out[1] - 1) * pitch + p.out[2];
-  // Taps go to the architecture kernel in groups of up to `group` (its weights and offsets).
-  constexpr index_t group = 16;
-  T wt[group];
-  index_t off[group], t = 0;
-  bool accumulate = false;
-  for (index_t kh = 0; kh < p.kernel[1]; ++kh)
-    for (index_t kw = 0; kw < p.kernel[2]; ++kw) {
-      const index_t col = kw * p.dilation[2];
-      wt[t] = static_cast<T>(static_cast<A>(w[kh * p.kernel[2] + kw]) - static_cast<A>(wz));
-      off[t] = (col % s) * phase_size(p) + kh * p.dilation[1] * wq + col / s;
-      if (++t == group || (kh + 1 == p.kernel[1] && kw + 1 == p.kernel[2])) {
-        arch::active::depthwise_taps(n, t, wt, off, xp, bias, accumulate, acc);
-        accumulate = true;
-        t = 0;
-      }
-    }
+inline void depthwise_plane(const P& p, const plane_taps<T>& taps, const T* xp, const W* w, T wz, A bias,
+                            A* acc) noexcept {
+  constexpr index_t group = plane_taps<T>::group;
+  for (index_t g = 0; g < taps.groups; ++g) {
+    arch::active::depthwise_tap_plan<T> spare;
+    const auto& plan = g < plane_taps<T>::planned ? taps.plan[g] : (spare = plan_tap_group<T>(p, g));
+    T wt[group];
+    for (index_t t = 0; t < plan.taps; ++t)
+      wt[t] = static_cast<T>(static_cast<A>(w[g * group + t]) - static_cast<A>(wz));
+    arch::active::depthwise_taps(plan, taps.n, wt, xp, bias, g > 0, acc);
+  }
 }
 
 // The phase planes' padding entries are zero (the input less its zero point, padded with the zero
@@ -351,10 +377,11 @@ inline void depthwise(const conv_params& p, const float* x, const float* w, cons
   float* const xp = static_cast<float*>(scratch);
   float* const acc = xp + p.stride[2] * detail::phase_size(p);
   detail::zero_phase_planes(p, xp);
+  const auto taps = detail::plan_plane_taps<float>(p);
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t c = 0; c < p.out_channels; ++c) {
       detail::pad_plane(p, x + (n * p.in_channels + c) * in_plane, 0.f, xp);
-      detail::depthwise_plane(p, xp, w + c * p.kernel[1] * p.kernel[2], 0.f, bias ? bias[c] : 0.f, acc);
+      detail::depthwise_plane(p, taps, xp, w + c * p.kernel[1] * p.kernel[2], 0.f, bias ? bias[c] : 0.f, acc);
       float* yc = y + (n * p.out_channels + c) * out_plane;
       detail::with_activation(p.act, [&](auto act) {
         for (index_t oh = 0; oh < p.out[1]; ++oh)
@@ -550,13 +577,14 @@ inline void qlinear_depthwise_planes(const qconv_params& p, const X* x, index_t 
   // A channel's first element: its plane (planar), or its lane of the block (blocked).
   auto first = [](index_t c, index_t plane, index_t es) { return (c - c % es) * plane + c % es; };
   zero_phase_planes(p, xp);
+  const auto taps = plan_plane_taps<T>(p);
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t c = 0; c < p.out_channels; ++c) {
       const std::int32_t wz = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;
       const X* xc = x + n * p.in_channels * in_plane + first(c, in_plane, xs);
       if (xs == 1) pad_plane<1>(p, xc, static_cast<T>(xz), xp);
       else pad_plane<channel_block>(p, xc, static_cast<T>(xz), xp);
-      depthwise_plane(p, xp, w + c * p.kernel[1] * p.kernel[2], static_cast<T>(wz), bias ? bias[c] : 0, acc);
+      depthwise_plane(p, taps, xp, w + c * p.kernel[1] * p.kernel[2], static_cast<T>(wz), bias ? bias[c] : 0, acc);
       const float s = scale[p.rq_count > 1 ? c : 0];
       const requant_params rq = requant_from_float(s);
       Y* yc = y + n * p.out_channels * out_plane + first(c, out_plane, ys);

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #if defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
 #endif
@@ -92,30 +93,68 @@ inline void taps_sweep(index_t n, index_t pairs, const std::int32_t* pw, const i
 }
 }  // namespace dsp
 
-// acc[i] = (accumulate ? acc[i] : bias) + sum over t < taps of w[t] * x[off[t] + i],  i < n, as
-// generic::depthwise_taps; taps <= 16. Reads no x element that one does not.
-inline void depthwise_taps(index_t n, index_t taps, const std::int16_t* w, const index_t* off, const std::int16_t* x,
-                           std::int32_t bias, bool accumulate, std::int32_t* acc) noexcept {
-  constexpr index_t max_taps = 16;
-  std::int32_t pw[max_taps], sw[max_taps];
-  index_t po[max_taps], so[max_taps], pairs = 0, singles = 0;
-  bool paired[max_taps] = {};
+// The int16 taps of a layer paired once (generic::depthwise_tap_plan for the rest): tap pair_lo[p]
+// in the low halfword of pair p, at offset po[p], its neighbour pair_hi[p] in the high one; the
+// taps left over single. The weights, which change per channel, are packed per call.
+struct int16_tap_plan {
+  index_t taps, pairs, singles;
+  index_t po[generic::depthwise_max_taps / 2], so[generic::depthwise_max_taps];
+  std::uint8_t pair_lo[generic::depthwise_max_taps / 2], pair_hi[generic::depthwise_max_taps / 2];
+  std::uint8_t single[generic::depthwise_max_taps];
+};
+
+// Out of line: it runs once per layer, and inlined GCC cloned it, unrolled, per call site.
+KILN_NOINLINE inline int16_tap_plan plan_int16_taps(index_t taps, const index_t* off) noexcept {
+  int16_tap_plan plan{};
+  plan.taps = taps;
+  bool paired[generic::depthwise_max_taps] = {};
   for (index_t t = 0; t < taps; ++t) {
     if (paired[t]) continue;
     index_t u = t + 1;
     while (u < taps && (paired[u] || (off[u] != off[t] + 1 && off[u] + 1 != off[t]))) ++u;
     if (u == taps) {
-      sw[singles] = w[t];
-      so[singles++] = off[t];
+      plan.single[plan.singles] = static_cast<std::uint8_t>(t);
+      plan.so[plan.singles++] = off[t];
       continue;
     }
     paired[u] = true;
     const bool t_first = off[u] == off[t] + 1;  // the pair's low halfword is the lower address
-    pw[pairs] = t_first ? dsp::pack_pair(w[t], w[u]) : dsp::pack_pair(w[u], w[t]);
-    po[pairs++] = t_first ? off[t] : off[u];
+    plan.pair_lo[plan.pairs] = static_cast<std::uint8_t>(t_first ? t : u);
+    plan.pair_hi[plan.pairs] = static_cast<std::uint8_t>(t_first ? u : t);
+    plan.po[plan.pairs++] = t_first ? off[t] : off[u];
+  }
+  return plan;
+}
+
+template <class A>
+using depthwise_tap_plan = std::conditional_t<std::is_same_v<A, std::int16_t>, int16_tap_plan, generic::depthwise_tap_plan<A>>;
+using generic::depthwise_max_taps;
+
+// A layer's plan for depthwise_taps: the int16 taps paired, others as generic.
+template <class A> inline depthwise_tap_plan<A> plan_depthwise_taps(index_t taps, const index_t* off) noexcept {
+  if constexpr (std::is_same_v<A, std::int16_t>) return plan_int16_taps(taps, off);
+  else return generic::plan_depthwise_taps<A>(taps, off);
+}
+
+// acc[i] = (accumulate ? acc[i] : bias) + sum over t < taps of w[t] * x[off[t] + i],  i < n, as
+// generic::depthwise_taps, with the taps and offsets of plan. Reads no x element that one does not.
+inline void depthwise_taps(const int16_tap_plan& plan, index_t n, const std::int16_t* w, const std::int16_t* x,
+                           std::int32_t bias, bool accumulate, std::int32_t* acc) noexcept {
+  // The weights packed and the offsets copied to locals: the int32 accumulator stores could alias
+  // the plan's int32 offsets behind a reference, and GCC reloaded them every step.
+  std::int32_t pw[generic::depthwise_max_taps / 2], sw[generic::depthwise_max_taps];
+  index_t po[generic::depthwise_max_taps / 2], so[generic::depthwise_max_taps];
+  const index_t pairs = plan.pairs, singles = plan.singles;
+  for (index_t p = 0; p < pairs; ++p) {
+    pw[p] = dsp::pack_pair(w[plan.pair_lo[p]], w[plan.pair_hi[p]]);
+    po[p] = plan.po[p];
+  }
+  for (index_t s = 0; s < singles; ++s) {
+    sw[s] = w[plan.single[s]];
+    so[s] = plan.so[s];
   }
   // 3x3 kernels, the common case, pair into 3 pairs and 3 singles at stride 1 and at stride 2.
-  if (pairs == 3 && singles == 3) dsp::taps_sweep<3, 3>(n, pairs, pw, po, singles, sw, so, x, bias, accumulate, acc);
+  if (pairs == 3 && singles == 3) dsp::taps_sweep<3, 3>(n, 3, pw, po, 3, sw, so, x, bias, accumulate, acc);
   else dsp::taps_sweep<-1, -1>(n, pairs, pw, po, singles, sw, so, x, bias, accumulate, acc);
 }
 

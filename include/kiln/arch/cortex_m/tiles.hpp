@@ -28,7 +28,7 @@ using generic::interleave_lanes;
 using generic::interleave_rows;
 using generic::deinterleave_rows;
 using generic::depthwise_lanes;
-using generic::depthwise_taps;  // float; int8 layers take the int16 overload (depthwise.hpp)
+using generic::depthwise_taps;  // float; int8 layers take the int16 plan's overload (depthwise.hpp)
 // Float layers on small planes go by lanes (fewer loop overheads than short wide-plane rows:
 // 3 % fewer instructions on MobileNet); int8 layers stay one channel at a time, where the taps
 // pair up on __smlad (depthwise.hpp).

@@ -122,6 +122,26 @@ inline void depthwise_taps(index_t n, index_t taps, const A* w, const index_t* o
   }
 }
 
+// The taps of depthwise_taps calls whose offsets stay while the weights change (a layer's
+// channels), planned once per layer: here the offsets as they are; Cortex-M pairs its int16 taps
+// for __smlad in its plan (cortex_m/depthwise.hpp). At most depthwise_max_taps taps a plan.
+inline constexpr index_t depthwise_max_taps = 16;
+template <class A> struct depthwise_tap_plan {
+  index_t taps;
+  index_t off[depthwise_max_taps];
+};
+template <class A> inline depthwise_tap_plan<A> plan_depthwise_taps(index_t taps, const index_t* off) noexcept {
+  depthwise_tap_plan<A> plan{};
+  plan.taps = taps;
+  for (index_t t = 0; t < taps; ++t) plan.off[t] = off[t];
+  return plan;
+}
+template <class A>
+inline void depthwise_taps(const depthwise_tap_plan<A>& plan, index_t n, const A* w, const A* x, A bias, bool accumulate,
+                           A* acc) noexcept {
+  depthwise_taps(n, plan.taps, w, plan.off, x, bias, accumulate, acc);
+}
+
 // Depthwise over channel lanes (packed/depthwise.hpp): depthwise_lanes channels side by side,
 // element l of every position's group of lanes. For count output positions j:
 //   out[j*L + l] = bias[l] + sum over t < taps of w[t*L + l] * x[base[j] + off[t] + l]

@@ -218,6 +218,15 @@ inline void depthwise_taps(index_t n, index_t taps, const A* w, const index_t* o
   generic::depthwise_taps(n - i, taps, w, off, x + i, bias, accumulate, acc + i);
 }
 
+using generic::depthwise_max_taps;
+using generic::depthwise_tap_plan;
+using generic::plan_depthwise_taps;
+template <class A>
+inline void depthwise_taps(const depthwise_tap_plan<A>& plan, index_t n, const A* w, const A* x, A bias, bool accumulate,
+                           A* acc) noexcept {
+  depthwise_taps(n, plan.taps, w, plan.off, x, bias, accumulate, acc);
+}
+
 using generic::depthwise_lanes_max_plane;
 using generic::depthwise_int8_plane;
 
