@@ -136,26 +136,36 @@ template <class A> inline depthwise_tap_plan<A> plan_depthwise_taps(index_t taps
   else return generic::plan_depthwise_taps<A>(taps, off);
 }
 
-// acc[i] = (accumulate ? acc[i] : bias) + sum over t < taps of w[t] * x[off[t] + i],  i < n, as
-// generic::depthwise_taps, with the taps and offsets of plan. Reads no x element that one does not.
-inline void depthwise_taps(const int16_tap_plan& plan, index_t n, const std::int16_t* w, const std::int16_t* x,
-                           std::int32_t bias, bool accumulate, std::int32_t* acc) noexcept {
+namespace dsp {
+// depthwise_taps below with NP pairs and NS singles (-1: as the plan says).
+template <index_t NP, index_t NS>
+inline void planned_taps(const int16_tap_plan& plan, index_t n, const std::int16_t* w, const std::int16_t* x,
+                         std::int32_t bias, bool accumulate, std::int32_t* acc) noexcept {
+  const index_t pairs = NP >= 0 ? NP : plan.pairs, singles = NS >= 0 ? NS : plan.singles;
   // The weights packed and the offsets copied to locals: the int32 accumulator stores could alias
   // the plan's int32 offsets behind a reference, and GCC reloaded them every step.
   std::int32_t pw[generic::depthwise_max_taps / 2], sw[generic::depthwise_max_taps];
   index_t po[generic::depthwise_max_taps / 2], so[generic::depthwise_max_taps];
-  const index_t pairs = plan.pairs, singles = plan.singles;
   for (index_t p = 0; p < pairs; ++p) {
-    pw[p] = dsp::pack_pair(w[plan.pair_lo[p]], w[plan.pair_hi[p]]);
+    pw[p] = pack_pair(w[plan.pair_lo[p]], w[plan.pair_hi[p]]);
     po[p] = plan.po[p];
   }
   for (index_t s = 0; s < singles; ++s) {
     sw[s] = w[plan.single[s]];
     so[s] = plan.so[s];
   }
-  // 3x3 kernels, the common case, pair into 3 pairs and 3 singles at stride 1 and at stride 2.
-  if (pairs == 3 && singles == 3) dsp::taps_sweep<3, 3>(n, 3, pw, po, 3, sw, so, x, bias, accumulate, acc);
-  else dsp::taps_sweep<-1, -1>(n, pairs, pw, po, singles, sw, so, x, bias, accumulate, acc);
+  taps_sweep<NP, NS>(n, pairs, pw, po, singles, sw, so, x, bias, accumulate, acc);
+}
+}  // namespace dsp
+
+// acc[i] = (accumulate ? acc[i] : bias) + sum over t < taps of w[t] * x[off[t] + i],  i < n, as
+// generic::depthwise_taps, with the taps and offsets of plan. Reads no x element that one does not.
+inline void depthwise_taps(const int16_tap_plan& plan, index_t n, const std::int16_t* w, const std::int16_t* x,
+                           std::int32_t bias, bool accumulate, std::int32_t* acc) noexcept {
+  // 3x3 kernels, the common case, pair into 3 pairs and 3 singles at stride 1 and at stride 2:
+  // their weights packed and sums unrolled at a count the compiler sees.
+  if (plan.pairs == 3 && plan.singles == 3) dsp::planned_taps<3, 3>(plan, n, w, x, bias, accumulate, acc);
+  else dsp::planned_taps<-1, -1>(plan, n, w, x, bias, accumulate, acc);
 }
 
 }  // namespace kiln::arch::cortex_m
