@@ -57,7 +57,7 @@ template <class T, class P> inline arch::active::depthwise_tap_plan<T> plan_tap_
   constexpr index_t group = plane_taps<T>::group;
   const index_t wq = phase_width(p), s = p.stride[2], taps = p.kernel[1] * p.kernel[2];
   const index_t first = g * group, count = taps - first < group ? taps - first : group;
-  index_t off[group];
+  index_t off[group] = {};  // zero past the count: GCC 12 warned of reads there that never happen
   for (index_t t = 0; t < count; ++t) {
     const index_t kh = (first + t) / p.kernel[2], col = (first + t) % p.kernel[2] * p.dilation[2];
     off[t] = (col % s) * phase_size(p) + kh * p.dilation[1] * wq + col / s;
