@@ -1,7 +1,7 @@
 // The one place that picks the architecture kernels. Everything above it (include/kiln/packed)
-// calls kiln::arch::active::{f32_tile, int8_tile, depthwise_taps, depthwise_lane_taps,
-// requantize_saturate, requantize_row, requantize_tile, requantize_lanes, quantize_row,
-// qlinear_add_row, ...} with tile widths active::{f32_nb, s8_nb} on panels and
+// calls kiln::arch::active::{f32_tile, int8_tile, plan_depthwise_taps, depthwise_taps,
+// depthwise_lane_taps, requantize_saturate, requantize_row, requantize_tile, requantize_lanes,
+// quantize_row, qlinear_add_row, ...} with tile widths active::{f32_nb, s8_nb} on panels and
 // active::{f32_window_nb, s8_window_nb} on windows.
 //
 //   Cortex-M with DSP (__ARM_FEATURE_DSP, M-profile)        → arch/cortex_m   (ACLE __smlad)
