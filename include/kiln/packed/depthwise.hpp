@@ -43,9 +43,9 @@ template <class P> constexpr index_t acc_pitch(const P& p) noexcept { return pha
 // tap t of the kernel (row-major) in group t / max_taps. Their offsets are the same for every
 // channel, so each group's plan (the arch kernel's: offsets, Cortex-M's int16 pairs) is made once
 // per layer, for kernels of up to `planned` groups (5x5); the groups of larger kernels are planned
-// channel by channel. Planned per channel, the M4 spent about 700 instructions a channel on it:
-// DS-CNN's 3x3 layers (64 channels of 25x5) took 268 k instructions in the taps, 219 k planned
-// once.
+// channel by channel. Planned per channel, the M4 spent 500-750 instructions a channel on it:
+// DS-CNN's 3x3 layers (64 channels of 25x5) took 268 k instructions in the taps, 219-236 k
+// planned once (builds inline differently).
 template <class T> struct plane_taps {
   static constexpr index_t group = arch::active::depthwise_max_taps, planned = 2;
   index_t groups;
@@ -92,11 +92,11 @@ inline void depthwise_plane(const P& p, const plane_taps<T>& taps, const T* xp, 
 
 // The phase planes' padding entries are zero (the input less its zero point, padded with the zero
 // point) in every channel: zero_phase_planes writes the whole planes once per layer, and
-// pad_plane then each channel's input entries only. Every entry is defined, also a phase's last one
-// past the padded width, which the wide plane's dropped columns read. Padded channel by channel,
-// the M4 made each row's padding runs of one or two entries a libc memset call where the shapes
-// are not constants: MobileNet's 128-channel 6x6 layers took 111 k instructions to pad their
-// planes, 66 k without those calls.
+// copy_to_phase_planes then each channel's input entries only. Every entry is defined, also a
+// phase's last one past the padded width, which the wide plane's dropped columns read. Padded
+// channel by channel, the M4 made each row's padding runs of one or two entries a libc memset
+// call where the shapes are not constants: MobileNet's 128-channel 6x6 layers took 111 k
+// instructions to pad their planes, 66 k without those calls.
 template <class P, class A> inline void zero_phase_planes(const P& p, A* xp) noexcept {
   std::memset(xp, 0, static_cast<std::size_t>(p.stride[2] * phase_size(p)) * sizeof(A));
 }
@@ -104,7 +104,7 @@ template <class P, class A> inline void zero_phase_planes(const P& p, A* xp) noe
 // Copies channel plane x (H x W, elements ES apart) into the phase planes as A(x) - zp, over the
 // entries zero_phase_planes left zero.
 template <index_t ES = 1, class P, class X, class A>
-inline void pad_plane(const P& p, const X* x, A zp, A* xp) noexcept {
+inline void copy_to_phase_planes(const P& p, const X* x, A zp, A* xp) noexcept {
   const index_t hp = padded_height(p), wq = phase_width(p), s = p.stride[2];
   const index_t size = phase_size(p);
   // Padded rows [lo, hi) hold input rows r - pad[1].
@@ -380,7 +380,7 @@ inline void depthwise(const conv_params& p, const float* x, const float* w, cons
   const auto taps = detail::plan_plane_taps<float>(p);
   for (index_t n = 0; n < p.batch; ++n)
     for (index_t c = 0; c < p.out_channels; ++c) {
-      detail::pad_plane(p, x + (n * p.in_channels + c) * in_plane, 0.f, xp);
+      detail::copy_to_phase_planes(p, x + (n * p.in_channels + c) * in_plane, 0.f, xp);
       detail::depthwise_plane(p, taps, xp, w + c * p.kernel[1] * p.kernel[2], 0.f, bias ? bias[c] : 0.f, acc);
       float* yc = y + (n * p.out_channels + c) * out_plane;
       detail::with_activation(p.act, [&](auto act) {
@@ -582,8 +582,8 @@ inline void qlinear_depthwise_planes(const qconv_params& p, const X* x, index_t 
     for (index_t c = 0; c < p.out_channels; ++c) {
       const std::int32_t wz = w_zp ? static_cast<std::int32_t>(w_zp[p.w_zp_count > 1 ? c : 0]) : 0;
       const X* xc = x + n * p.in_channels * in_plane + first(c, in_plane, xs);
-      if (xs == 1) pad_plane<1>(p, xc, static_cast<T>(xz), xp);
-      else pad_plane<channel_block>(p, xc, static_cast<T>(xz), xp);
+      if (xs == 1) copy_to_phase_planes<1>(p, xc, static_cast<T>(xz), xp);
+      else copy_to_phase_planes<channel_block>(p, xc, static_cast<T>(xz), xp);
       depthwise_plane(p, taps, xp, w + c * p.kernel[1] * p.kernel[2], static_cast<T>(wz), bias ? bias[c] : 0, acc);
       const float s = scale[p.rq_count > 1 ? c : 0];
       const requant_params rq = requant_from_float(s);
