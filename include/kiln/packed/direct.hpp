@@ -203,7 +203,7 @@ inline void for_each_output_run(index_t j0, index_t width, index_t wq, index_t o
 // rows wider than a tile, where that copy never runs.
 template <index_t Tile, class T>
 inline void store_output_runs(const T* src, index_t j0, index_t width, index_t wq, index_t out_w, T* y) noexcept {
-  if (wq == out_w) {  // no dropped columns (a band by column): the tile's columns are consecutive outputs
+  if (wq == out_w) {  // no dropped column (by column, Kx1, stride = kernel): consecutive outputs
     // 0 < width <= Tile, which GCC 12 doubts on narrow last tiles' paths that never run.
     KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS
     std::memcpy(y + j0, src, static_cast<std::size_t>(width) * sizeof(T));
