@@ -239,9 +239,17 @@ template <class A, class P, class Load> auto padded_lane_row(const P& p, Load&& 
 // a multiple of L positions is ready, across row ends: each store is then whole register
 // transposes (arch::active::deinterleave_lanes) however narrow the rows, where a row at a time
 // leaves a 5-column plane's transposes two thirds empty (DS-CNN: half the depthwise time).
-template <class A, bool Quads = false, class P, class X, class Block, class Row, class Store>
-inline void depthwise_by_lanes(const P& p, const X* x, Block&& block, Row&& row, Store&& store,
-                               void* scratch) noexcept {
+// direct(n, c0), where not null, is where position i of the block's outputs goes as its L lanes
+// (a blocked output of the accumulators' type): the kernel then writes there, act applied, and
+// store is not called (a float layer's copy from `out`, activated, was a sixth of its time); act
+// is applied to every output (float layers; int8 ones requantize in store).
+template <class A> struct no_direct_output {
+  A* operator()(index_t, index_t) const noexcept { return nullptr; }
+};
+template <class A, bool Quads = false, class P, class X, class Block, class Row, class Store,
+          class Direct = no_direct_output<A>, class Act = arch::generic::keep>
+inline void depthwise_by_lanes(const P& p, const X* x, Block&& block, Row&& row, Store&& store, void* scratch,
+                               Direct&& direct = {}, Act act = {}) noexcept {
   using E = std::conditional_t<Quads, std::uint32_t, A>;  // a window element (and a weight)
   static_assert(sizeof(E) == sizeof(A), "the scratch holds 4-byte elements");
   constexpr index_t L = arch::active::depthwise_lanes, C = lane_columns<Quads>;
@@ -266,6 +274,7 @@ inline void depthwise_by_lanes(const P& p, const X* x, Block&& block, Row&& row,
       const index_t lanes = p.out_channels - c0 < L ? p.out_channels - c0 : L;
       const E* const wb = block(c0, lanes, wl, bl);
       const X* xb = x + (n * p.in_channels + c0) * in_plane;
+      A* const to = direct(n, c0);
       index_t first = 0, loaded = 0;  // the window holds padded rows [first, loaded)
       index_t held = 0, stored = 0;   // output positions in `out`, and stored before them
       for (index_t oh = 0; oh < p.out[1]; oh += group) {
@@ -278,10 +287,15 @@ inline void depthwise_by_lanes(const P& p, const X* x, Block&& block, Row&& row,
           loaded = top;
         first = top;
         for (; loaded < end; ++loaded) row(xb, loaded, lanes, xl + (loaded - first) * row_size);
+        A* const dst = to ? to + stored * L : out + held * L;
         if constexpr (Quads)
-          arch::active::depthwise_lane_quads(rows * p.out[2], base, steps, wb, off, xl, bl, out + held * L);
+          arch::active::depthwise_lane_quads(rows * p.out[2], base, steps, wb, off, xl, bl, dst);
         else
-          arch::active::depthwise_lane_taps(rows * p.out[2], base, steps, wb, off, xl, bl, out + held * L);
+          arch::active::depthwise_lane_taps(rows * p.out[2], base, steps, wb, off, xl, bl, dst, act);
+        if (to) {
+          stored += rows * p.out[2];
+          continue;
+        }
         held += rows * p.out[2];
         const index_t count = oh + rows == p.out[1] ? held : held - held % L;
         if (count > 0) {
@@ -330,15 +344,14 @@ inline void depthwise_f32_lanes(const conv_params& p, const float* x, Block&& bl
                                    interleave_planar<conv_params, float, float>{p, 0.f}(in, ih, lanes, width, dst);
                                }),
         [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, float* out) {
-          float* const yb = y + (n * p.out_channels + c0) * out_plane;
-          if constexpr (Out == channel_layout::blocked) {
-            arch::active::activate_row(yb + pos * L, out, count * L, act);
-          } else {
-            arch::active::activate_row(out, out, count * L, act);
-            arch::active::deinterleave_lanes(out, count, lanes, yb + pos, out_plane);
-          }
+          arch::active::deinterleave_lanes(out, count, lanes, y + (n * p.out_channels + c0) * out_plane + pos, out_plane);
         },
-        scratch);
+        scratch,
+        [&](index_t n, index_t c0) -> float* {
+          if constexpr (Out == channel_layout::blocked) return y + (n * p.out_channels + c0) * out_plane;
+          else return nullptr;
+        },
+        act);
   });
 }
 }  // namespace detail

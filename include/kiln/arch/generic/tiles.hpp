@@ -173,9 +173,14 @@ inline void deinterleave_lanes(const Y* q, index_t count, index_t lanes, Y* y, i
     for (index_t j = 0; j < count; ++j) y[l * row_stride + j] = q[j * L + l];
 }
 
-template <class A>
+// The identity, depthwise_lane_taps' default activation.
+struct keep {
+  template <class V> V operator()(V v) const noexcept { return v; }
+};
+
+template <class A, class Act = keep>
 inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps, const A* w, const index_t* off,
-                                const A* x, const A* bias, A* out) noexcept {
+                                const A* x, const A* bias, A* out, Act act = {}) noexcept {
   constexpr index_t L = depthwise_lanes;
   for (index_t j = 0; j < count; ++j, out += L) {
     A a[L];
@@ -183,7 +188,7 @@ inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps
     for (index_t l = 0; l < L; ++l) a[l] = bias[l];
     for (index_t t = 0; t < taps; ++t)
       for (index_t l = 0; l < L; ++l) a[l] += w[t * L + l] * xj[off[t] + l];
-    for (index_t l = 0; l < L; ++l) out[l] = a[l];
+    for (index_t l = 0; l < L; ++l) out[l] = act(a[l]);
   }
 }
 

@@ -530,9 +530,9 @@ inline constexpr index_t lane_positions = f32_max_accumulators / lane_vectors<A>
                                               ? f32_max_accumulators / lane_vectors<A>()
                                               : 8;
 
-template <index_t J, class A>
+template <index_t J, class A, class Act>
 inline index_t depthwise_lane_taps_by(index_t j, index_t count, const index_t* base, index_t taps, const A* w,
-                                      const index_t* off, const A* x, const A* bias, A* out) noexcept {
+                                      const index_t* off, const A* x, const A* bias, A* out, Act act) noexcept {
   using batch = xsimd::batch<A>;
   constexpr index_t L = generic::depthwise_lanes, V = lane_vectors<A>();
   static_assert(V * static_cast<index_t>(batch::size) == L, "lanes fill whole vectors");
@@ -552,22 +552,30 @@ inline index_t depthwise_lane_taps_by(index_t j, index_t count, const index_t* b
           a[p][v] = madd(wv, batch::load_unaligned(xj[p] + off[t] + v * batch::size), a[p][v]);
       }
     KILN_UNROLL for (index_t p = 0; p < J; ++p)
-      KILN_UNROLL for (index_t v = 0; v < V; ++v) a[p][v].store_unaligned(oj + p * L + v * batch::size);
+      KILN_UNROLL for (index_t v = 0; v < V; ++v) {
+        A* const o = oj + p * L + v * batch::size;
+        if constexpr (std::is_invocable_v<Act, batch>) {
+          batch(act(a[p][v])).store_unaligned(o);
+        } else {  // an activation of scalars only (sigmoid, tanh, ...)
+          a[p][v].store_unaligned(o);
+          for (std::size_t i = 0; i < batch::size; ++i) o[i] = act(o[i]);
+        }
+      }
   }
   return j;
 }
 }  // namespace detail
 
-template <class A>
+template <class A, class Act = generic::keep>
 inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps, const A* w, const index_t* off,
-                                const A* x, const A* bias, A* out) noexcept {
+                                const A* x, const A* bias, A* out, Act act = {}) noexcept {
   constexpr index_t J = detail::lane_positions<A>;
-  index_t j = detail::depthwise_lane_taps_by<J>(0, count, base, taps, w, off, x, bias, out);
-  if constexpr (J > 4) j = detail::depthwise_lane_taps_by<4>(j, count, base, taps, w, off, x, bias, out);
+  index_t j = detail::depthwise_lane_taps_by<J>(0, count, base, taps, w, off, x, bias, out, act);
+  if constexpr (J > 4) j = detail::depthwise_lane_taps_by<4>(j, count, base, taps, w, off, x, bias, out, act);
   // GCC 12 (-O2, a specialized layer's constant count) warns of iterations of this tail that
   // never run: fewer than 4 positions remain.
   KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS
-  detail::depthwise_lane_taps_by<1>(j, count, base, taps, w, off, x, bias, out);
+  detail::depthwise_lane_taps_by<1>(j, count, base, taps, w, off, x, bias, out, act);
   KILN_END_IGNORE_DEAD_PATH_BOUNDS
 }
 
