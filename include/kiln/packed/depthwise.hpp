@@ -224,8 +224,14 @@ template <class A, class P, class Load> auto padded_lane_row(const P& p, Load&& 
     // the padding columns on either side.
     const index_t lo = inside && lanes == L ? p.pad[2] * L : row_size;
     for (index_t i = 0; i < lo; ++i) d[i] = A(0);
-    for (index_t i = (p.pad[2] + width) * L; i < row_size && lo < row_size; ++i) d[i] = A(0);
-    if (inside) load(xb, ih, lanes, width, d + p.pad[2] * L);
+    if (lo == row_size) {
+      if (inside) load(xb, ih, lanes, width, d + p.pad[2] * L);
+      return;
+    }
+    // A loop of its own: with `lo < row_size` in its condition GCC stored these zeros one by one
+    // (a sixth of DS-CNN's depthwise time).
+    for (index_t i = (p.pad[2] + width) * L; i < row_size; ++i) d[i] = A(0);
+    load(xb, ih, lanes, width, d + p.pad[2] * L);
   };
 }
 
