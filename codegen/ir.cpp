@@ -15,8 +15,14 @@ static std::string join_lines(const std::vector<std::string>& lines) {
 }
 
 unsupported_error::unsupported_error(std::vector<std::string> lines)
-    : std::runtime_error(fmt::format("model uses {} unsupported node(s):{}", lines.size(), join_lines(lines))),
-      items(std::move(lines)) {}
+    : unsupported_error(fmt::format("model uses {} unsupported node(s):{}", lines.size(), join_lines(lines)), lines) {}
+
+unsupported_error::unsupported_error(const std::string& message, std::vector<std::string> lines)
+    : std::runtime_error(message), items(std::move(lines)) {}
+
+unsupported_error unsupported_error::of_model(const std::string& why) {
+  return unsupported_error("unsupported model: " + why, {why});
+}
 
 needs_constant_error::needs_constant_error(const std::string& tensor_name, const std::string& node, const std::string& why)
     : error(fmt::format("{}: input '{}' ({}) must be known at codegen time, but it is computed at run time", node,

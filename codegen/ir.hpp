@@ -26,7 +26,13 @@ struct error : std::runtime_error {
 // The model uses operators or types kiln does not support. Exit status 2.
 struct unsupported_error : std::runtime_error {
   std::vector<std::string> items;  // one line per offending node
+  // "model uses N unsupported node(s):" and the lines.
   explicit unsupported_error(std::vector<std::string> lines);
+  // What the model as a whole uses (its opset, a graph input's type): "unsupported model: WHY".
+  static unsupported_error of_model(const std::string& why);
+
+ private:
+  unsupported_error(const std::string& message, std::vector<std::string> lines);
 };
 
 // A graph input whose value determines shapes or attributes and must be known at codegen time.
@@ -79,6 +85,11 @@ struct attribute {
   dtype tensor_type = dtype::f32;
   dims_t tensor_dims;
 };
+
+// The attribute convert_opset (stages/opset.cpp) gives a Resize it converted from Resize 10 or
+// Upsample: their old opset, for their coordinates and nearest rounding, which Resize 11's
+// attributes do not all express.
+inline constexpr const char* legacy_resize_attribute = "kiln_legacy_opset";
 
 struct node {
   std::string name;

@@ -12,6 +12,7 @@ namespace kiln::cg {
 compile_result compile(const compile_options& o) { return compile_model(load_model(o.model), o); }
 
 compile_result compile_model(onnx::ModelProto model, const compile_options& o) {
+  check_opset_version(model);
   check_model(model);
   inline_functions(model);
   convert_opset(model);

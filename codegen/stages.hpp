@@ -21,6 +21,8 @@ onnx::ModelProto load_model(const std::filesystem::path& file);                 
 onnx::ModelProto parse_model(const void* data, std::size_t size, const std::string& what);  // stages/load.cpp
 void check_model(const onnx::ModelProto& model);                                   // stages/check.cpp
 void inline_functions(onnx::ModelProto& model);                                    // stages/inline_functions.cpp
+// Refuses opsets newer than kiln reads, before anything else reads the model.
+void check_opset_version(const onnx::ModelProto& model);                           // stages/opset.cpp
 void convert_opset(onnx::ModelProto& model);                                       // stages/opset.cpp
 void infer_shapes(onnx::ModelProto& model, const std::map<std::string, dims_t>& input_shapes);  // stages/shapes.cpp
 // Initializers' payloads move out of `model` as they are decoded: one copy of the weights, not two.

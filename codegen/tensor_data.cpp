@@ -112,7 +112,7 @@ static std::vector<std::uint8_t> read_external(const TP& t, const fs::path& mode
 decoded_tensor decode_tensor(const TP& t, const fs::path& model_dir, const std::string& what) {
   std::string type_name;
   const auto type = from_onnx_type(t.data_type(), &type_name);
-  if (!type) throw unsupported_error({fmt::format("tensor '{}': element type {} is not supported", what, type_name)});
+  if (!type) throw unsupported_error::of_model(fmt::format("tensor '{}': element type {} is not supported", what, type_name));
   decoded_tensor d{*type, {}, {}};
   d.dims.assign(t.dims().begin(), t.dims().end());
   const auto count = checked_count(d.dims, what);  // negative dims and int64 overflow are errors here

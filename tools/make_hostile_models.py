@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto as TP
 from onnx import helper as h
+from onnx import numpy_helper as nh
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 OUT = os.path.join(ROOT, "tests", "hostile")
@@ -210,6 +211,11 @@ def main():
           [vi("x", TP.FLOAT, [2, 3])], [vi("y", TP.FLOAT, [2, 3])], opsets=(("", 13), ("com.acme", 1)))
     model("opset_99", [h.make_node("Relu", ["x"], ["y"], name="r")], [vi("x", TP.FLOAT, [2, 3])],
           [vi("y", TP.FLOAT, [2, 3])], opsets=(("", 99),))
+    # A real opset newer than kiln reads (and than its ONNX library knows, whose checker would
+    # reject ReduceMean's axes input): refused by its opset before the checker runs.
+    model("opset_18_reduce_axes", [h.make_node("ReduceMean", ["x", "axes"], ["y"], name="mean")],
+          [vi("x", TP.FLOAT, [2, 3])], [vi("y", TP.FLOAT, [2, 1])],
+          inits=[nh.from_array(np.array([1], np.int64), "axes")], opsets=(("", 18),))
     # An opset-11 If whose branch returns a tensor of the enclosing graph: ONNX's version converter
     # (run on opsets below 13) crashes on such a subgraph, so kiln refuses subgraphs before it.
     branch = h.make_graph([], "branch", [], [vi("x", TP.FLOAT, [2, 3])])

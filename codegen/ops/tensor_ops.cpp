@@ -567,13 +567,29 @@ resize_mode mode_of(const lower_context& ctx, const std::string& m) {
   ctx.fail("unknown mode " + m);
 }
 
+// Resize 10's and Upsample's nearest rounding, which their specifications leave open: ONNX
+// Runtime takes the floor of the source coordinate on an axis it enlarges and the ceiling on one
+// it shrinks. One rounding serves all axes here, so a node that does both is refused.
+resize_nearest legacy_nearest(const lower_context& ctx, const std::vector<double>& scales) {
+  bool enlarges = false, shrinks = false;
+  for (double s : scales) {
+    enlarges = enlarges || s > 1;
+    shrinks = shrinks || s < 1;
+  }
+  if (enlarges && shrinks) ctx.unsupported("nearest mode (opset < 11) that enlarges one axis and shrinks another");
+  return shrinks ? resize_nearest::ceil : resize_nearest::floor;
+}
+
 void lower_resize(lower_context& ctx) {
   const auto& x = ctx.in(0);
   const std::size_t r = x.dims.size();
   const auto& n = ctx.n();
   resize_params p{};
   p.mode = mode_of(ctx, n.get_string("mode", "nearest"));
-  const std::string coord = n.opset >= 11 ? n.get_string("coordinate_transformation_mode", "half_pixel") : "asymmetric";
+  // Resize 10 (and Upsample, which convert_opset makes a Resize) in their own words, or marked
+  // after conversion: asymmetric coordinates, nearest rounded as legacy_nearest.
+  const bool legacy = n.opset < 11 || n.get_int(legacy_resize_attribute, 0) != 0;
+  const std::string coord = legacy ? "asymmetric" : n.get_string("coordinate_transformation_mode", "half_pixel");
   if (coord == "half_pixel") p.coord = resize_coord::half_pixel;
   else if (coord == "pytorch_half_pixel") p.coord = resize_coord::pytorch_half_pixel;
   else if (coord == "align_corners") p.coord = resize_coord::align_corners;
@@ -581,8 +597,7 @@ void lower_resize(lower_context& ctx) {
   else if (coord == "tf_half_pixel_for_nn") p.coord = resize_coord::tf_half_pixel_for_nn;
   else if (coord == "tf_crop_and_resize") p.coord = resize_coord::tf_crop_and_resize;
   else ctx.fail("unknown coordinate_transformation_mode " + coord);
-  // Opset 10's nearest picked floor-or-nearest inconsistently across runtimes; 11+ is explicit.
-  const std::string nm = n.opset >= 11 ? n.get_string("nearest_mode", "round_prefer_floor") : "round_prefer_floor";
+  const std::string nm = n.get_string("nearest_mode", "round_prefer_floor");
   if (nm == "round_prefer_floor") p.nearest = resize_nearest::round_prefer_floor;
   else if (nm == "round_prefer_ceil") p.nearest = resize_nearest::round_prefer_ceil;
   else if (nm == "floor") p.nearest = resize_nearest::floor;
@@ -608,6 +623,7 @@ void lower_resize(lower_context& ctx) {
   }
   if (!rq.sizes.empty() && rq.sizes.size() != r) ctx.fail(fmt::format("sizes has {} entries for rank {}", rq.sizes.size(), r));
   if (rq.sizes.empty() && rq.scales.size() != r) ctx.fail(fmt::format("scales has {} entries for rank {}", rq.scales.size(), r));
+  if (legacy) p.nearest = legacy_nearest(ctx, rq.scales);
   emit_resize(ctx, p, rq);
 }
 
@@ -617,12 +633,12 @@ void lower_upsample(lower_context& ctx) {
   p.mode = mode_of(ctx, ctx.n().get_string("mode", "nearest"));
   if (p.mode == resize_mode::cubic) ctx.fail("Upsample has no cubic mode");
   p.coord = resize_coord::asymmetric;
-  p.nearest = resize_nearest::floor;
   p.cubic_a = -0.75;
   resize_request rq;
   if (ctx.has_input(1)) rq.scales = ctx.const_doubles(1, "Upsample's scales");
   else rq.scales = ctx.n().get_floats("scales");
   if (rq.scales.size() != x.dims.size()) ctx.fail(fmt::format("scales has {} entries for rank {}", rq.scales.size(), x.dims.size()));
+  p.nearest = legacy_nearest(ctx, rq.scales);
   emit_resize(ctx, p, rq);
 }
 

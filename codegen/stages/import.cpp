@@ -161,7 +161,7 @@ graph import_graph(onnx::ModelProto& model, const std::filesystem::path& dir,
     const auto id = g.find(o.name());
     if (id == no_tensor) throw error(fmt::format("graph output '{}' is produced by no node", o.name()));
     if (!o.type().has_tensor_type())
-      throw unsupported_error({fmt::format("graph output '{}': only tensor outputs are supported", o.name())});
+      throw unsupported_error::of_model(fmt::format("graph output '{}': only tensor outputs are supported", o.name()));
     g.at(id).is_output = true;
     g.outputs.push_back(id);
   }

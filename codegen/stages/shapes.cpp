@@ -76,7 +76,7 @@ void infer_shapes(onnx::ModelProto& model, const std::map<std::string, dims_t>& 
     if (initializers.count(in.name())) continue;
     auto it = input_shapes.find(in.name());
     if (!in.type().has_tensor_type())
-      throw unsupported_error({fmt::format("graph input '{}': only tensor inputs are supported", in.name())});
+      throw unsupported_error::of_model(fmt::format("graph input '{}': only tensor inputs are supported", in.name()));
     auto* shape = in.mutable_type()->mutable_tensor_type()->mutable_shape();
     if (it != input_shapes.end()) {
       seen.insert(in.name());
