@@ -70,7 +70,8 @@ void flatten_legacy_normalizers(onnx::GraphProto& g, int v) {
   fresh_names fresh(g);
   google::protobuf::RepeatedPtrField<onnx::NodeProto> nodes;
   for (auto& n : *g.mutable_node()) {
-    if (!default_domain(n) || !ops.count(n.op_type()) || n.input_size() != 1 || n.output_size() != 1) {
+    if (!default_domain(n) || !ops.count(n.op_type()) || n.input_size() != 1 || n.output_size() != 1 ||
+        n.input(0).empty() || n.output(0).empty()) {
       *nodes.Add() = std::move(n);
       continue;
     }
