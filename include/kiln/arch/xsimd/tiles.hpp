@@ -566,11 +566,19 @@ inline index_t depthwise_lane_taps_by(index_t j, index_t count, const index_t* b
 }
 }  // namespace detail
 
+// From J positions on, the last ones are one more block of J overlapping the block before (its
+// first outputs computed twice, to the same values): in blocks of 4 and 1, DS-CNN's 35-position
+// groups left 3 positions a group to one-position blocks, chains of dependent multiply-adds.
 template <class A, class Act = generic::keep>
 inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps, const A* w, const index_t* off,
                                 const A* x, const A* bias, A* out, Act act = {}) noexcept {
   constexpr index_t J = detail::lane_positions<A>;
-  index_t j = detail::depthwise_lane_taps_by<J>(0, count, base, taps, w, off, x, bias, out, act);
+  if (count >= J) {
+    if (detail::depthwise_lane_taps_by<J>(0, count, base, taps, w, off, x, bias, out, act) < count)
+      detail::depthwise_lane_taps_by<J>(count - J, count, base, taps, w, off, x, bias, out, act);
+    return;
+  }
+  index_t j = 0;
   if constexpr (J > 4) j = detail::depthwise_lane_taps_by<4>(j, count, base, taps, w, off, x, bias, out, act);
   // GCC 12 (-O2, a specialized layer's constant count) warns of iterations of this tail that
   // never run: fewer than 4 positions remain.
@@ -658,13 +666,19 @@ inline index_t depthwise_lane_quads_by(index_t j, index_t count, const index_t* 
 }  // namespace detail
 
 // 16 positions at a time (16 independent chains cover the instruction's latency at two per
-// cycle), then 4, then 1.
+// cycle), the last ones as one more block overlapping the one before (see depthwise_lane_taps);
+// under 16 positions, blocks of 4 (the last overlapping too), then 1.
 inline void depthwise_lane_quads(index_t count, const index_t* base, index_t steps, const std::uint32_t* w,
                                  const index_t* off, const std::uint32_t* x, const std::int32_t* bias,
                                  std::int32_t* out) noexcept {
-  index_t j = detail::depthwise_lane_quads_by<16>(0, count, base, steps, w, off, x, bias, out);
-  j = detail::depthwise_lane_quads_by<4>(j, count, base, steps, w, off, x, bias, out);
-  detail::depthwise_lane_quads_by<1>(j, count, base, steps, w, off, x, bias, out);
+  const auto blocks = [&](auto j_block) {
+    constexpr index_t J = decltype(j_block)::value;
+    if (detail::depthwise_lane_quads_by<J>(0, count, base, steps, w, off, x, bias, out) < count)
+      detail::depthwise_lane_quads_by<J>(count - J, count, base, steps, w, off, x, bias, out);
+  };
+  if (count >= 16) blocks(std::integral_constant<index_t, 16>{});
+  else if (count >= 4) blocks(std::integral_constant<index_t, 4>{});
+  else detail::depthwise_lane_quads_by<1>(0, count, base, steps, w, off, x, bias, out);
 }
 #else
 using generic::depthwise_int8_quads;
