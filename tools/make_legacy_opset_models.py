@@ -29,14 +29,18 @@ from make_models import ensure_ort, ort_run  # noqa: E402  (the ONNX Runtime bri
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "legacy_opsets")
 
 
-def one_node(opset, op, shape, inits=(), extra_inputs=(), pre_relu=False, **attrs):
-    """x -> [Relu ->] op -> y at `opset`; extra_inputs name initializers (inits) after x."""
+def one_node(opset, op, shape, inits=(), extra_inputs=(), pre_relu=False, post_neg=False, **attrs):
+    """x -> [Relu ->] op [-> Neg] -> y at `opset`; extra_inputs name initializers (inits) after x."""
     nodes = []
     x = "x"
     if pre_relu:  # an intermediate tensor, so nothing but ONNX's inference knows its shape
         nodes.append(h.make_node("Relu", ["x"], ["r"], name="relu"))
         x = "r"
-    nodes.append(h.make_node(op, [x, *extra_inputs], ["y"], name=op.lower(), **attrs))
+    # An intermediate output: the converter gives an Upsample's Resize a new one.
+    y = "o" if post_neg else "y"
+    nodes.append(h.make_node(op, [x, *extra_inputs], [y], name=op.lower(), **attrs))
+    if post_neg:
+        nodes.append(h.make_node("Neg", ["o"], ["y"], name="neg"))
     g = h.make_graph(nodes, op.lower(), [h.make_tensor_value_info("x", TP.FLOAT, list(shape))],
                      [h.make_tensor_value_info("y", TP.FLOAT, [None] * len(shape))], list(inits))
     m = h.make_model(g, opset_imports=[h.make_opsetid("", opset)], producer_name="kiln-make_legacy_opset_models")
@@ -70,11 +74,11 @@ def cases():
         "resize_op10_nearest_down": (one_node(10, "Resize", [1, 2, 8, 6], inits=[scales([1, 1, 0.5, 0.6])],
                                               extra_inputs=["scales"], mode="nearest"), ramp(1, 2, 8, 6)),
         "upsample_op9_linear": (one_node(9, "Upsample", [1, 2, 3, 3], inits=[scales([1, 1, 2, 2])],
-                                         extra_inputs=["scales"], mode="linear"), normal(1, 2, 3, 3)),
+                                         extra_inputs=["scales"], post_neg=True, mode="linear"), normal(1, 2, 3, 3)),
         "upsample_op9_nearest": (one_node(9, "Upsample", [1, 1, 4, 4], inits=[scales([1, 1, 1.25, 1.5])],
                                           extra_inputs=["scales"], mode="nearest"), ramp(1, 1, 4, 4)),
-        "upsample_op7_nearest": (one_node(7, "Upsample", [1, 2, 2, 3], mode="nearest", scales=[1.0, 1.0, 2.0, 1.5]),
-                                 ramp(1, 2, 2, 3)),
+        "upsample_op7_nearest": (one_node(7, "Upsample", [1, 2, 2, 3], post_neg=True, mode="nearest",
+                                          scales=[1.0, 1.0, 2.0, 1.5]), ramp(1, 2, 2, 3)),
     }
 
 

@@ -115,20 +115,13 @@ void flatten_legacy_normalizers(onnx::GraphProto& g, int v) {
 
 // Resize 10 and Upsample take asymmetric coordinates, and their nearest mode rounds down when
 // enlarging and up when shrinking (ONNX Runtime's reading); the converter makes them Resize 11
-// with its defaults (half_pixel, round_prefer_floor). The converted node keeps their output's
-// name: it gets the attribute legacy_resize_attribute, its old opset, for lower_resize.
-std::set<std::string> legacy_resize_outputs(const onnx::GraphProto& g, int v) {
-  std::set<std::string> outputs;
-  for (const auto& n : g.node())
-    if (default_domain(n) && n.output_size() > 0 &&
-        ((n.op_type() == "Upsample" && v < 10) || (n.op_type() == "Resize" && v < 11)))
-      outputs.insert(n.output(0));
-  return outputs;
-}
-
-void mark_legacy_resizes(onnx::GraphProto& g, const std::set<std::string>& outputs, int v) {
+// with its defaults (half_pixel, round_prefer_floor), and an Upsample a new node with a new
+// output. Below opset 11 every Resize after conversion is one of them: each gets the attribute
+// legacy_resize_attribute, the model's old opset, for lower_resize.
+void mark_legacy_resizes(onnx::GraphProto& g, int v) {
+  if (v >= 11) return;
   for (auto& n : *g.mutable_node()) {
-    if (n.op_type() != "Resize" || n.output_size() == 0 || !outputs.count(n.output(0))) continue;
+    if (!default_domain(n) || n.op_type() != "Resize") continue;
     auto* a = n.add_attribute();
     a->set_name(legacy_resize_attribute);
     a->set_type(onnx::AttributeProto::INT);
@@ -150,14 +143,13 @@ void convert_opset(onnx::ModelProto& model) {
         throw unsupported_error({fmt::format("{} node '{}': attribute '{}' holds a subgraph, and kiln runs no control flow",
                                              n.op_type(), n.name(), a.name())});
   flatten_legacy_normalizers(*model.mutable_graph(), v);
-  const auto resizes = legacy_resize_outputs(model.graph(), v);
   try {
     model = onnx::version_conversion::ConvertVersion(model, canonical_opset);
   } catch (const std::exception& e) {
     throw unsupported_error::of_model(
         fmt::format("converting the model from opset {} to {} failed: {}", v, canonical_opset, e.what()));
   }
-  mark_legacy_resizes(*model.mutable_graph(), resizes, v);
+  mark_legacy_resizes(*model.mutable_graph(), v);
 }
 
 }  // namespace kiln::cg
