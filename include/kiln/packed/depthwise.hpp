@@ -224,16 +224,25 @@ template <class A, class P, class Load> auto padded_lane_row(const P& p, Load&& 
     // the padding columns on either side.
     const index_t lo = inside && lanes == L ? p.pad[2] * L : row_size;
     for (index_t i = 0; i < lo; ++i) d[i] = A(0);
-    if (lo == row_size) {
-      if (inside) load(xb, ih, lanes, width, d + p.pad[2] * L);
-      return;
-    }
-    // A loop of its own: with `lo < row_size` in its condition GCC stored these zeros one by one
-    // (a sixth of DS-CNN's depthwise time).
-    for (index_t i = (p.pad[2] + width) * L; i < row_size; ++i) d[i] = A(0);
-    load(xb, ih, lanes, width, d + p.pad[2] * L);
+    // The test outside the loop: with `lo < row_size` in the loop's condition GCC stored these
+    // zeros one by one (a sixth of DS-CNN's float depthwise time).
+    if (lo < row_size)
+      for (index_t i = (p.pad[2] + width) * L; i < row_size; ++i) d[i] = A(0);
+    if (inside) load(xb, ih, lanes, width, d + p.pad[2] * L);
   };
 }
+
+// depthwise_by_lanes' store with a target and the activation its kernel applies (see there).
+template <class Store, class Target, class Act> struct direct_store {
+  Store store;
+  Target target;
+  Act act;
+  template <class A> void operator()(index_t n, index_t c0, index_t lanes, index_t pos, index_t count, A* out) const {
+    store(n, c0, lanes, pos, count, out);
+  }
+};
+template <class S> inline constexpr bool is_direct_store = false;
+template <class S, class T, class Act> inline constexpr bool is_direct_store<direct_store<S, T, Act>> = true;
 
 // block(c0, lanes, wl, bl) sets bl[l] to the bias of channel c0 + l and returns the block's
 // weights as [steps][L] (packed at codegen time, or gathered into wl by gather_lane_weights; zero
@@ -245,17 +254,16 @@ template <class A, class P, class Load> auto padded_lane_row(const P& p, Load&& 
 // a multiple of L positions is ready, across row ends: each store is then whole register
 // transposes (arch::active::deinterleave_lanes) however narrow the rows, where a row at a time
 // leaves a 5-column plane's transposes two thirds empty (DS-CNN: half the depthwise time).
-// direct(n, c0), where not null, is where position i of the block's outputs goes as its L lanes
-// (a blocked output of the accumulators' type): the kernel then writes there, act applied, and
-// store is not called (a float layer's copy from `out`, activated, was a sixth of its time); act
-// is applied to every output (float layers; int8 ones requantize in store).
-template <class A> struct no_direct_output {
-  A* operator()(index_t, index_t) const noexcept { return nullptr; }
-};
-template <class A, bool Quads = false, class P, class X, class Block, class Row, class Store,
-          class Direct = no_direct_output<A>, class Act = arch::generic::keep>
-inline void depthwise_by_lanes(const P& p, const X* x, Block&& block, Row&& row, Store&& store, void* scratch,
-                               Direct&& direct = {}, Act act = {}) noexcept {
+// A store may also be a direct_store (below): its target(n, c0), where not null, is where
+// position i of the block's outputs goes as its L lanes (a blocked output of the accumulators'
+// type); the kernel then writes there, applying the store's act (targets with arch::active::
+// depthwise_lane_taps_activate), and the store itself is not called (a float layer's copy from
+// `out`, activated, was a sixth of its time). A struct rather than more parameters: two more made
+// GCC stop inlining this function for Cortex-M, 12 KB more code on MobileNet.
+template <class A, bool Quads = false, class P, class X, class Block, class Row, class Store>
+inline void depthwise_by_lanes(const P& p, const X* x, Block&& block, Row&& row, Store&& store,
+                               void* scratch) noexcept {
+  constexpr bool direct = is_direct_store<std::decay_t<Store>>;
   using E = std::conditional_t<Quads, std::uint32_t, A>;  // a window element (and a weight)
   static_assert(sizeof(E) == sizeof(A), "the scratch holds 4-byte elements");
   constexpr index_t L = arch::active::depthwise_lanes, C = lane_columns<Quads>;
@@ -280,7 +288,8 @@ inline void depthwise_by_lanes(const P& p, const X* x, Block&& block, Row&& row,
       const index_t lanes = p.out_channels - c0 < L ? p.out_channels - c0 : L;
       const E* const wb = block(c0, lanes, wl, bl);
       const X* xb = x + (n * p.in_channels + c0) * in_plane;
-      A* const to = direct(n, c0);
+      A* to = nullptr;
+      if constexpr (direct) to = store.target(n, c0);
       index_t first = 0, loaded = 0;  // the window holds padded rows [first, loaded)
       index_t held = 0, stored = 0;   // output positions in `out`, and stored before them
       for (index_t oh = 0; oh < p.out[1]; oh += group) {
@@ -296,8 +305,10 @@ inline void depthwise_by_lanes(const P& p, const X* x, Block&& block, Row&& row,
         A* const dst = to ? to + stored * L : out + held * L;
         if constexpr (Quads)
           arch::active::depthwise_lane_quads(rows * p.out[2], base, steps, wb, off, xl, bl, dst);
+        else if constexpr (direct)
+          arch::active::depthwise_lane_taps(rows * p.out[2], base, steps, wb, off, xl, bl, dst, store.act);
         else
-          arch::active::depthwise_lane_taps(rows * p.out[2], base, steps, wb, off, xl, bl, dst, act);
+          arch::active::depthwise_lane_taps(rows * p.out[2], base, steps, wb, off, xl, bl, dst);
         if (to) {
           stored += rows * p.out[2];
           continue;
@@ -337,27 +348,35 @@ template <channel_layout In, channel_layout Out, class Block>
 inline void depthwise_f32_lanes(const conv_params& p, const float* x, Block&& block, float* y, void* scratch) noexcept {
   constexpr index_t L = arch::active::depthwise_lanes;
   static_assert(L == channel_block, "a lane group is a channel block");
+  // The kernel activates and writes a blocked output in place where it takes the activation
+  // (hosts); elsewhere the stores activate, copying a blocked output from the kernel's.
+  constexpr bool fused = arch::active::depthwise_lane_taps_activate;
   const index_t out_plane = p.out[1] * p.out[2];
   with_activation(p.act, [&](auto act) {
-    depthwise_by_lanes<float>(
-        p, x, block,
-        padded_lane_row<float>(p,
-                               [&](const float* in, index_t ih, index_t lanes, index_t width, float* dst) {
-                                 if constexpr (In == channel_layout::blocked)
-                                   std::memcpy(dst, in + ih * p.in[2] * L,
-                                               sizeof(float) * static_cast<std::size_t>(width * L));
-                                 else
-                                   interleave_planar<conv_params, float, float>{p, 0.f}(in, ih, lanes, width, dst);
-                               }),
-        [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, float* out) {
-          arch::active::deinterleave_lanes(out, count, lanes, y + (n * p.out_channels + c0) * out_plane + pos, out_plane);
-        },
-        scratch,
-        [&](index_t n, index_t c0) -> float* {
-          if constexpr (Out == channel_layout::blocked) return y + (n * p.out_channels + c0) * out_plane;
-          else return nullptr;
-        },
-        act);
+    const auto row = padded_lane_row<float>(p, [&](const float* in, index_t ih, index_t lanes, index_t width, float* dst) {
+      if constexpr (In == channel_layout::blocked)
+        std::memcpy(dst, in + ih * p.in[2] * L, sizeof(float) * static_cast<std::size_t>(width * L));
+      else
+        interleave_planar<conv_params, float, float>{p, 0.f}(in, ih, lanes, width, dst);
+    });
+    const auto store = [&](index_t n, index_t c0, index_t lanes, index_t pos, index_t count, float* out) {
+      float* const yb = y + (n * p.out_channels + c0) * out_plane;
+      if constexpr (Out == channel_layout::blocked) {
+        arch::active::activate_row(yb + pos * L, out, count * L, act);  // not reached where fused
+      } else {
+        if constexpr (!fused) arch::active::activate_row(out, out, count * L, act);
+        arch::active::deinterleave_lanes(out, count, lanes, yb + pos, out_plane);
+      }
+    };
+    if constexpr (fused) {
+      const auto target = [&](index_t n, index_t c0) -> float* {
+        return Out == channel_layout::blocked ? y + (n * p.out_channels + c0) * out_plane : nullptr;
+      };
+      depthwise_by_lanes<float>(p, x, block, row, direct_store<decltype(store), decltype(target), decltype(act)>{store, target, act},
+                                scratch);
+    } else {
+      depthwise_by_lanes<float>(p, x, block, row, store, scratch);
+    }
   });
 }
 }  // namespace detail

@@ -173,14 +173,9 @@ inline void deinterleave_lanes(const Y* q, index_t count, index_t lanes, Y* y, i
     for (index_t j = 0; j < count; ++j) y[l * row_stride + j] = q[j * L + l];
 }
 
-// The identity, depthwise_lane_taps' default activation.
-struct keep {
-  template <class V> V operator()(V v) const noexcept { return v; }
-};
-
-template <class A, class Act = keep>
+template <class A>
 inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps, const A* w, const index_t* off,
-                                const A* x, const A* bias, A* out, Act act = {}) noexcept {
+                                const A* x, const A* bias, A* out) noexcept {
   constexpr index_t L = depthwise_lanes;
   for (index_t j = 0; j < count; ++j, out += L) {
     A a[L];
@@ -188,9 +183,18 @@ inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps
     for (index_t l = 0; l < L; ++l) a[l] = bias[l];
     for (index_t t = 0; t < taps; ++t)
       for (index_t l = 0; l < L; ++l) a[l] += w[t * L + l] * xj[off[t] + l];
-    for (index_t l = 0; l < L; ++l) out[l] = act(a[l]);
+    for (index_t l = 0; l < L; ++l) out[l] = a[l];
   }
 }
+
+// Whether depthwise_lane_taps takes an activation to apply as it stores (an overload with one
+// more argument). Not here: the portable loop stays one instance for every activation kind (code
+// size on microcontrollers), and the caller activates the outputs as it copies them out.
+inline constexpr bool depthwise_lane_taps_activate = false;
+// The identity: no activation.
+struct keep {
+  template <class V> V operator()(V v) const noexcept { return v; }
+};
 
 // int8 depthwise over lane quads (packed/depthwise.hpp): a window element is, per lane, the bytes
 // of four input columns d apart, a 32-bit word (little-endian), and a weight quad four kernel

@@ -566,6 +566,9 @@ inline index_t depthwise_lane_taps_by(index_t j, index_t count, const index_t* b
 }
 }  // namespace detail
 
+// The activation is applied as the outputs are stored (see generic::depthwise_lane_taps_activate).
+inline constexpr bool depthwise_lane_taps_activate = true;
+
 // From J positions on, the last ones are one more block of J overlapping the block before (its
 // first outputs computed twice, to the same values): in blocks of 4 and 1, DS-CNN's 35-position
 // groups left 3 positions a group to one-position blocks, chains of dependent multiply-adds.
