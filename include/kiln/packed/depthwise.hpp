@@ -254,7 +254,7 @@ template <class S, class T, class Act> inline constexpr bool is_direct_store<dir
 // a multiple of L positions is ready, across row ends: each store is then whole register
 // transposes (arch::active::deinterleave_lanes) however narrow the rows, where a row at a time
 // leaves a 5-column plane's transposes two thirds empty (DS-CNN: half the depthwise time).
-// A store may also be a direct_store (below): its target(n, c0), where not null, is where
+// A store may also be a direct_store (above): its target(n, c0), where not null, is where
 // position i of the block's outputs goes as its L lanes (a blocked output of the accumulators'
 // type); the kernel then writes there, applying the store's act (targets with arch::active::
 // depthwise_lane_taps_activate), and the store itself is not called (a float layer's copy from
@@ -372,8 +372,8 @@ inline void depthwise_f32_lanes(const conv_params& p, const float* x, Block&& bl
       const auto target = [&](index_t n, index_t c0) -> float* {
         return Out == channel_layout::blocked ? y + (n * p.out_channels + c0) * out_plane : nullptr;
       };
-      depthwise_by_lanes<float>(p, x, block, row, direct_store<decltype(store), decltype(target), decltype(act)>{store, target, act},
-                                scratch);
+      using direct = direct_store<decltype(store), decltype(target), decltype(act)>;
+      depthwise_by_lanes<float>(p, x, block, row, direct{store, target, act}, scratch);
     } else {
       depthwise_by_lanes<float>(p, x, block, row, store, scratch);
     }
