@@ -155,10 +155,11 @@ TEST_CASE("pointwise into channel blocks equals the reference conv") {
   lcg rng{13};
   int cases = 0, blocked_inputs = 0;
   // Input channels in and out of whole blocks (planar inputs only), output channels of one to five
-  // blocks (a target's two-block tile and a single block left over).
+  // blocks (a target's two-block tile and a single block left over); positions leaving every
+  // count a last tile can take after the full ones (packed::detail::with_rest_tile).
   for (index_t c : {3, 8, 16, 40, 48})
     for (index_t m : {16, 32, 48, 80})
-      for (index_t positions : {1, 3, 4, 5, 6, 11, 12, 13, 24, 25, 125}) {
+      for (index_t positions : {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 24, 25, 125}) {
         const index_t batch = ++cases % 3 == 0 ? 2 : 1;
         // 125 as DS-CNN's 25x5 plane, the rest as one row
         const index_t h = positions == 125 ? 25 : 1, w = positions / h;
@@ -333,10 +334,11 @@ template <class X, class W, class Y> void check_qpointwise(bool weight_zero_poin
   int cases = 0, blocked_inputs = 0;
   // Input channels in and out of whole blocks (planar inputs only) and over a quad's multiple;
   // output channels of one block, of a dense panel's 64 and over it (80 = 64 + 16, 144 = 2 x 64 +
-  // 16); positions around the dense tile's 4 rows and the 32 rows packed at a time.
+  // 16); positions around the dense tile's 4 rows (tiles of 1 to 4: packed::detail::
+  // for_each_row_tile) and the 32 rows packed at a time.
   for (index_t c : {3, 8, 16, 48})
     for (index_t m : {16, 48, 80, 144})
-      for (index_t positions : {1, 3, 4, 5, 31, 32, 33, 70, 125}) {
+      for (index_t positions : {1, 2, 3, 4, 5, 7, 9, 31, 32, 33, 70, 125}) {
         const index_t h = positions == 125 ? 25 : 1, w = positions / h;
         auto p = params<kiln::qconv_params>(1, c, m, 1, h, w, 1, 1, 0, 1);
         CAPTURE(c);
@@ -366,7 +368,7 @@ template <class X, class W, class Y> void check_qpointwise(bool weight_zero_poin
           ++blocked_inputs;
         }
       }
-  CHECK(blocked_inputs == 2 * 4 * 9);
+  CHECK(blocked_inputs == 2 * 4 * 12);
 }
 
 }  // namespace

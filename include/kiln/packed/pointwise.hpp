@@ -39,13 +39,24 @@ inline index_t pointwise_tiles(index_t pos, index_t positions, index_t k, const 
   return pos;
 }
 
+// The positions left after the full tiles (fewer than MR) as one tile of exactly that many:
+// calls tile(std::integral_constant<index_t, R>{}) for R = rest. Tiles of 4 and then 1 left a
+// 3x3 plane's last position in a tile of 2 accumulators, waiting on their latency.
+template <index_t MR, class Tile> inline void with_rest_tile(index_t rest, Tile&& tile) noexcept {
+  if constexpr (MR > 1) {
+    if (rest == MR - 1) tile(std::integral_constant<index_t, MR - 1>{});
+    else with_rest_tile<MR - 1>(rest, tile);
+  }
+}
+
 template <index_t NB, class Act>
 inline void pointwise_columns(index_t positions, index_t k, const float* x, index_t x_bs, index_t x_ls, index_t x_ps,
                               const float* w, const float* bias, float* y, Act act) noexcept {
   constexpr index_t MR = arch::active::f32_block_tile_rows;
-  index_t pos = pointwise_tiles<MR, NB>(0, positions, k, x, x_bs, x_ls, x_ps, w, bias, y, act);
-  if constexpr (MR > 4) pos = pointwise_tiles<4, NB>(pos, positions, k, x, x_bs, x_ls, x_ps, w, bias, y, act);
-  pointwise_tiles<1, NB>(pos, positions, k, x, x_bs, x_ls, x_ps, w, bias, y, act);
+  const index_t pos = pointwise_tiles<MR, NB>(0, positions, k, x, x_bs, x_ls, x_ps, w, bias, y, act);
+  with_rest_tile<MR>(positions - pos, [&](auto rows) {
+    pointwise_tiles<decltype(rows)::value, NB>(pos, positions, k, x, x_bs, x_ls, x_ps, w, bias, y, act);
+  });
 }
 }  // namespace detail
 

@@ -130,8 +130,8 @@ inline void qdense_pack_rows(const qgemm_params& p, const A* a, index_t i0, inde
 }
 
 // The loop of both int8 dense kernels: rows of A packed qdense_rows at a time into the scratch,
-// then per block of NB columns (the arch's dense tile width) the tiles of 4 rows, and of 1 row at
-// the end. tile(i0, r0, nrows, col0, ncols, rowsum, t, nb) receives each tile's sums
+// then per block of NB columns (the arch's dense tile width) the tiles of up to 4 rows
+// (for_each_row_tile). tile(i0, r0, nrows, col0, ncols, rowsum, t, nb) receives each tile's sums
 // t[r * nb + j] (nb: NB as a std::integral_constant; rowsum[r0 + r]: row sums when `sums`);
 // block_done(i0, rows, col0, ncols, nb) follows the last tile of a column block. Flattened: GCC
 // for Cortex-M otherwise kept the callbacks out of line (MobileNet int8 on an M4 under qemu:
@@ -158,17 +158,12 @@ KILN_SPECIALIZED inline void for_each_qdense_tile(const qgemm_params& p, const A
         for (index_t j0 = 0; j0 < cols; j0 += NB) {
           const std::int8_t* bj = panel + 4 * j0;
           const index_t ncols = cols - j0 < NB ? cols - j0 : NB;
-          index_t r = 0;
-          for (; r + 4 <= rows; r += 4) {
-            std::int32_t t[4 * NB];
-            arch::active::int8_dense_tile<4, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
-            tile(i0, r, index_t{4}, n0 + j0, ncols, rowsum, t, nb);
-          }
-          for (; r < rows; ++r) {
-            std::int32_t t[NB];
-            arch::active::int8_dense_tile<1, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
-            tile(i0, r, index_t{1}, n0 + j0, ncols, rowsum, t, nb);
-          }
+          for_each_row_tile(rows, [&](index_t r, auto mr) {
+            constexpr index_t MR = decltype(mr)::value;
+            std::int32_t t[MR * NB];
+            arch::active::int8_dense_tile<MR, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
+            tile(i0, r, MR, n0 + j0, ncols, rowsum, t, nb);
+          });
           block_done(i0, rows, n0 + j0, ncols, nb);
         }
       });
@@ -304,7 +299,7 @@ inline void qlinear_pointwise(const qgemm_params& p, const X* x, const std::int8
   // only the final sum must fit.
   auto finish = [&](index_t i0, index_t r0, index_t nrows, index_t col0, index_t ncols, const std::int32_t* rowsum,
                     const std::int32_t* t, auto nb) {
-    constexpr index_t NB = decltype(nb)::value, MR = 4;  // the dense tiles' rows: 4, or 1
+    constexpr index_t NB = decltype(nb)::value, MR = 4;  // the dense tiles' rows: at most 4
     if constexpr (NB % L == 0) {
       // Whole blocks: a block's rows of the tile are consecutive positions of the blocked output,
       // requantized by one call.

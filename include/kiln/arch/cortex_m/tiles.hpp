@@ -21,6 +21,7 @@ using generic::add_column_term;
 using generic::sum_row;
 using generic::depthwise_lane_taps;
 using generic::depthwise_lane_taps_activate;
+using generic::even_row_tiles;
 using generic::depthwise_int8_quads;  // false: the quads' functions below are never called here
 using generic::depthwise_lane_quads;
 using generic::lane_quads;

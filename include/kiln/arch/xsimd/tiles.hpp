@@ -43,6 +43,9 @@ inline constexpr index_t f32_max_accumulators = vector_registers / 2;
 // generic::f32_window_nb), 64 on AVX-512, 16 on AVX2 and NEON.
 inline constexpr index_t f32_window_nb = f32_max_accumulators / 4 * static_cast<index_t>(f32_batch::size);
 inline constexpr index_t f32_window_step = static_cast<index_t>(f32_batch::size);  // a band's last tile
+// A 1-row tile has a quarter of the independent multiply-adds to hide their latency: rows in even
+// tiles (generic::even_row_tiles).
+inline constexpr bool even_row_tiles = true;
 
 namespace detail {
 // The register tile every instruction set below shares: per step, V vectors of columns (b) and MR
