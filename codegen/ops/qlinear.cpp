@@ -177,8 +177,16 @@ void emit_global_pool(lower_context& ctx, std::int64_t n, std::int64_t c, std::i
   p.rq_mantissa = rq.mantissa;
   p.rq_exponent = rq.exponent;
   p.y_zp = yzp;
+  const bool blocked = ctx.in(0).channel_blocked;  // stages/layout.cpp: channels first, 4-D
+  if (blocked && (channels_last || c % kiln::packed::channel_block != 0))
+    throw std::logic_error(ctx.n().label() + ": no kernel for its channel-blocked input");
   dispatch(q8_types{}, t, ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
+    if (blocked) {
+      ctx.emit(make_layer(tmpl("kiln::packed::qlinear_global_average_pool_blocked", {cpp_name<T>()}),
+                          &kiln::packed::qlinear_global_average_pool_blocked<T>, p, {ctx.in_id(0), ctx.out_id(0)}));
+      return;
+    }
     ctx.emit(ctx.g().packed_kernels
                  ? make_layer(tmpl("kiln::packed::qlinear_global_average_pool", {cpp_name<T>()}),
                               &kiln::packed::qlinear_global_average_pool<T>, p, {ctx.in_id(0), ctx.out_id(0)})

@@ -9,7 +9,6 @@
 //     whole blocks of 16, no fused residual (readers may also be averages over the whole plane,
 //     whose 1x1 output is the same in either layout), and
 //   - it is not a graph input or output, nor constant, and
-//   - pointwise means a plane of at least 16 positions (smaller ones have a better planar kernel),
 //   - int8 (QLinearConv): constant zero points and bias; a pointwise one on one image,
 //   - a zero Pad between (a view) is looked through,
 //   - no pointwise reader writes a planar tensor (that layer runs the planar 1x1 kernel, which
@@ -38,13 +37,22 @@ bool all_equal(const std::vector<std::int64_t>& v, std::int64_t x) {
 
 // Which of the blocked kernels can run this node: a float 2-D Conv with constant weights whose
 // channels come in whole blocks (the kernels' own *_applies checks the full geometry again).
-// A float average over each whole plane: GlobalAveragePool, or an AveragePool whose window is the
-// input without padding. It reads a blocked input; its N x C x 1 x 1 output is the same in either
-// layout.
+bool constant_or_absent(const graph& g, const node& n, std::size_t i) {
+  return i >= n.inputs.size() || n.inputs[i] == no_tensor || g.at(n.inputs[i]).is_constant();
+}
+
+// An average over each whole plane: a float GlobalAveragePool, or AveragePool whose window is the
+// input without padding, or an int8 QLinearGlobalAveragePool (channels first). It reads a blocked
+// input; its N x C x 1 x 1 output is the same in either layout.
 bool whole_plane_average(const graph& g, const node& n) {
-  if (!n.domain.empty() || n.inputs.size() != 1 || n.outputs.size() != 1 || n.inputs[0] == no_tensor) return false;
+  if (n.outputs.size() != 1 || n.inputs.empty() || n.inputs[0] == no_tensor) return false;
   const auto &x = g.at(n.inputs[0]), &y = g.at(n.outputs[0]);
-  if (x.type != dtype::f32 || x.dims.size() != 4 || y.dims.size() != 4 || y.dims[2] != 1 || y.dims[3] != 1) return false;
+  if (x.dims.size() != 4 || y.dims.size() != 4 || y.dims[2] != 1 || y.dims[3] != 1) return false;
+  if (n.op_type == "QLinearGlobalAveragePool")  // int8, its scales and zero points constant
+    return n.domain == "com.microsoft" && (x.type == dtype::u8 || x.type == dtype::i8) && n.inputs.size() == 5 &&
+           n.get_int("channels_last", 0) == 0 && constant_or_absent(g, n, 1) && constant_or_absent(g, n, 2) &&
+           constant_or_absent(g, n, 3) && constant_or_absent(g, n, 4);
+  if (!n.domain.empty() || n.inputs.size() != 1 || x.type != dtype::f32) return false;
   if (n.op_type == "GlobalAveragePool") return true;
   const auto auto_pad = n.get_string("auto_pad", "NOTSET");
   return n.op_type == "AveragePool" && n.get_ints("kernel_shape") == dims_t{x.dims[2], x.dims[3]} &&
@@ -61,10 +69,6 @@ bool is_zero_pad(const graph& g, const node& n) {
   if (n.inputs.size() < 2 || n.inputs[1] == no_tensor || !g.at(n.inputs[1]).is_constant()) return false;
   if (n.inputs.size() > 3 && n.inputs[3] != no_tensor) return false;  // axes
   return all_equal(g.at(n.inputs[1]).as_ints(), 0);
-}
-
-bool constant_or_absent(const graph& g, const node& n, std::size_t i) {
-  return i >= n.inputs.size() || n.inputs[i] == no_tensor || g.at(n.inputs[i]).is_constant();
 }
 
 // A QLinearConv the int8 blocked kernels take: the float conditions below, and for a pointwise
@@ -97,11 +101,14 @@ conv_kind blocked_kind(const graph& g, const node& n) {
   if (m % block != 0) return conv_kind::other;
   if (group == c && group == m && w.dims[1] == 1) return conv_kind::depthwise;
   const auto auto_pad = n.get_string("auto_pad", "NOTSET");
-  // Planes under 16 positions keep kiln::packed::conv1x1_small_plane (MobileNet's 3x3 planes: 7.0
-  // against 9.2 us blocked, where each tile of positions reads the layer's weights again: 256 KB
-  // for 256 -> 256 channels). The M4 prefers the blocked kernel there (MobileNet float 31.6
-  // against 32.7 M instructions), but the layout is decided for every target alike.
-  if (group == 1 && w.dims[2] == 1 && w.dims[3] == 1 && x.dims[2] * x.dims[3] >= 16 && all_equal(n.get_ints("strides"), 1) &&
+  // Pointwise on any plane: on small ones too the blocked tile beats the planar kernels
+  // (conv1x1_small_plane, qlinear_conv1x1_small_plane) once it covers the plane's last positions
+  // in one tile (packed::detail::with_rest_tile, float; for_each_row_tile, int8), and the
+  // depthwise layer and the pool after it read blocks: MobileNet's 256 -> 256 layer on its 3x3
+  // plane 6.3 against 5.6 us float; its 128 -> 256 layer int8 2.0 against 1.0 us, where the
+  // planar kernel gathers each tile's sums by channel to requantize them, and the depthwise layer
+  // after it 2.2 against 1.0.
+  if (group == 1 && w.dims[2] == 1 && w.dims[3] == 1 && all_equal(n.get_ints("strides"), 1) &&
       all_equal(n.get_ints("pads"), 0) && (auto_pad == "NOTSET" || auto_pad == "VALID") &&
       (!int8 || (x.dims[0] == 1 && c <= 16384 && constant_or_absent(g, n, 3))))
     return conv_kind::pointwise;

@@ -129,8 +129,8 @@ template <class T> void check_sum_rows() {
   CHECK(active::sum_row(all_lo.data(), 4096) == 4096 * static_cast<std::int32_t>(lo));
 }
 
-// The packed int8 global average pool against the reference, planar and channels-last, on planes
-// of 1 to 130 positions (DS-CNN's is 125).
+// The packed int8 global average pool against the reference, planar, channels-last and from
+// channel blocks, on planes of 1 to 130 positions (DS-CNN's is 125).
 template <class T> void check_packed_gap() {
   for (index_t image : {1, 9, 63, 64, 65, 125, 130})
     for (bool channels_last : {false, true}) {
@@ -146,6 +146,22 @@ template <class T> void check_packed_gap() {
       kiln::qlinear_global_average_pool<T>(p, x.data(), want.data());
       kiln::packed::qlinear_global_average_pool<T>(p, x.data(), got.data());
       CHECK(got == want);
+      if (channels_last) continue;
+      // From channel blocks ([C / 16][position][16]): two blocks of 16, the same sums.
+      const index_t blocked_channels = 32, L = kiln::packed::channel_block;
+      kiln::qlinear_gap_params pb = p;
+      pb.channels = blocked_channels;
+      std::vector<T> xp(static_cast<std::size_t>(batch * blocked_channels * image)), xb(xp.size());
+      for (auto& v : xp) v = static_cast<T>((s = s * 1664525u + 1013904223u) >> 24);
+      for (index_t n = 0; n < batch; ++n)
+        for (index_t c = 0; c < blocked_channels; ++c)
+          for (index_t i = 0; i < image; ++i)
+            xb[static_cast<std::size_t>((n * blocked_channels + c - c % L) * image + i * L + c % L)] =
+                xp[static_cast<std::size_t>((n * blocked_channels + c) * image + i)];
+      std::vector<T> want_b(static_cast<std::size_t>(batch * blocked_channels) + 1, T(9)), got_b = want_b;
+      kiln::qlinear_global_average_pool<T>(pb, xp.data(), want_b.data());
+      kiln::packed::qlinear_global_average_pool_blocked<T>(pb, xb.data(), got_b.data());
+      CHECK(got_b == want_b);
     }
 }
 }  // namespace

@@ -158,15 +158,20 @@ TEST_CASE("a zero Pad before the pool (PyTorch's AveragePool export) is looked t
   }
 }
 
-TEST_CASE("a pointwise conv on a plane under 16 positions stays planar") {
-  for (std::int64_t side : {3, 4}) {
+TEST_CASE("pointwise convs on small planes take blocks too (MobileNet's 3x3 tail)") {
+  for (std::int64_t side : {1, 3, 4}) {
     CAPTURE(side);
     builder b;
     const auto t1 = b.depthwise(b.input("x", {1, 16, side, side}), "dw1");
     const auto t2 = b.pointwise(t1, "pw", 32);
     b.pool(t2);
+    b.g.packed_kernels = true;
     block_channels(b.g);
-    CHECK(b.blocked(t1) == (side == 4));
+    CHECK(b.blocked(t1));
+    CHECK(b.blocked(t2));
+    const auto l = lower_graph(b.g, registry::builtin());
+    REQUIRE(l.layers.size() == 3);
+    CHECK(l.layers[1].kernel == "kiln::packed::pointwise<kiln::packed::channel_layout::blocked>");
   }
 }
 
@@ -273,6 +278,35 @@ TEST_CASE("int8 tensors between depthwise and pointwise QLinearConvs are blocked
     CHECK(word == 0x00030303u);
     CHECK(folded == 100 - 128 * 27);
   }
+}
+
+TEST_CASE("int8 pointwise convs on a 3x3 plane and the QLinearGlobalAveragePool after them take blocks") {
+  // MobileNet int8's tail.
+  qbuilder b;
+  const auto t1 = b.qdepthwise(b.qinput("x", {1, 16, 3, 3}), "dw1");
+  const auto t2 = b.qpointwise(t1, "pw1", 32);
+  const auto t3 = b.qdepthwise(t2, "dw2");
+  const auto t4 = b.qpointwise(t3, "pw2", 32);
+  const auto y = b.value("pooled", {1, 32, 1, 1});
+  b.g.at(y).type = kiln::dtype::u8;
+  node& gap = b.add("QLinearGlobalAveragePool",
+                    {t4, b.constant("gap_xs", {}, 0.05f), b.scalar("gap_xz", kiln::dtype::u8, 128),
+                     b.constant("gap_ys", {}, 0.05f), b.scalar("gap_yz", kiln::dtype::u8, 128)},
+                    {y});
+  gap.domain = "com.microsoft";
+  gap.opset = 1;
+  b.output(y);
+  b.g.packed_kernels = true;
+  block_channels(b.g);
+  for (auto t : {t1, t2, t3, t4}) CHECK(b.blocked(t));
+  CHECK_FALSE(b.blocked(y));
+
+  const auto l = lower_graph(b.g, registry::builtin());
+  REQUIRE(l.layers.size() == 5);
+  const std::string blocked = "kiln::packed::channel_layout::blocked";
+  CHECK(l.layers[1].kernel == "kiln::packed::qlinear_pointwise<" + blocked + ", std::uint8_t, std::uint8_t>");
+  CHECK(l.layers[3].kernel == "kiln::packed::qlinear_pointwise<" + blocked + ", std::uint8_t, std::uint8_t>");
+  CHECK(l.layers[4].kernel == "kiln::packed::qlinear_global_average_pool_blocked<std::uint8_t>");
 }
 
 TEST_CASE("an int8 pointwise conv with a zero point known only at run time keeps its tensors planar") {

@@ -56,6 +56,24 @@ TEST_CASE("requant_from_float is the exact float32 decomposition") {
   }
 }
 
+TEST_CASE("requant_scale gives back the float requant_from_float decomposed, bit for bit") {
+  std::mt19937 rng(7);
+  std::vector<std::uint32_t> bits = {0x00000000u, 0x00000001u, 0x007fffffu, 0x00800000u, 0x00ffffffu,
+                                     0x3f800000u, 0xbf800000u, 0x7f7fffffu, 0xff7fffffu, 0x80000001u, 0x2f800000u};
+  for (int i = 0; i < 100000; ++i) {
+    const std::uint32_t b = rng();
+    if (((b >> 23) & 0xffu) != 0xffu && b != 0x80000000u) bits.push_back(b);  // finite; -0 decomposes as 0
+  }
+  int wrong = 0;
+  for (std::uint32_t b : bits) {
+    const float s = from_bits(b), back = kiln::requant_scale(kiln::requant_from_float(s));
+    std::uint32_t got;
+    std::memcpy(&got, &back, sizeof got);
+    if (got != b && ++wrong <= 5) MESSAGE("bits 0x" << std::hex << b << " came back as 0x" << got);
+  }
+  CHECK(wrong == 0);
+}
+
 TEST_CASE("requantize matches float32 round_half_even(float(acc) * scale)") {
   REQUIRE(std::fegetround() == FE_TONEAREST);
   mismatches = 0;

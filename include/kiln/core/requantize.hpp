@@ -44,6 +44,18 @@ inline requant_params requant_from_float(float scale) noexcept {
   return {(bits >> 31) ? -m : m, e};
 }
 
+// The float32 that requant_from_float decomposed (exact): kernels that requantize with the FPU
+// take the scale as a float where a params struct keeps only the decomposition.
+inline float requant_scale(const requant_params& rq) noexcept {
+  const std::uint32_t m = static_cast<std::uint32_t>(rq.mantissa < 0 ? -rq.mantissa : rq.mantissa);
+  // Normal: the implicit bit set, exponent + 150 biased; subnormal (and zero): biased 0.
+  const std::uint32_t biased = (m & 0x800000u) != 0 ? static_cast<std::uint32_t>(rq.exponent + 150) : 0u;
+  const std::uint32_t bits = (rq.mantissa < 0 ? 0x80000000u : 0u) | (biased << 23) | (m & 0x7fffffu);
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return scale;
+}
+
 namespace detail {
 
 inline int bit_length(std::uint64_t v) noexcept {
