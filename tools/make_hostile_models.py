@@ -217,6 +217,12 @@ def main():
                        coordinate_transformation_mode="align_corners")],
           [vi("x", TP.FLOAT, [1, 2, 5, 6])], [vi("y", TP.FLOAT, [1, 2, 12, 15])],
           inits=[nh.from_array(np.array([1, 1, 2.5, 2.5], np.float32), "scales")])
+    # Cubic pytorch_half_pixel onto one row: ONNX Runtime samples at 0, ONNX's reference at -0.5.
+    model("resize_cubic_pytorch_half_pixel_to1",
+          [h.make_node("Resize", ["x", "", "", "sizes"], ["y"], name="shrink", mode="cubic",
+                       coordinate_transformation_mode="pytorch_half_pixel")],
+          [vi("x", TP.FLOAT, [1, 1, 5, 6])], [vi("y", TP.FLOAT, [1, 1, 1, 4])],
+          inits=[nh.from_array(np.array([1, 1, 1, 4], np.int64), "sizes")])
     model("opset_99", [h.make_node("Relu", ["x"], ["y"], name="r")], [vi("x", TP.FLOAT, [2, 3])],
           [vi("y", TP.FLOAT, [2, 3])], opsets=(("", 99),))
     # A real opset newer than kiln reads (and than its ONNX library knows, whose checker would

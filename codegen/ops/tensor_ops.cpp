@@ -556,6 +556,12 @@ void emit_resize(lower_context& ctx, resize_params p, const resize_request& rq) 
                                                           : "pytorch_half_pixel",
             p.scales[a], a, x.dims[a], out[a], len));
     }
+    // pytorch_half_pixel onto one element: ONNX Runtime samples at 0, ONNX's reference (and
+    // kiln::resize) at -0.5. Nearest and linear clamp both to element 0; cubic's taps differ.
+    if (p.mode == resize_mode::cubic && p.coord == resize_coord::pytorch_half_pixel && out[a] == 1 && x.dims[a] > 1)
+      ctx.unsupported(fmt::format("cubic mode with coordinate_transformation_mode pytorch_half_pixel onto length 1 "
+                                  "(axis {}): ONNX's reference samples at -0.5, ONNX Runtime at 0",
+                                  a));
     if (out[a] > 0 && x.dims[a] == 0) ctx.fail("cannot resize an empty axis to a non-empty one");
     if (!rq.roi.empty()) {
       p.roi_start[a] = rq.roi[a];
@@ -699,7 +705,8 @@ void register_tensor_ops(registry& r) {
                    "modes nearest (every nearest_mode), linear (N-linear), cubic (cubic_coeff_a, exclude_outside); "
                    "every coordinate_transformation_mode incl. tf_crop_and_resize; scales/sizes/roi must be constant; "
                    "no antialias; align_corners, tf_crop_and_resize and pytorch_half_pixel refuse scales whose "
-                   "output length is not scale x input length (ONNX's reference and ONNX Runtime disagree there)",
+                   "output length is not scale x input length (ONNX's reference and ONNX Runtime disagree there), "
+                   "and cubic pytorch_half_pixel onto length 1",
                    lower_resize);
     const char* why = "the scale gives a fractional output length, where ONNX's reference (these tests) and ONNX Runtime "
                       "compute different align_corners coordinates: refused";
