@@ -541,10 +541,13 @@ void emit_resize(lower_context& ctx, resize_params p, const resize_request& rq) 
       // kiln::resize) takes it as scale x input length, ONNX Runtime and PyTorch as the output
       // size floor(scale x input length). When the scale gives a fractional length they disagree
       // (an align_corners 2.5x upsample of 5 rows is off by up to 0.33): refuse, not pick one.
+      // A float32 scale such as 1.7f makes 10 rows 17.0000005: a whole length up to rounding, where
+      // the two coordinates agree to float precision.
       const auto o = static_cast<double>(out[a]);
+      const bool fractional = std::fabs(len - o) > 1e-6 * std::max(1.0, o);
       bool differs = false;
-      if (p.coord == resize_coord::align_corners) differs = out[a] > 1 && len != o;
-      else if (p.coord == resize_coord::tf_crop_and_resize) differs = len > 1 && len != o;
+      if (p.coord == resize_coord::align_corners) differs = out[a] > 1 && fractional;
+      else if (p.coord == resize_coord::tf_crop_and_resize) differs = len > 1 && fractional;
       else if (p.coord == resize_coord::pytorch_half_pixel) differs = (len > 1) != (out[a] > 1);
       if (differs)
         ctx.unsupported(fmt::format(
