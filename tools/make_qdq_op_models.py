@@ -16,6 +16,7 @@ groups and dequantizes every output, so outputs compare in quantization steps (`
                GlobalAveragePool, Concat of differing quantizations; uint8 and int8 activations
   float_*      groups ONNX Runtime keeps in float: ConvTranspose, HardSwish, Tanh, nearest Resize
   resize_linear  linear Resize in float: documented to differ by at most one step
+  gemm_mixed_*   a Gemm quantized to the other 8-bit type than its input: no QGemm, float Gemm
 ONNX Runtime's x86 build keeps most QDQ groups with int8 activations in float (it fuses them on
 ARM); kiln runs them on integer kernels, so arith_s8 may differ by one step (docs/quantization.md).
 Deterministic (fixed seeds): reruns write byte-identical files.
@@ -59,8 +60,8 @@ class Graph:
     def qparams(self, scale, zp, np_type=None):
         return self.const("scale", np.float32(scale)), self.const("zp", (np_type or self.np_q)(zp))
 
-    def quantize(self, x, scale, zp):
-        s, z = self.qparams(scale, zp)
+    def quantize(self, x, scale, zp, np_type=None):
+        s, z = self.qparams(scale, zp, np_type)
         q = self.name("q")
         self.nodes.append(helper.make_node("QuantizeLinear", [x, s, z], [q]))
         return (q, s, z)
@@ -75,9 +76,9 @@ class Graph:
         self.nodes.append(helper.make_node(op_type, inputs, [y], **attrs))
         return y
 
-    def output(self, y, scale, zp):
-        """Quantize y, dequantize it and make that a graph output."""
-        out = self.dequantize(self.quantize(y, scale, zp))
+    def output(self, y, scale, zp, np_type=None):
+        """Quantize y (to the graph's 8-bit type or np_type), dequantize it and make that a graph output."""
+        out = self.dequantize(self.quantize(y, scale, zp, np_type))
         self.outputs.append(out)
 
     def weights(self, shape, axis_len, axis=0):
@@ -163,7 +164,19 @@ def resize_linear(g):
                   mode="linear"), 0.045, lo(g) + 100)
 
 
-MODELS = {"movement": movement, "clamp": clamp, "arith": arith, "float": float_ops, "resize_linear": resize_linear}
+def gemm_mixed(g):
+    # A Gemm whose output is quantized to the other 8-bit type than its input (ONNX Runtime's
+    # QDQ optimizer leaves such groups after converting int8 activations to uint8): QGemm has no
+    # such kernel, so the Gemm stays in float between DequantizeLinear and QuantizeLinear.
+    x = g.dequantize(g.xin)
+    other, zo = (np.int8, 0) if g.np_q == np.uint8 else (np.uint8, 128)
+    flat = g.dequantize(g.quantize(g.op("Reshape", [x, g.const("s2", np.array([32, 8], np.int64))]), 0.05, lo(g) + 100))
+    g.output(g.op("Gemm", [flat, g.weights([5, 8], 5, axis=0), g.const("c", g.rng.normal(0, 0.3, 5).astype(np.float32))],
+                  transB=1), 0.05, zo, other)
+
+
+MODELS = {"movement": movement, "clamp": clamp, "arith": arith, "float": float_ops, "resize_linear": resize_linear,
+          "gemm_mixed": gemm_mixed}
 
 
 def main():

@@ -490,6 +490,9 @@ class qdq_rewriter {
     auto a = dequantized(g_.nodes, ix, n.inputs[0]);
     auto b = dequantized(g_.nodes, ix, n.inputs[1]);
     if (!a || !b || !a->per_tensor() || g_.at(b->data).dims.size() != 2) return std::nullopt;
+    // QGemm's types (as ONNX Runtime's kernel): an 8-bit output of A's type, and no int8 A with a
+    // uint8 B. Otherwise the Gemm stays in float between its DequantizeLinear and QuantizeLinear.
+    if (y->type != a->type || (a->type == dtype::i8 && b->type != dtype::i8)) return std::nullopt;
     const bool trans_b = n.get_int("transB", 0) != 0;
     const std::int64_t cols = g_.at(b->data).dims[trans_b ? 0 : 1];
     node f = make_node(n, "QGemm", "com.microsoft", 1);

@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Writes tests/data/resize_scales: opset-13 Resize nodes whose output length comes from a scale,
+in the coordinate modes that read that length (align_corners, pytorch_half_pixel), as PyTorch's
+F.interpolate(scale_factor=...) exports them (run with Debian's /usr/bin/python3).
+
+ONNX Runtime and PyTorch take the output length as floor(scale x input length); ONNX's reference
+takes scale x input length. kiln refuses the cases where they differ (tests/hostile); these are the
+ones it must keep running: a whole length, and a float32 scale (1.7f x 10 = 17.0000005) whose length
+is whole up to rounding. Reference outputs come from ONNX Runtime (tools/ort_reference.js).
+Deterministic: running it twice gives identical files.
+"""
+import os
+import shutil
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto as TP
+from onnx import helper as h
+from onnx import numpy_helper as nh
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_models import ensure_ort, ort_run  # noqa: E402  (the ONNX Runtime bridge)
+
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "resize_scales")
+
+
+def resize(shape, scales, **attrs):
+    node = h.make_node("Resize", ["x", "", "scales"], ["y"], name="resize", **attrs)
+    g = h.make_graph([node], "resize", [h.make_tensor_value_info("x", TP.FLOAT, list(shape))],
+                     [h.make_tensor_value_info("y", TP.FLOAT, [None] * len(shape))],
+                     [nh.from_array(np.array(scales, np.float32), "scales")])
+    m = h.make_model(g, opset_imports=[h.make_opsetid("", 13)], producer_name="kiln-make_resize_scale_models")
+    m.ir_version = 7
+    return m
+
+
+def cases():
+    rng = np.random.default_rng(2027)
+    normal = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    return {
+        "align_corners_linear_1_7_on_10": (resize([1, 2, 10, 6], [1, 1, 1.7, 2], mode="linear",
+                                                  coordinate_transformation_mode="align_corners"), normal(1, 2, 10, 6)),
+        "align_corners_cubic_1_5_on_6": (resize([1, 2, 6, 4], [1, 1, 1.5, 1.5], mode="cubic",
+                                                coordinate_transformation_mode="align_corners"), normal(1, 2, 6, 4)),
+        "pytorch_half_pixel_linear_0_3": (resize([1, 1, 10, 7], [1, 1, 0.3, 0.3], mode="linear",
+                                                 coordinate_transformation_mode="pytorch_half_pixel"), normal(1, 1, 10, 7)),
+    }
+
+
+def main():
+    ensure_ort()
+    shutil.rmtree(OUT, ignore_errors=True)
+    for name, (model, x) in cases().items():
+        onnx.checker.check_model(model)
+        d = os.path.join(OUT, name)
+        os.makedirs(os.path.join(d, "test_data_set_0"))
+        path = os.path.join(d, "model.onnx")
+        onnx.save(model, path)
+        (y,), = ort_run(path, ["x"], [[x]])
+        for kind, tname, arr in (("input", "x", x), ("output", "y", y)):
+            with open(os.path.join(d, "test_data_set_0", f"{kind}_0.pb"), "wb") as f:
+                f.write(nh.from_array(arr, tname).SerializeToString())
+    print(f"wrote {len(cases())} models to {os.path.normpath(OUT)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
