@@ -209,20 +209,6 @@ def main():
     model("custom_domain", [h.make_node("Relu", ["x"], ["r"], name="ok"),
                             h.make_node("MagicOp", ["r"], ["y"], name="magic", domain="com.acme")],
           [vi("x", TP.FLOAT, [2, 3])], [vi("y", TP.FLOAT, [2, 3])], opsets=(("", 13), ("com.acme", 1)))
-    # A valid model kiln refuses: a PyTorch F.interpolate(scale_factor=2.5, mode="bilinear",
-    # align_corners=True). 5 rows give 12.5, floored to 12; ONNX Runtime and PyTorch place the
-    # corners with the 12, ONNX's reference with the 12.5 (up to 0.33 apart), so kiln says so.
-    model("resize_align_corners_fractional",
-          [h.make_node("Resize", ["x", "", "scales"], ["y"], name="up", mode="linear",
-                       coordinate_transformation_mode="align_corners")],
-          [vi("x", TP.FLOAT, [1, 2, 5, 6])], [vi("y", TP.FLOAT, [1, 2, 12, 15])],
-          inits=[nh.from_array(np.array([1, 1, 2.5, 2.5], np.float32), "scales")])
-    # Cubic pytorch_half_pixel onto one row: ONNX Runtime samples at 0, ONNX's reference at -0.5.
-    model("resize_cubic_pytorch_half_pixel_to1",
-          [h.make_node("Resize", ["x", "", "", "sizes"], ["y"], name="shrink", mode="cubic",
-                       coordinate_transformation_mode="pytorch_half_pixel")],
-          [vi("x", TP.FLOAT, [1, 1, 5, 6])], [vi("y", TP.FLOAT, [1, 1, 1, 4])],
-          inits=[nh.from_array(np.array([1, 1, 1, 4], np.int64), "sizes")])
     model("opset_99", [h.make_node("Relu", ["x"], ["y"], name="r")], [vi("x", TP.FLOAT, [2, 3])],
           [vi("y", TP.FLOAT, [2, 3])], opsets=(("", 99),))
     # A real opset newer than kiln reads (and than its ONNX library knows, whose checker would

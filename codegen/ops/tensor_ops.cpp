@@ -535,36 +535,8 @@ void emit_resize(lower_context& ctx, resize_params p, const resize_request& rq) 
     } else {
       p.scales[a] = rq.scales[a];
       if (!(p.scales[a] > 0)) ctx.fail(fmt::format("scale {} is not positive", p.scales[a]));
-      const double len = p.scales[a] * static_cast<double>(x.dims[a]);
-      out[a] = static_cast<std::int64_t>(std::floor(len));
-      // Three coordinate modes read length_resized. ONNX's reference (its node tests, and
-      // kiln::resize) takes it as scale x input length, ONNX Runtime and PyTorch as the output
-      // size floor(scale x input length). When the scale gives a fractional length they disagree
-      // (an align_corners 2.5x upsample of 5 rows is off by up to 0.33): refuse, not pick one.
-      // A float32 scale such as 1.7f makes 10 rows 17.0000005: a whole length up to rounding, where
-      // the two coordinates agree to float precision.
-      const auto o = static_cast<double>(out[a]);
-      const bool fractional = std::fabs(len - o) > 1e-6 * std::max(1.0, o);
-      bool differs = false;
-      if (p.coord == resize_coord::align_corners) differs = out[a] > 1 && fractional;
-      else if (p.coord == resize_coord::tf_crop_and_resize) differs = len > 1 && fractional;
-      else if (p.coord == resize_coord::pytorch_half_pixel) differs = (len > 1) != (out[a] > 1);
-      if (differs)
-        ctx.unsupported(fmt::format(
-            "coordinate_transformation_mode {} with scale {} on axis {} of length {}: the output length {} is not "
-            "scale x input length ({}), and ONNX's reference and ONNX Runtime then compute different coordinates "
-            "(give Resize sizes instead of scales, or a scale that divides evenly)",
-            p.coord == resize_coord::align_corners    ? "align_corners"
-            : p.coord == resize_coord::tf_crop_and_resize ? "tf_crop_and_resize"
-                                                          : "pytorch_half_pixel",
-            p.scales[a], a, x.dims[a], out[a], len));
+      out[a] = static_cast<std::int64_t>(std::floor(p.scales[a] * static_cast<double>(x.dims[a])));
     }
-    // pytorch_half_pixel onto one element: ONNX Runtime samples at 0, ONNX's reference (and
-    // kiln::resize) at -0.5. Nearest and linear clamp both to element 0; cubic's taps differ.
-    if (p.mode == resize_mode::cubic && p.coord == resize_coord::pytorch_half_pixel && out[a] == 1 && x.dims[a] > 1)
-      ctx.unsupported(fmt::format("cubic mode with coordinate_transformation_mode pytorch_half_pixel onto length 1 "
-                                  "(axis {}): ONNX's reference samples at -0.5, ONNX Runtime at 0",
-                                  a));
     if (out[a] > 0 && x.dims[a] == 0) ctx.fail("cannot resize an empty axis to a non-empty one");
     if (!rq.roi.empty()) {
       p.roi_start[a] = rq.roi[a];
@@ -707,12 +679,11 @@ void register_tensor_ops(registry& r) {
     auto e = entry("Resize", "float, double (nearest: all)",
                    "modes nearest (every nearest_mode), linear (N-linear), cubic (cubic_coeff_a, exclude_outside); "
                    "every coordinate_transformation_mode incl. tf_crop_and_resize; scales/sizes/roi must be constant; "
-                   "no antialias; align_corners, tf_crop_and_resize and pytorch_half_pixel refuse scales whose "
-                   "output length is not scale x input length (ONNX's reference and ONNX Runtime disagree there), "
-                   "and cubic pytorch_half_pixel onto length 1",
+                   "no antialias; coordinates from the output length as ONNX Runtime (where scale x input length "
+                   "is fractional, ONNX's reference differs)",
                    lower_resize);
-    const char* why = "the scale gives a fractional output length, where ONNX's reference (these tests) and ONNX Runtime "
-                      "compute different align_corners coordinates: refused";
+    const char* why = "the scale gives a fractional output length: kiln computes align_corners coordinates from the "
+                      "output length as ONNX Runtime and PyTorch do, these tests from scale x input length";
     e.excluded_tests = {{"test_resize_downsample_scales_cubic_align_corners", why},
                         {"test_resize_downsample_scales_linear_align_corners", why}};
     r.add(std::move(e));

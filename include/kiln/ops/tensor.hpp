@@ -252,13 +252,18 @@ inline double cubic_weight(double t, double a) noexcept {
 inline void resize_axis(const resize_params& p, index_t a, index_t x, resize_taps& t) noexcept {
   const index_t in = p.in_dims[a];
   const double s = p.scales[a];
-  const double len = s * static_cast<double>(in);  // length_resized, as ONNX's reference computes it
+  // length_resized: the output length, as ONNX Runtime and PyTorch take it. ONNX's reference
+  // (and its node tests) takes scale x input length, which differs where that is fractional: an
+  // align_corners 2.5x upsample of 5 rows to 12 was off by up to 0.33 against both.
+  const double len = static_cast<double>(p.out_dims[a]);
   const double xd = static_cast<double>(x);
   double src = 0;
   t.outside = false;
   switch (p.coord) {
     case resize_coord::half_pixel: src = (xd + 0.5) / s - 0.5; break;
-    case resize_coord::pytorch_half_pixel: src = len > 1 ? (xd + 0.5) / s - 0.5 : -0.5; break;
+    // Onto one element at 0, as the ONNX spec and ONNX Runtime: the reference's -0.5 gives the
+    // same nearest and linear outputs (both clamp to element 0), other cubic ones.
+    case resize_coord::pytorch_half_pixel: src = len > 1 ? (xd + 0.5) / s - 0.5 : 0; break;
     case resize_coord::align_corners: src = len == 1 ? 0 : xd * static_cast<double>(in - 1) / (len - 1); break;
     case resize_coord::asymmetric: src = xd / s; break;
     case resize_coord::tf_half_pixel_for_nn: src = (xd + 0.5) / s; break;
