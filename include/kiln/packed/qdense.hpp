@@ -158,12 +158,27 @@ KILN_SPECIALIZED inline void for_each_qdense_tile(const qgemm_params& p, const A
         for (index_t j0 = 0; j0 < cols; j0 += NB) {
           const std::int8_t* bj = panel + 4 * j0;
           const index_t ncols = cols - j0 < NB ? cols - j0 : NB;
-          for_each_row_tile(rows, [&](index_t r, auto mr) {
-            constexpr index_t MR = decltype(mr)::value;
-            std::int32_t t[MR * NB];
-            arch::active::int8_dense_tile<MR, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
-            tile(i0, r, MR, n0 + j0, ncols, rowsum, t, nb);
-          });
+          if constexpr (arch::active::even_row_tiles) {
+            for_each_row_tile(rows, [&](index_t r, auto mr) {
+              constexpr index_t MR = decltype(mr)::value;
+              std::int32_t t[MR * NB];
+              arch::active::int8_dense_tile<MR, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
+              tile(i0, r, MR, n0 + j0, ncols, rowsum, t, nb);
+            });
+          } else {  // 4s, then 1s, written out: through a lambda, as above, the M4 ran 1.3 % more
+                    // instructions on fc_autoencoder int8 (728 k against 718 k)
+            index_t r = 0;
+            for (; r + 4 <= rows; r += 4) {
+              std::int32_t t[4 * NB];
+              arch::active::int8_dense_tile<4, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
+              tile(i0, r, index_t{4}, n0 + j0, ncols, rowsum, t, nb);
+            }
+            for (; r < rows; ++r) {
+              std::int32_t t[NB];
+              arch::active::int8_dense_tile<1, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
+              tile(i0, r, index_t{1}, n0 + j0, ncols, rowsum, t, nb);
+            }
+          }
           block_done(i0, rows, n0 + j0, ncols, nb);
         }
       });
