@@ -91,6 +91,24 @@ def ort_run(model_path, input_names, runs):
         return outs
 
 
+def write_one_node_cases(out, cases):
+    """Writes each case name -> (model, x) of a model with input "x" and output "y" as
+    out/NAME/model.onnx and test_data_set_0 with x and ONNX Runtime's y (replacing `out`)."""
+    ensure_ort()
+    shutil.rmtree(out, ignore_errors=True)
+    for name, (model, x) in cases.items():
+        onnx.checker.check_model(model)
+        d = os.path.join(out, name)
+        os.makedirs(os.path.join(d, "test_data_set_0"))
+        path = os.path.join(d, "model.onnx")
+        onnx.save(model, path)
+        (y,), = ort_run(path, ["x"], [[x]])
+        for kind, tname, arr in (("input", "x", x), ("output", "y", y)):
+            with open(os.path.join(d, "test_data_set_0", f"{kind}_0.pb"), "wb") as f:
+                f.write(numpy_helper.from_array(arr, tname).SerializeToString())
+    print(f"wrote {len(cases)} models to {os.path.normpath(out)}")
+
+
 # ---------------------------------------------------------------------------
 # Models
 # ---------------------------------------------------------------------------

@@ -11,17 +11,15 @@ Runtime samples at 0 (ONNX's reference at -0.5). Reference outputs come from ONN
 (tools/ort_reference.js). Deterministic: running it twice gives identical files.
 """
 import os
-import shutil
 import sys
 
 import numpy as np
-import onnx
 from onnx import TensorProto as TP
 from onnx import helper as h
 from onnx import numpy_helper as nh
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_models import ensure_ort, ort_run  # noqa: E402  (the ONNX Runtime bridge)
+from make_models import write_one_node_cases  # noqa: E402  (the ONNX Runtime bridge)
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "resize_scales")
 
@@ -67,19 +65,7 @@ def cases():
 
 
 def main():
-    ensure_ort()
-    shutil.rmtree(OUT, ignore_errors=True)
-    for name, (model, x) in cases().items():
-        onnx.checker.check_model(model)
-        d = os.path.join(OUT, name)
-        os.makedirs(os.path.join(d, "test_data_set_0"))
-        path = os.path.join(d, "model.onnx")
-        onnx.save(model, path)
-        (y,), = ort_run(path, ["x"], [[x]])
-        for kind, tname, arr in (("input", "x", x), ("output", "y", y)):
-            with open(os.path.join(d, "test_data_set_0", f"{kind}_0.pb"), "wb") as f:
-                f.write(nh.from_array(arr, tname).SerializeToString())
-    print(f"wrote {len(cases())} models to {os.path.normpath(OUT)}")
+    write_one_node_cases(OUT, cases())
 
 
 if __name__ == "__main__":
