@@ -35,8 +35,6 @@ bool all_equal(const std::vector<std::int64_t>& v, std::int64_t x) {
   return true;
 }
 
-// Which of the blocked kernels can run this node: a float 2-D Conv with constant weights whose
-// channels come in whole blocks (the kernels' own *_applies checks the full geometry again).
 bool constant_or_absent(const graph& g, const node& n, std::size_t i) {
   return i >= n.inputs.size() || n.inputs[i] == no_tensor || g.at(n.inputs[i]).is_constant();
 }
@@ -85,6 +83,9 @@ bool int8_conv(const graph& g, const node& n) {
   return true;
 }
 
+// Which of the blocked kernels can run this node: a float 2-D Conv (or an int8 QLinearConv, see
+// int8_conv) with constant weights whose channels come in whole blocks (the kernels' own *_applies
+// checks the full geometry again), or a whole-plane average.
 conv_kind blocked_kind(const graph& g, const node& n) {
   if (whole_plane_average(g, n)) return conv_kind::global_pool;
   const bool int8 = int8_conv(g, n);

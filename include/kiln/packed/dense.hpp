@@ -29,10 +29,9 @@ template <class F> inline void with_panel_width(index_t width, F&& f) noexcept {
 
 // Calls tile(r, std::integral_constant<index_t, R>{}) for rows [r, r + R) of [0, rows) in tiles of
 // at most 4 rows, as even as they go where arch::active::even_row_tiles: 9 rows as 3 + 3 + 3, not
-// 4 + 4 + 1. A 1-row tile has a
-// quarter of the independent multiply-adds to hide their latency and runs at half the rate of the
-// others: 256 -> 256 channels on a 3x3 plane 7.4 against 6.2 us. Every output's sum is the same
-// whatever its tile.
+// 4 + 4 + 1. A 1-row tile has a quarter of the independent multiply-adds to hide their latency and
+// runs at half the rate of the others: conv1x1_small_plane, 256 -> 256 channels on a 3x3 plane,
+// 7.9 against 6.4 us. Every output's sum is the same whatever its tile.
 template <class Tile> KILN_ALWAYS_INLINE inline void for_each_row_tile(index_t rows, Tile&& tile) noexcept {
   if constexpr (!arch::active::even_row_tiles) {  // 4s, then 1s
     index_t r = 0;
