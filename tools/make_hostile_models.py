@@ -224,6 +224,21 @@ def main():
     model("domain_not_imported", [h.make_node("MagicOp", ["x"], ["y"], name="magic", domain="com.acme")],
           [vi("x", TP.FLOAT, [2, 3])], [vi("y", TP.FLOAT, [2, 3])])
 
+    # ---- degenerate quantization ----
+    # Calibration over a -inf attention mask writes scale inf (a QDQ causal-attention model of the
+    # second sweep); runtimes disagree on what it computes, so kiln must refuse it, naming the scale.
+    def scale(name, v):
+        return h.make_tensor(name, TP.FLOAT, [], [v])
+    zp = h.make_tensor("zp", TP.INT8, [], [0])
+    model("qdq_inf_scale", [h.make_node("QuantizeLinear", ["x", "mask_s", "zp"], ["q"], name="quant_mask"),
+                            h.make_node("DequantizeLinear", ["q", "mask_s", "zp"], ["d"], name="dequant_mask"),
+                            h.make_node("Softmax", ["d"], ["y"], name="softmax")],
+          [vi("x", TP.FLOAT, [2, 4])], [vi("y", TP.FLOAT, [2, 4])], [scale("mask_s", float("inf")), zp])
+    model("dequantize_nan_scale", [h.make_node("DequantizeLinear", ["q", "nan_s", "zp"], ["y"], name="dequant")],
+          [vi("q", TP.INT8, [4])], [vi("y", TP.FLOAT, [4])], [scale("nan_s", float("nan")), zp])
+    model("quantize_zero_scale", [h.make_node("QuantizeLinear", ["x", "zero_s", "zp"], ["y"], name="quant")],
+          [vi("x", TP.FLOAT, [4])], [vi("y", TP.INT8, [4])], [scale("zero_s", 0.0), zp])
+
     # ---- non-numeric types ----
     model("string_input", [h.make_node("Identity", ["s"], ["y"], name="pass_s")], [vi("s", TP.STRING, [2])],
           [vi("y", TP.STRING, [2])])

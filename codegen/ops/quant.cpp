@@ -24,6 +24,18 @@ void require_f32(const lower_context& ctx, std::size_t i, const char* what) {
   if (ctx.in(i).type != dtype::f32) ctx.unsupported(fmt::format("{} of type {}", what, dtype_name(ctx.in(i).type)));
 }
 
+// A constant scale of Quantize/DequantizeLinear must be finite, and QuantizeLinear's (a divisor)
+// non-zero. Calibration over a -inf attention mask writes scale inf; what such a quantization
+// computes is NaN or 0 by the order of operations, and ONNX Runtime's fused kernels and kiln's
+// would disagree silently, so the model is refused with the tensor named.
+void require_usable_scales(const lower_context& ctx, bool divisor) {
+  if (!ctx.is_constant(1)) return;
+  for (double s : ctx.const_doubles(1, "scale"))
+    if (!std::isfinite(s) || (divisor && s == 0))
+      ctx.unsupported(fmt::format("scale '{}' holds {} (a quantization scale must be finite{})", ctx.in(1).name, s,
+                                  divisor ? " and non-zero" : ""));
+}
+
 // Scale/zero-point layout of Quantize/DequantizeLinear: per tensor or along `axis` (opset 13).
 quant_params quant_layout(lower_context& ctx, const tensor& x) {
   const auto& s = ctx.in(1);
@@ -47,6 +59,7 @@ quant_params quant_layout(lower_context& ctx, const tensor& x) {
 void lower_quantize(lower_context& ctx) {
   const auto& x = ctx.in(0);
   require_f32(ctx, 1, "scale");
+  require_usable_scales(ctx, true);
   const dtype yt = ctx.has_input(2) ? ctx.in(2).type : dtype::u8;
   ctx.set_output(0, yt, x.dims);
   const quant_params p = quant_layout(ctx, x);
@@ -68,6 +81,7 @@ void lower_quantize(lower_context& ctx) {
 void lower_dequantize(lower_context& ctx) {
   const auto& x = ctx.in(0);
   require_f32(ctx, 1, "scale");
+  require_usable_scales(ctx, false);
   if (ctx.has_input(2) && ctx.in(2).type != x.type) ctx.fail("zero point and input types differ");
   ctx.set_output(0, dtype::f32, x.dims);
   const quant_params p = quant_layout(ctx, x);
