@@ -4,7 +4,8 @@
 // panel of width W (dense_panel_width) = [ceil(K/4)][W][4] int8, uint8 weights shifted by -128
 // (their zero points too), k beyond K and columns beyond N zero. A's rows are packed at run time,
 // up to qdense_rows at a time, into the layer's scratch as uint8 quads ([row][ceil(K/4)*4], int8 A
-// shifted by +128, which shifts its zero point), so the tile (arch::active::int8_dense_tile)
+// shifted by +128, which shifts its zero point; Cortex-M splits each quad into halfword pairs,
+// arch dense_a_quad_bytes), so the tile (arch::active::int8_dense_tile)
 // multiplies uint8 activations (broadcast side) by int8 weights (vector side). The offsets come
 // back out as in packed/conv.hpp:
 //   sum (a - az)(b - bz) = sum a'b' - az' sum b' - bz' sum a' + K az' bz'
@@ -37,10 +38,13 @@ inline constexpr index_t qdense_rows = 32;  // rows of A packed per block (scrat
 // Elements of packed int8 dense weights: the float layout's count with K rounded up to quads.
 constexpr std::size_t qdense_weight_count(index_t n, index_t k) noexcept { return dense_weight_count(n, round_up(k, 4)); }
 
-// Scratch of qdense: the row sums (int32) and quads (uint8) of up to qdense_rows rows of A.
+// Scratch of qdense: the row sums (int32) and quads of up to qdense_rows rows of A, at the most
+// bytes a quad any target packs (arch dense_a_quad_bytes: the header's arena is the same for all).
+inline constexpr index_t qdense_max_quad_bytes = 8;
 constexpr std::size_t qdense_scratch_bytes(index_t m, index_t k) noexcept {
   const index_t rows = m < qdense_rows ? m : qdense_rows;
-  return static_cast<std::size_t>(rows) * (sizeof(std::int32_t) + static_cast<std::size_t>(round_up(k, 4)));
+  return static_cast<std::size_t>(rows) *
+         (sizeof(std::int32_t) + static_cast<std::size_t>(ceil_div(k, 4) * qdense_max_quad_bytes));
 }
 
 // Packs B's element (kk, j) = b[kk * b_row + j * b_col] into int8 quads (see the top).
@@ -95,13 +99,16 @@ bool prepare_qdense(const B* b, index_t n, index_t k, index_t b_row, index_t b_c
 namespace detail {
 // Packs rows [i0, i0 + rows) of A (p.k columns; trans_a: A is stored K x M; Blocked: A's
 // columns in channel blocks, packed/layout.hpp, with the rows as positions) into `quads` as uint8,
-// int8 A shifted by +128, zero beyond K, rows lda = 4 * ceil(K/4) apart; with `sums`, each row's
-// sum of its packed bytes into rowsum (the b zero point's term).
+// int8 A shifted by +128, zero beyond K, rows lda = quad_bytes * ceil(K/4) apart (the arch's
+// dense_a_quad_bytes: 4, or 8 where split_dense_row then splits each row's quads); with `sums`,
+// each row's sum of its packed bytes into rowsum (the b zero point's term).
 template <bool Blocked = false, class A>
 inline void qdense_pack_rows(const qgemm_params& p, const A* a, index_t i0, index_t rows, bool sums,
                              std::uint8_t* quads, std::int32_t* rowsum) noexcept {
   constexpr std::int32_t offset = std::is_signed_v<A> ? 128 : 0;
-  const index_t lda = 4 * ceil_div(p.k, 4);
+  constexpr index_t quad_bytes = arch::active::dense_a_quad_bytes;
+  static_assert(quad_bytes == 4 || (quad_bytes <= qdense_max_quad_bytes && quad_bytes % 4 == 0), "quads");
+  const index_t k4 = ceil_div(p.k, 4), lda = quad_bytes * k4;
   for (index_t r = 0; r < rows; ++r) {
     std::uint8_t* dst = quads + r * lda;
     const index_t i = i0 + r;
@@ -122,10 +129,11 @@ inline void qdense_pack_rows(const qgemm_params& p, const A* a, index_t i0, inde
       const A* ar = a + i * p.k;
       for (index_t kk = 0; kk < p.k; ++kk) dst[kk] = static_cast<std::uint8_t>(static_cast<std::int32_t>(ar[kk]) + offset);
     }
-    for (index_t kk = p.k; kk < lda; ++kk) dst[kk] = 0;
+    for (index_t kk = p.k; kk < 4 * k4; ++kk) dst[kk] = 0;
     if (sums)
       for (index_t kk = 0; kk < p.k; ++kk) sum += dst[kk];
     rowsum[r] = static_cast<std::int32_t>(sum);
+    if constexpr (quad_bytes != 4) arch::active::split_dense_row(dst, k4);
   }
 }
 
@@ -142,7 +150,8 @@ KILN_SPECIALIZED inline void for_each_qdense_tile(const qgemm_params& p, const A
   std::int32_t* const rowsum = static_cast<std::int32_t*>(scratch);
   std::uint8_t* const quads = static_cast<std::uint8_t*>(scratch) +
                               static_cast<std::size_t>(p.m < qdense_rows ? p.m : qdense_rows) * sizeof(std::int32_t);
-  const index_t k4 = ceil_div(p.k, 4), lda = 4 * k4;
+  constexpr index_t quad_bytes = arch::active::dense_a_quad_bytes;
+  const index_t k4 = ceil_div(p.k, 4), lda = quad_bytes * k4;
   for (index_t i0 = 0; i0 < p.m; i0 += qdense_rows) {
     const index_t rows = p.m - i0 < qdense_rows ? p.m - i0 : qdense_rows;
     qdense_pack_rows<BlockedA>(p, a, i0, rows, sums, quads, rowsum);
@@ -162,27 +171,28 @@ KILN_SPECIALIZED inline void for_each_qdense_tile(const qgemm_params& p, const A
             for_each_row_tile(rows, [&](index_t r, auto mr) {
               constexpr index_t MR = decltype(mr)::value;
               std::int32_t t[MR * NB];
-              arch::active::int8_dense_tile<MR, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
+              arch::active::int8_dense_tile<MR, NB>(k4, quads + r * lda, lda, quad_bytes, bj, 4 * W, t);
               tile(i0, r, MR, n0 + j0, ncols, rowsum, t, nb);
             });
-          } else {  // 4s, then 1s, written out: through a lambda, as above, the M4 ran 1.3 % more
-                    // instructions on fc_autoencoder int8 (728 k against 718 k)
+          } else {  // MR-row tiles, then 1s, written out: through a lambda, as above, the M4 ran
+                    // 1.3 % more instructions on fc_autoencoder int8 (728 k against 718 k)
+            constexpr index_t MR = arch::active::dense_tile_rows;
             index_t r = 0;
-            for (; r + 4 <= rows; r += 4) {
-              std::int32_t t[4 * NB];
-              arch::active::int8_dense_tile<4, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
-              tile(i0, r, index_t{4}, n0 + j0, ncols, rowsum, t, nb);
+            for (; r + MR <= rows; r += MR) {
+              std::int32_t t[MR * NB];
+              arch::active::int8_dense_tile<MR, NB>(k4, quads + r * lda, lda, quad_bytes, bj, 4 * W, t);
+              tile(i0, r, MR, n0 + j0, ncols, rowsum, t, nb);
             }
             for (; r < rows; ++r) {
               std::int32_t t[NB];
-              arch::active::int8_dense_tile<1, NB>(k4, quads + r * lda, lda, 4, bj, 4 * W, t);
+              arch::active::int8_dense_tile<1, NB>(k4, quads + r * lda, lda, quad_bytes, bj, 4 * W, t);
               tile(i0, r, index_t{1}, n0 + j0, ncols, rowsum, t, nb);
             }
           }
           block_done(i0, rows, n0 + j0, ncols, nb);
         }
       });
-      panel += static_cast<std::size_t>(width) * static_cast<std::size_t>(lda);
+      panel += static_cast<std::size_t>(width) * static_cast<std::size_t>(4 * k4);  // the weights: 4 bytes a quad
     }
   }
 }
@@ -310,6 +320,7 @@ inline void qlinear_pointwise(const qgemm_params& p, const X* x, const std::int8
     scales[j] = scale[p.scale_count > 1 ? j : 0];
     rqs[j] = requant_from_float(scales[j]);
   }
+  const bool zp_per_column = p.b_zp_count > 1;
   // Tile sums plus the folded bias, less the weight zero point's term: modulo 2^32 as in qdense,
   // only the final sum must fit.
   auto finish = [&](index_t i0, index_t r0, index_t nrows, index_t col0, index_t ncols, const std::int32_t* rowsum,
@@ -335,15 +346,20 @@ inline void qlinear_pointwise(const qgemm_params& p, const X* x, const std::int8
         arch::active::requantize_lanes(acc[0], nrows, scales + col, rqs + col, yz, y + col * p.m + (i0 + r0) * L);
       }
     } else {  // a part of a block: kept until block_done completes it
+      // Every tile is NB wide: the blocks are whole (qlinear_pointwise_applies) and the panels
+      // multiples of 16 columns. Bias and zero points read once per tile, where the stores to
+      // `staged` could alias them and GCC reloaded them (and p.b_zp_count) for every output.
       static_assert(L % NB == 0, "tiles fill a block exactly");
+      std::uint32_t b[NB], zp[NB];
+      KILN_UNROLL for (index_t j = 0; j < NB; ++j) {
+        b[j] = static_cast<std::uint32_t>(bias[col0 + j]);
+        zp[j] = w_zp ? static_cast<std::uint32_t>(w_zp[zp_per_column ? col0 + j : 0]) : 0u;
+      }
+      std::int32_t* const out = staged + r0 * L + col0 % L;
       for (index_t r = 0; r < nrows; ++r) {
         const std::uint32_t rs = static_cast<std::uint32_t>(rowsum[r0 + r]);
-        for (index_t j = 0; j < ncols; ++j) {
-          const index_t col = col0 + j;
-          std::uint32_t v = static_cast<std::uint32_t>(t[r * NB + j]) + static_cast<std::uint32_t>(bias[col]);
-          if (w_zp) v -= static_cast<std::uint32_t>(w_zp[p.b_zp_count > 1 ? col : 0]) * rs;
-          staged[(r0 + r) * L + col % L] = static_cast<std::int32_t>(v);
-        }
+        KILN_UNROLL for (index_t j = 0; j < NB; ++j)
+          out[r * L + j] = static_cast<std::int32_t>(static_cast<std::uint32_t>(t[r * NB + j]) + b[j] - zp[j] * rs);
       }
     }
   };

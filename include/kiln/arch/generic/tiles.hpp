@@ -397,6 +397,14 @@ inline constexpr bool scalar_dense_tile = false;
 #endif
 inline constexpr index_t s8_dense_nb = scalar_dense_tile ? 2 : 16;
 
+// How packed/qdense.hpp packs the activation rows the dense tile reads: each quad of k as its four
+// uint8 bytes (4 bytes a quad). A target whose tile wants them otherwise (Cortex-M: split into
+// halfword pairs once per row, 8 bytes a quad) rewrites each packed row with split_dense_row; the
+// tiles of rows not taken evenly (even_row_tiles false) are dense_tile_rows rows high.
+inline constexpr index_t dense_a_quad_bytes = 4;
+inline constexpr index_t dense_tile_rows = 4;
+inline void split_dense_row(std::uint8_t*, index_t) noexcept {}
+
 template <index_t MR, index_t NB>
 inline void int8_dense_tile_scalar(index_t k4, const std::uint8_t* a, index_t a_rs, index_t a_ks, const std::int8_t* b,
                                    index_t ldb, std::int32_t* c) noexcept {

@@ -1183,6 +1183,9 @@ inline void int8_dense_tile(index_t k4, const std::uint8_t* a, index_t a_rs, ind
 using generic::int8_dense_tile;
 using generic::s8_dense_nb;
 #endif
+using generic::dense_a_quad_bytes;
+using generic::dense_tile_rows;
+using generic::split_dense_row;
 
 
 // strided_rows (see generic) for float, strides 1 and 2: 16 (AVX-512) or 8 (AVX2) columns per
