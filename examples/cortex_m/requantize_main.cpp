@@ -1,9 +1,10 @@
 // Requantization on the target: the architecture kernels' requantize_saturate, requantize_row and
 // requantize_lanes (arch/cortex_m: the FPU's vcvtr where there is one) against the integer-only
 // emulation of ONNX Runtime's float32 requantization (core/requantize.hpp), which the host tests
-// prove exact; and QuantizeLinear's rounding (core/round.hpp) on known values. Ties, random accumulators and scales over many magnitudes, the int8, uint8, 16-bit
-// and int32 output ranges, float32 overflow and a subnormal scale. qemu's exit status is the
-// number of mismatches (0: pass).
+// prove exact; and QuantizeLinear's rounding (core/round.hpp) on known values and its row
+// (quantize_row) against the element function. Ties, random accumulators and scales over many
+// magnitudes, the int8, uint8, 16-bit and int32 output ranges, float32 overflow and a subnormal
+// scale. qemu's exit status is the number of mismatches (0: pass).
 #include <kiln/arch/dispatch.hpp>
 #include <kiln/core/requantize.hpp>
 #include <kiln/core/round.hpp>
@@ -73,6 +74,31 @@ template <class Y> void check_rows(lcg& rng) {
   }
 }
 
+// QuantizeLinear's row (arch quantize_row; on the M4 the saturating instructions) against the
+// element function it stands for (core/round.hpp), int8 and uint8: ties (multiples of half the
+// scale), values past the range, infinities and NaN, random zero points.
+template <class Y> void check_quantize_rows(lcg& rng) {
+  constexpr kiln::index_t n = 48;
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  float x[n];
+  Y got[n];
+  for (int round = 0; round < 200; ++round) {
+    const float scale = std::ldexp(1.f + static_cast<float>(rng.range(0, 1 << 20)) / (1 << 20), rng.range(-12, 4));
+    const float zp = static_cast<float>(rng.range(std::numeric_limits<Y>::min(), std::numeric_limits<Y>::max()));
+    for (kiln::index_t i = 0; i < n; ++i) x[i] = scale * 0.5f * static_cast<float>(rng.range(-700, 700));
+    x[0] = inf;
+    x[1] = -inf;
+    x[2] = nan;
+    x[3] = 1e30f;
+    x[4] = -1e30f;
+    kiln::arch::active::quantize_row(x, n, scale, zp, got);
+    for (kiln::index_t i = 0; i < n; ++i) {
+      const Y want = kiln::detail::quantize_value<Y>(x[i] / scale, zp);
+      if (got[i] != want) report(static_cast<std::int32_t>(zp), x[i], got[i], want);
+    }
+  }
+}
+
 }  // namespace
 
 int main() {
@@ -108,6 +134,8 @@ int main() {
   check_rows<std::uint8_t>(rng);
   check_rows<std::int16_t>(rng);
   check_rows<std::uint16_t>(rng);
+  check_quantize_rows<std::int8_t>(rng);
+  check_quantize_rows<std::uint8_t>(rng);
   kiln_fw::print(failures == 0 ? "requantization matches the integer emulation: PASS\n" : "requantization: FAIL\n");
   return failures < 250 ? failures : 249;
 }

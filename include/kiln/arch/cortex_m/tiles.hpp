@@ -38,7 +38,6 @@ template <class A> inline constexpr index_t depthwise_lanes_max_plane = std::is_
 using generic::f32_nb;
 using generic::f32_window_nb;
 using generic::f32_window_step;
-using generic::quantize_row;  // the reference loop, its rounding by vcvtr where the FPU has it
 using generic::qlinear_add_row;  // the reference loop, cvtps2dq by vcvtr where the FPU has it
 using generic::strided_quad_rows;
 using generic::store_row;
@@ -163,13 +162,26 @@ namespace detail {
 inline std::int32_t round_product(std::int32_t acc, float scale) noexcept {
   return round_to_int32_not_nan(static_cast<float>(acc) * scale);  // finite operands: never NaN
 }
-template <class Y> inline Y requantize_to(std::int32_t acc, float scale, std::int32_t zero_point) noexcept {
+// rounded + zero_point, saturated to Y's range: __qadd, then __ssat / __usat.
+template <class Y> inline Y add_saturate(std::int32_t rounded, std::int32_t zero_point) noexcept {
   static_assert(sizeof(Y) <= 2, "8- and 16-bit outputs");
-  const std::int32_t v = __qadd(round_product(acc, scale), zero_point);
+  const std::int32_t v = __qadd(rounded, zero_point);
   if constexpr (std::is_signed_v<Y>) return static_cast<Y>(__ssat(v, std::numeric_limits<Y>::digits + 1));
   else return static_cast<Y>(__usat(v, std::numeric_limits<Y>::digits));
 }
+template <class Y> inline Y requantize_to(std::int32_t acc, float scale, std::int32_t zero_point) noexcept {
+  return add_saturate<Y>(round_product(acc, scale), zero_point);
+}
 }  // namespace detail
+
+// QuantizeLinear's row, generic::quantize_row's values: the quotient rounded by vcvtr (NaN to
+// int32's minimum, which saturates to the type's), the zero point added and the range clamped by
+// the saturating instructions, where the portable form widens to 64 bits for its clamp
+// (MobileNet int8 on the M4: its 27,648-element input 442 k -> 304 k instructions).
+template <class Y> inline void quantize_row(const float* x, index_t n, float scale, float zero_point, Y* y) noexcept {
+  const auto zp = static_cast<std::int32_t>(zero_point);
+  for (index_t i = 0; i < n; ++i) y[i] = detail::add_saturate<Y>(round_to_int32(x[i] / scale), zp);
+}
 
 inline std::int32_t requantize_saturate(std::int32_t acc, float scale, const requant_params&, std::int32_t zero_point,
                                         std::int32_t lo, std::int32_t hi) noexcept {
@@ -201,6 +213,7 @@ inline void requantize_tile(std::int32_t* c, index_t rows, index_t n, const std:
                                    [](auto... a) { requantize_row<Y>(a...); });
 }
 #else
+using generic::quantize_row;  // the reference loop, its rounding by vcvtr where the FPU has it
 using generic::requantize_lanes;
 using generic::requantize_row;
 using generic::requantize_saturate;  // no FPU: the integer-only emulation
