@@ -160,6 +160,36 @@ TEST_CASE("a whole-plane average pool matches a double-precision sum") {
   }
 }
 
+// Planes wide enough for the row passes' vector loops and their tails (kernel widths 2 and 3 at
+// strides 1 and 2 take one pass a kernel row), int8 and uint8, against the window walk.
+template <class T> void check_wide_max_pools(std::mt19937& rng) {
+  for (int trial = 0; trial < 60; ++trial) {
+    kiln::pool_params p = random_max_pool(rng);
+    p.in[2] = 60 + static_cast<kiln::index_t>(rng() % 240);
+    p.kernel[2] = 2 + static_cast<kiln::index_t>(rng() % 2);
+    p.stride[2] = 1 + static_cast<kiln::index_t>(rng() % 2);
+    const kiln::index_t span = p.in[2] + p.pad[2] + p.pad_end[2] - (p.kernel[2] - 1) * p.dilation[2];
+    p.out[2] = (span - 1) / p.stride[2] + 1;
+    CAPTURE(p.in[2]);
+    CAPTURE(p.kernel[2]);
+    CAPTURE(p.stride[2]);
+    const auto in = static_cast<std::size_t>(p.batch * p.channels * p.in[0] * p.in[1] * p.in[2]);
+    const auto out = static_cast<std::size_t>(p.batch * p.channels * p.out[0] * p.out[1] * p.out[2]);
+    std::vector<T> x(in), fast(out), walk(out);
+    for (auto& v : x) v = static_cast<T>(rng());
+    kiln::pool<T>(p, x.data(), fast.data());
+    kiln::pool_with_indices<T>(p, x.data(), walk.data(), nullptr);
+    CHECK(fast == walk);
+  }
+}
+
+TEST_CASE("max pool on wide rows matches the window walk") {
+  std::mt19937 rng(23);
+  check_wide_max_pools<std::int8_t>(rng);
+  check_wide_max_pools<std::uint8_t>(rng);
+  check_wide_max_pools<float>(rng);
+}
+
 TEST_CASE("max pool keeps the window walk's order: NaNs and signed zeros as it leaves them") {
   std::mt19937 rng(5);
   for (int trial = 0; trial < 200; ++trial) {

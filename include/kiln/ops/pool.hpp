@@ -155,8 +155,9 @@ inline void max_pool_row_taps(const T* tap, T* out, index_t n, index_t stride, i
 }
 
 // Max pooling one output row at a time, the row being the accumulator. The columns whose windows
-// lie wholly inside the input take each tap in turn as one pass over the row, a loop the compiler
-// vectorizes; the few border columns walk their clipped windows. Each output sees its taps in the
+// lie wholly inside the input take each kernel row's taps as a pass over the row, a loop the
+// compiler vectorizes (all of the row's taps in one pass where the width and stride are the usual
+// ones, max_pool_row_taps; else a pass per tap); the few border columns walk their clipped windows. Each output sees its taps in the
 // window walk's order with the same comparison, so results are identical to it, NaNs and signed
 // zeros included. (ResNet-18's 3x3 stride-2 pool on 64x112x112 bytes: 1.8 ms by the window walk.)
 template <class T> inline void max_pool_rows(const pool_params& p, const T* x, T* y) noexcept {
