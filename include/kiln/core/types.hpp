@@ -106,6 +106,15 @@ struct model_info {
 #else
 #define KILN_UNROLL
 #endif
+// A loop of a run-time count unrolled n times (a remainder loop after it).
+#define KILN_PRAGMA(x) _Pragma(#x)
+#if KILN_UNROLL_LOOPS && defined(__clang__)
+#define KILN_UNROLL_BY(n) KILN_PRAGMA(unroll n)
+#elif KILN_UNROLL_LOOPS && defined(__GNUC__)
+#define KILN_UNROLL_BY(n) KILN_PRAGMA(GCC unroll n)
+#else
+#define KILN_UNROLL_BY(n)
+#endif
 
 // A helper kept out of the (flattened) layer body that calls it: see packed/direct.hpp.
 #if defined(__GNUC__) || defined(__clang__)
