@@ -626,23 +626,14 @@ inline void qlinear_depthwise_planes(const qconv_params& p, const X* x, index_t 
       const float s = scale[p.rq_count > 1 ? c : 0];
       const requant_params rq = requant_from_float(s);
       Y* yc = y + n * p.out_channels * out_plane + first(c, out_plane, ys);
-      constexpr std::int32_t lo = std::numeric_limits<Y>::min(), hi = std::numeric_limits<Y>::max();
       // The output shape in locals: the byte stores may alias p (a reference), whose fields GCC
       // reloaded after every output where the shapes are not constants.
       const index_t out_h = p.out[1], out_w = p.out[2];
+      // A lane apart (blocked), in place: requantizing a piece of the row into a buffer and
+      // copying it out took the M4 twice the instructions per output.
       for (index_t oh = 0; oh < out_h; ++oh) {
-        if (ys == 1) {
-          arch::active::requantize_row(acc + oh * pitch, out_w, s, rq, yz, yc + oh * out_w);
-          continue;
-        }
-        // A lane apart, one output at a time: requantizing a piece of the row into a buffer and
-        // copying it out took the M4 twice the instructions per output. Four outputs a pass:
-        // MobileNet int8's blocked depthwise outputs on the M4, 12 -> 10 instructions each (17.89
-        // -> 17.75 M for the model; 2 and 8 a pass did less, and so did arch requantize_row's
-        // loop unrolled).
-        Y* const yr = yc + oh * out_w * ys;
-        KILN_UNROLL_BY(4) for (index_t ow = 0; ow < out_w; ++ow)
-          yr[ow * ys] = static_cast<Y>(arch::active::requantize_saturate(acc[oh * pitch + ow], s, rq, yz, lo, hi));
+        if (ys == 1) arch::active::requantize_row(acc + oh * pitch, out_w, s, rq, yz, yc + oh * out_w);
+        else arch::active::requantize_row_strided(acc + oh * pitch, out_w, s, rq, yz, yc + oh * out_w * ys, ys);
       }
     }
 }

@@ -116,13 +116,13 @@ KILN_ALWAYS_INLINE inline void rows3_row(const std::int16_t* xr, const std::int1
     KILN_UNROLL for (index_t j = 0; j < J; j += 2) single_pair<Top>(sw, load_pair(xs + j), a[j], a[j + 1]);
   }
 }
-template <index_t J, bool Accumulate, bool Adjacent>
+template <index_t J, bool Adjacent>
 KILN_ALWAYS_INLINE inline void rows3_step(const std::int16_t* x0, const std::int16_t* x1, const std::int16_t* x2,
                                           index_t d, const std::int32_t (&pw)[3], std::int32_t sw01,
                                           std::int32_t sw2, std::int32_t bias, std::int32_t* acc) noexcept {
   if constexpr (Adjacent) d = 2;
   std::int32_t a[J];
-  KILN_UNROLL for (index_t j = 0; j < J; ++j) a[j] = Accumulate ? acc[j] : bias;
+  KILN_UNROLL for (index_t j = 0; j < J; ++j) a[j] = bias;
   rows3_row<false>(x0, x0 + d, pw[0], sw01, a);
   rows3_row<true>(x1, x1 + d, pw[1], sw01, a);
   rows3_row<false>(x2, x2 + d, pw[2], sw2, a);
@@ -203,45 +203,44 @@ inline void planned_taps(const int16_tap_plan& plan, index_t n, const std::int16
   taps_sweep<NP, NS>(n, pairs, pw, po, singles, sw, so, x, bias, accumulate, acc);
 }
 
-// depthwise_taps below for the three rows of rows3_step, singles d = plan.so[r] - plan.po[r] on.
+// depthwise_taps below for the three rows of rows3_step, singles d = plan.so[r] - plan.po[r] on,
+// the sums started at bias (a kernel's first group of taps: a 3x3 kernel's only one).
 inline void rows3_taps(const int16_tap_plan& plan, index_t d, index_t n, const std::int16_t* w, const std::int16_t* x,
-                       std::int32_t bias, bool accumulate, std::int32_t* acc) noexcept {
+                       std::int32_t bias, std::int32_t* acc) noexcept {
   const std::int32_t pw[3] = {pack_pair(w[plan.pair_lo[0]], w[plan.pair_hi[0]]),
                               pack_pair(w[plan.pair_lo[1]], w[plan.pair_hi[1]]),
                               pack_pair(w[plan.pair_lo[2]], w[plan.pair_hi[2]])};
   const std::int32_t sw01 = pack_pair(w[plan.single[0]], w[plan.single[1]]), sw2 = w[plan.single[2]];
-  auto sweep = [&](auto accumulating, auto adjacent) {
-    constexpr bool Accumulate = decltype(accumulating)::value, Adjacent = decltype(adjacent)::value;
+  auto sweep = [&](auto adjacent) {
+    constexpr bool Adjacent = decltype(adjacent)::value;
     const std::int16_t *x0 = x + plan.po[0], *x1 = x + plan.po[1], *x2 = x + plan.po[2];
     std::int32_t* out = acc;
     std::int32_t* const end4 = acc + (n - n % 4);
     for (; out != end4; out += 4, x0 += 4, x1 += 4, x2 += 4)
-      rows3_step<4, Accumulate, Adjacent>(x0, x1, x2, d, pw, sw01, sw2, bias, out);
+      rows3_step<4, Adjacent>(x0, x1, x2, d, pw, sw01, sw2, bias, out);
     for (; out != acc + n; ++out, ++x0, ++x1, ++x2)
-      rows3_step<1, Accumulate, Adjacent>(x0, x1, x2, d, pw, sw01, sw2, bias, out);
+      rows3_step<1, Adjacent>(x0, x1, x2, d, pw, sw01, sw2, bias, out);
   };
-  if (d == 2) {
-    if (accumulate) sweep(std::true_type{}, std::true_type{});
-    else sweep(std::false_type{}, std::true_type{});
-  } else {
-    if (accumulate) sweep(std::true_type{}, std::false_type{});
-    else sweep(std::false_type{}, std::false_type{});
-  }
+  if (d == 2) sweep(std::true_type{});
+  else sweep(std::false_type{});
 }
 }  // namespace dsp
 
 // acc[i] = (accumulate ? acc[i] : bias) + sum over t < taps of w[t] * x[off[t] + i],  i < n, as
 // generic::depthwise_taps, with the taps and offsets of plan. Reads no x element that one does not.
-inline void depthwise_taps(const int16_tap_plan& plan, index_t n, const std::int16_t* w, const std::int16_t* x,
-                           std::int32_t bias, bool accumulate, std::int32_t* acc) noexcept {
+// Out of line: a call per channel costs a few instructions, and inlined into every constant-
+// propagated copy of the depthwise kernel it made DS-CNN int8's firmware 7.8 KB larger.
+KILN_NOINLINE inline void depthwise_taps(const int16_tap_plan& plan, index_t n, const std::int16_t* w,
+                                         const std::int16_t* x, std::int32_t bias, bool accumulate,
+                                         std::int32_t* acc) noexcept {
   // 3x3 kernels, the common case, pair into 3 pairs and 3 singles at stride 1 and at stride 2,
   // each single a fixed distance past its pair (rows3_taps; MobileNet int8's stride-2 layers
   // 7-10 % fewer instructions than by planned_taps); other 3 + 3 plans keep their weights packed
   // and sums unrolled at a count the compiler sees.
   if (plan.pairs == 3 && plan.singles == 3) {
     const index_t d = plan.so[0] - plan.po[0];
-    if (plan.so[1] - plan.po[1] == d && plan.so[2] - plan.po[2] == d)
-      dsp::rows3_taps(plan, d, n, w, x, bias, accumulate, acc);
+    if (!accumulate && plan.so[1] - plan.po[1] == d && plan.so[2] - plan.po[2] == d)
+      dsp::rows3_taps(plan, d, n, w, x, bias, acc);
     else
       dsp::planned_taps<3, 3>(plan, n, w, x, bias, accumulate, acc);
   } else {

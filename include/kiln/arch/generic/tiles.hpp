@@ -451,6 +451,15 @@ inline void requantize_row(const std::int32_t* acc, index_t n, float scale, cons
   for (index_t i = 0; i < n; ++i) y[i] = static_cast<Y>(kiln::requantize_saturate(acc[i], rq, zero_point, lo, hi));
 }
 
+// requantize_row with the outputs ys elements apart (a channel of a channel-blocked tensor).
+template <class Y>
+inline void requantize_row_strided(const std::int32_t* acc, index_t n, float scale, const requant_params& rq,
+                                   std::int32_t zero_point, Y* y, index_t ys) noexcept {
+  static_cast<void>(scale);
+  constexpr std::int32_t lo = std::numeric_limits<Y>::min(), hi = std::numeric_limits<Y>::max();
+  for (index_t i = 0; i < n; ++i) y[i * ys] = static_cast<Y>(kiln::requantize_saturate(acc[i], rq, zero_point, lo, hi));
+}
+
 // An int8 tile's epilogue: rows [0, rows) of the accumulators c (TW apart), columns [0, n),
 // get their offsets, bias[r] - wz[r] * colsum[j] (add_column_term), and are requantized by
 // scale[r] to y + r * y_stride. The accumulators are overwritten. c and colsum hold TW columns,

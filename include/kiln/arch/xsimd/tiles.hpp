@@ -971,6 +971,7 @@ using generic::requantize_tile;
 using generic::quantize_row;
 using generic::requantize_saturate;
 #endif
+using generic::requantize_row_strided;  // Cortex-M's depthwise planes: x86 and NEON go by lanes
 
 #if defined(__AVX2__) || defined(__ARM_NEON)
 namespace detail {
