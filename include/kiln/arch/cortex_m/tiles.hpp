@@ -13,13 +13,14 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 namespace kiln::arch::cortex_m {
 
 using generic::activate_row;
 using generic::add_column_term;
 using generic::sum_row;
-using generic::depthwise_lane_taps;
+using generic::depthwise_lane_taps;  // int32 lanes; float below
 using generic::depthwise_lane_taps_activate;
 using generic::even_row_tiles;
 using generic::depthwise_int8_quads;  // false: the quads' functions below are never called here
@@ -30,7 +31,7 @@ using generic::interleave_lanes;
 using generic::interleave_rows;
 using generic::deinterleave_rows;
 using generic::depthwise_lanes;
-using generic::depthwise_taps;  // float; int8 layers take the int16 plan's overload (depthwise.hpp)
+using generic::depthwise_taps;  // int8 layers take the int16 plan's overload (depthwise.hpp), float below
 // Float layers on small planes go by lanes (fewer loop overheads than short wide-plane rows:
 // 3 % fewer instructions on MobileNet); int8 layers stay one channel at a time, where the taps
 // pair up on __smlad (depthwise.hpp).
@@ -42,11 +43,6 @@ using generic::qlinear_add_row;  // the reference loop, cvtps2dq by vcvtr where 
 using generic::strided_quad_rows;
 using generic::store_row;
 using generic::strided_rows;
-using generic::f32_block_tile;
-using generic::f32_block_tile_cols;
-using generic::f32_block_tile_rows;
-using generic::f32_tile;
-using generic::f32_tile_row_blocks;
 using generic::int8_tile_row_blocks;
 using generic::s8_row_blocks;
 inline constexpr index_t s8_nb = 2;  // 2 columns x 4 rows: 8 accumulators fit the register file
@@ -151,6 +147,173 @@ template <index_t MR, index_t NB, class A, class B>
 inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
                       std::int32_t* c) noexcept {
   int8_tile<MR, NB>(k4, a, a_rs, a_ks, panel_rows<B>{b, ldb}, c);
+}
+
+// Float tiles on the FPU's 32 single-precision registers: an MR x 4 block of accumulators (16 for
+// the conv's 4 rows) stays in registers, a tile of NB columns is NB / 4 such blocks in turn, and
+// each step is one fused multiply-add an accumulator where the FPU has VFMA (M4F, M7, M33F).
+// The portable 4 x 8 tile's 32 accumulators did not fit (GCC kept them in memory: a load and a
+// store around every multiply-add). Sums in the same order as the portable tile, rounded once per
+// step where it rounds twice.
+namespace detail {
+inline float multiply_add(float a, float b, float acc) noexcept {
+#if defined(__ARM_FEATURE_FMA)
+  return __builtin_fmaf(a, b, acc);
+#else
+  return acc + a * b;
+#endif
+}
+// Columns [j0, j0 + BW) of an MR x NB tile (J0 >= 0: j0 = J0, known to the compiler).
+template <index_t MR, index_t NB, index_t BW, index_t J0 = -1, class Rows>
+KILN_ALWAYS_INLINE inline void f32_tile_block(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows,
+                                              index_t j0, float* c) noexcept {
+  if constexpr (J0 >= 0) j0 = J0;
+  float acc[MR][BW] = {};
+  rows.each(k, [&](const float* b) {
+    float bv[BW];
+    KILN_UNROLL for (index_t j = 0; j < BW; ++j) bv[j] = b[j0 + j];
+    KILN_UNROLL for (index_t r = 0; r < MR; ++r) {
+      const float av = a[r * a_rs];
+      KILN_UNROLL for (index_t j = 0; j < BW; ++j) acc[r][j] = multiply_add(av, bv[j], acc[r][j]);
+    }
+    a += a_ks;
+  });
+  KILN_UNROLL for (index_t r = 0; r < MR; ++r)
+    KILN_UNROLL for (index_t j = 0; j < BW; ++j) c[r * NB + j0 + j] = acc[r][j];
+}
+// Columns a block: 16 accumulators (4 rows of 4, 2 of 8, 1 of 16), at most the tile's width.
+template <index_t MR, index_t NB> constexpr index_t f32_block_width() noexcept {
+  const index_t bw = MR >= 4 ? 4 : MR >= 2 ? 8 : 16;
+  return bw < NB ? bw : NB;
+}
+}  // namespace detail
+
+// One or two blocks written out (each block's loads at immediate offsets: ResNet-8 float 30.9 ->
+// 26.8 M instructions against a loop of blocks), more (wide dense panels) by a loop over the
+// blocks, where unrolled blocks of every width grew fc_autoencoder's firmware by 11 KB.
+template <index_t MR, index_t NB, class Rows>
+inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows, float* c) noexcept {
+  constexpr index_t BW = detail::f32_block_width<MR, NB>();
+  if constexpr (MR > 4 || NB % BW != 0 || BW % 4 != 0) {
+    generic::f32_tile<MR, NB>(k, a, a_rs, a_ks, rows, c);
+  } else if constexpr (NB <= 2 * BW) {
+    detail::f32_tile_block<MR, NB, BW, 0>(k, a, a_rs, a_ks, rows, 0, c);
+    if constexpr (NB == 2 * BW) detail::f32_tile_block<MR, NB, BW, BW>(k, a, a_rs, a_ks, rows, BW, c);
+  } else {
+    for (index_t j0 = 0; j0 < NB; j0 += BW) detail::f32_tile_block<MR, NB, BW>(k, a, a_rs, a_ks, rows, j0, c);
+  }
+}
+template <index_t MR, index_t NB>
+inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const float* b, index_t ldb,
+                     float* c) noexcept {
+  f32_tile<MR, NB>(k, a, a_rs, a_ks, panel_rows<float>{b, ldb}, c);
+}
+template <index_t G, index_t MR, index_t NB, class Rows>
+inline void f32_tile_row_blocks(index_t k, const float* a, index_t a_rs, index_t a_ks, index_t a_gs, const Rows& rows,
+                                float* c) noexcept {
+  for (index_t g = 0; g < G; ++g) f32_tile<MR, NB>(k, a + g * a_gs, a_rs, a_ks, rows, c + g * MR * NB);
+}
+
+// Float depthwise taps on a wide plane (generic::depthwise_taps' contract) for 3x3 kernels, a
+// kernel's only group: the nine weights in FPU registers and a pointer per tap, four outputs a
+// step by fused multiply-adds, where the portable loop reloaded each tap's weight and offset for
+// every four outputs and rounded twice. Other plans keep the portable loop.
+namespace detail {
+KILN_NOINLINE inline void f32_depthwise_taps9(index_t n, const float* w, const index_t* off, const float* x, float bias,
+                                              float* acc) noexcept {
+  constexpr index_t T = 9;
+  float wt[T];
+  const float* xt[T];
+  KILN_UNROLL for (index_t t = 0; t < T; ++t) {
+    wt[t] = w[t];
+    xt[t] = x + off[t];
+  }
+  index_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    float a[4] = {bias, bias, bias, bias};
+    KILN_UNROLL for (index_t t = 0; t < T; ++t)
+      KILN_UNROLL for (index_t j = 0; j < 4; ++j) a[j] = multiply_add(wt[t], xt[t][i + j], a[j]);
+    KILN_UNROLL for (index_t j = 0; j < 4; ++j) acc[i + j] = a[j];
+  }
+  for (; i < n; ++i) {
+    float a = bias;
+    KILN_UNROLL for (index_t t = 0; t < T; ++t) a = multiply_add(wt[t], xt[t][i], a);
+    acc[i] = a;
+  }
+}
+}  // namespace detail
+inline void depthwise_taps(const generic::depthwise_tap_plan<float>& plan, index_t n, const float* w, const float* x,
+                           float bias, bool accumulate, float* acc) noexcept {
+  if (plan.taps == 9 && !accumulate) detail::f32_depthwise_taps9(n, w, plan.off, x, bias, acc);
+  else generic::depthwise_taps(n, plan.taps, w, plan.off, x, bias, accumulate, acc);
+}
+
+// Float depthwise over channel lanes (generic::depthwise_lane_taps' contract): P positions by 4
+// lanes of accumulators (P = 4, then 1 for the rest), each tap's 4 weights loaded once for the P
+// positions, fused multiply-adds; the portable loop's one position by 16 lanes loaded a weight
+// per multiply-add.
+namespace detail {
+template <index_t P>
+inline void f32_lane_taps(index_t j, const index_t* base, index_t taps, const float* w, const index_t* off,
+                          const float* x, const float* bias, float* out) noexcept {
+  constexpr index_t L = depthwise_lanes, C = 4;
+  for (index_t l0 = 0; l0 < L; l0 += C) {
+    float a[P][C];
+    const float* xp[P];
+    KILN_UNROLL for (index_t q = 0; q < P; ++q) {
+      xp[q] = x + base[j + q] + l0;
+      KILN_UNROLL for (index_t c = 0; c < C; ++c) a[q][c] = bias[l0 + c];
+    }
+    for (index_t t = 0; t < taps; ++t) {
+      const float* const wt = w + t * L + l0;
+      const index_t o = off[t];
+      float wv[C];
+      KILN_UNROLL for (index_t c = 0; c < C; ++c) wv[c] = wt[c];
+      KILN_UNROLL for (index_t q = 0; q < P; ++q)
+        KILN_UNROLL for (index_t c = 0; c < C; ++c) a[q][c] = multiply_add(wv[c], xp[q][o + c], a[q][c]);
+    }
+    KILN_UNROLL for (index_t q = 0; q < P; ++q)
+      KILN_UNROLL for (index_t c = 0; c < C; ++c) out[(j + q) * L + l0 + c] = a[q][c];
+  }
+}
+}  // namespace detail
+inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps, const float* w, const index_t* off,
+                                const float* x, const float* bias, float* out) noexcept {
+  index_t j = 0;
+  for (; j + 4 <= count; j += 4) detail::f32_lane_taps<4>(j, base, taps, w, off, x, bias, out);
+  for (; j < count; ++j) detail::f32_lane_taps<1>(j, base, taps, w, off, x, bias, out);
+}
+
+// The channel-blocked pointwise tile (generic::f32_block_tile's contract): 4 positions by a block
+// of 16 channels, as four passes of 4 x 4 accumulators, where the portable tile's one position
+// loaded the 16 weights of every input channel for 16 multiply-adds.
+inline constexpr index_t f32_block_tile_rows = 4;
+inline constexpr index_t f32_block_tile_cols = depthwise_lanes;
+template <index_t MR, index_t NB>
+KILN_NOINLINE void f32_block_tile(index_t k, const float* x, index_t x_bs, index_t x_ls, index_t x_ps, const float* w,
+                                  index_t w_bs, const float* bias, float* y, index_t y_bs) noexcept {
+  constexpr index_t L = depthwise_lanes;
+  static_assert(NB % L == 0, "whole channel blocks");
+  for (index_t j0 = 0; j0 < NB; j0 += 4) {
+    const float* const wj = w + (j0 / L) * w_bs + j0 % L;
+    float acc[MR][4];
+    KILN_UNROLL for (index_t r = 0; r < MR; ++r)
+      KILN_UNROLL for (index_t j = 0; j < 4; ++j) acc[r][j] = bias ? bias[j0 + j] : 0.f;
+    const float* xb = x;
+    for (index_t k0 = 0; k0 < k; k0 += L, xb += x_bs) {
+      const index_t n = k - k0 < L ? k - k0 : L;
+      for (index_t l = 0; l < n; ++l) {
+        float wv[4];
+        KILN_UNROLL for (index_t j = 0; j < 4; ++j) wv[j] = wj[(k0 + l) * L + j];
+        KILN_UNROLL for (index_t r = 0; r < MR; ++r) {
+          const float a = xb[l * x_ls + r * x_ps];
+          KILN_UNROLL for (index_t j = 0; j < 4; ++j) acc[r][j] = detail::multiply_add(a, wv[j], acc[r][j]);
+        }
+      }
+    }
+    KILN_UNROLL for (index_t r = 0; r < MR; ++r)
+      KILN_UNROLL for (index_t j = 0; j < 4; ++j) y[((j0 + j) / L) * y_bs + r * L + (j0 + j) % L] = acc[r][j];
+  }
 }
 
 // Requantization, saturate(round_half_even(float32(acc) * scale) + zero_point) as ONNX Runtime
