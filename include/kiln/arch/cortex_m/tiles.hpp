@@ -149,8 +149,8 @@ inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const 
   int8_tile<MR, NB>(k4, a, a_rs, a_ks, panel_rows<B>{b, ldb}, c);
 }
 
-// Float tiles on the FPU's 32 single-precision registers: an MR x 4 block of accumulators (16 for
-// the conv's 4 rows) stays in registers, a tile of NB columns is NB / 4 such blocks in turn, and
+// Float tiles on the FPU's 32 single-precision registers: a block of 16 accumulators (4 rows x 4
+// columns, 2 x 8 or 1 x 16) stays in registers, a tile of NB columns is its blocks in turn, and
 // each step is one fused multiply-add an accumulator where the FPU has VFMA (M4F, M7, M33F).
 // The portable 4 x 8 tile's 32 accumulators did not fit (GCC kept them in memory: a load and a
 // store around every multiply-add). Sums in the same order as the portable tile, rounded once per
@@ -286,7 +286,9 @@ inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps
 
 // The channel-blocked pointwise tile (generic::f32_block_tile's contract): 4 positions by a block
 // of 16 channels, as four passes of 4 x 4 accumulators, where the portable tile's one position
-// loaded the 16 weights of every input channel for 16 multiply-adds.
+// loaded the 16 weights of every input channel for 16 multiply-adds. Out of line: inlined into
+// the pointwise kernel of every activation kind and layout pair, it added 8.5 KB to MobileNet
+// float's firmware for 0.4 % fewer instructions.
 inline constexpr index_t f32_block_tile_rows = 4;
 inline constexpr index_t f32_block_tile_cols = depthwise_lanes;
 template <index_t MR, index_t NB>
