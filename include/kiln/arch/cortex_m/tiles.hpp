@@ -269,8 +269,13 @@ inline void f32_lane_taps(index_t j, const index_t* base, index_t taps, const fl
       const index_t o = off[t];
       float wv[C];
       KILN_UNROLL for (index_t c = 0; c < C; ++c) wv[c] = wt[c];
-      KILN_UNROLL for (index_t q = 0; q < P; ++q)
-        KILN_UNROLL for (index_t c = 0; c < C; ++c) a[q][c] = multiply_add(wv[c], xp[q][o + c], a[q][c]);
+      KILN_UNROLL for (index_t q = 0; q < P; ++q) {
+        // One add a position, then loads at immediate offsets (VLDR has no register offset): left
+        // to itself GCC shared o + c among the positions and added each position's base to each.
+        const float* xq = xp[q] + o;
+        __asm__("" : "+r"(xq));
+        KILN_UNROLL for (index_t c = 0; c < C; ++c) a[q][c] = multiply_add(wv[c], xq[c], a[q][c]);
+      }
     }
     KILN_UNROLL for (index_t q = 0; q < P; ++q)
       KILN_UNROLL for (index_t c = 0; c < C; ++c) out[(j + q) * L + l0 + c] = a[q][c];
