@@ -168,7 +168,7 @@ KILN_SPECIALIZED inline void for_each_qdense_tile(const qgemm_params& p, const A
           const std::int8_t* bj = panel + 4 * j0;
           const index_t ncols = cols - j0 < NB ? cols - j0 : NB;
           if constexpr (arch::active::even_row_tiles) {
-            for_each_row_tile(rows, [&](index_t r, auto mr) {
+            for_each_row_tile(rows, [&](index_t r, auto mr) KILN_ALWAYS_INLINE {
               constexpr index_t MR = decltype(mr)::value;
               std::int32_t t[MR * NB];
               arch::active::int8_dense_tile<MR, NB>(k4, quads + r * lda, lda, quad_bytes, bj, 4 * W, t);
