@@ -1,7 +1,7 @@
 // The architecture tiles on the target, against the portable ones (arch/generic) that the host
 // tests check against the reference kernels. On a Cortex-M with the DSP extension these are the
-// real instructions (__smlad, __smlatb, VFMA): the int8 window tile quad by quad, the int8
-// depthwise taps on int16 planes (3x3 rows at stride 1 and 2, other plans, accumulating groups),
+// real instructions (__smlad, __smlatb, VFMA): the int8 window tile quad by quad, the dense
+// (QGemm) tile on split rows, the int8 depthwise taps on int16 planes (3x3 rows at stride 1 and 2, other plans, accumulating groups),
 // the 2-column int8 tile's requantization, and the FPU's float kernels (panel and window tiles,
 // the channel-blocked pointwise tile, depthwise taps on wide planes and on lanes), at sizes
 // below, at and above the tiles', with the edges the models in the zoo do not reach. Integers must be equal; float sums may differ by rounding only
@@ -141,8 +141,37 @@ void check_int8_window_tile(index_t quads, index_t taps) {
     if (got[i] != want[i]) fail("int8 window tile quads taps i", quads, taps, i);
 }
 
+// The dense (QGemm) tile: rows of uint8 quads, packed as packed/qdense.hpp packs them for the
+// target (split_dense_row where its quads are wider than 4 bytes), against the portable tile on
+// the 4-byte quads. The weights' panel is W columns wide (the four widths qdense packs); the tile
+// takes NB of them at j0.
+alignas(16) std::uint8_t dense_rows[4][16 * 4], dense_split[4][16 * 8];
+alignas(16) std::int8_t dense_panel[16 * 64 * 4];
+
+template <index_t MR, index_t W> void check_int8_dense_tile(index_t k4) {
+  constexpr index_t NB = active::s8_dense_nb, QB = active::dense_a_quad_bytes;
+  for (auto& row : dense_rows)
+    for (auto& v : row) v = static_cast<std::uint8_t>(rng.range(0, 255));
+  for (auto& v : dense_panel) v = static_cast<std::int8_t>(rng.range(-128, 127));
+  for (index_t r = 0; r < MR; ++r) {
+    std::memcpy(dense_split[r], dense_rows[r], static_cast<std::size_t>(4 * k4));
+    active::split_dense_row(dense_split[r], k4);
+  }
+  std::int32_t want[MR * W];
+  generic::int8_dense_tile<MR, W>(k4, dense_rows[0], 16 * 4, 4, dense_panel, 4 * W, want);
+  for (index_t j0 = 0; j0 < W; j0 += NB) {
+    std::int32_t got[MR * NB];
+    active::int8_dense_tile<MR, NB>(k4, dense_split[0], 16 * 8, QB, dense_panel + 4 * j0, 4 * W, got);
+    for (index_t r = 0; r < MR; ++r)
+      for (index_t j = 0; j < NB; ++j)
+        if (got[r * NB + j] != want[r * W + j0 + j]) fail("int8 dense tile k4 width row*100+column", k4, W, r * 100 + j0 + j);
+  }
+}
+
 template <class Y> void check_requantize_tile(index_t rows, index_t n) {
   constexpr index_t TW = active::s8_window_nb, MR = 4;
+  if (rows > MR) return;  // not called so; where not inlined into main, GCC 12 warned
+                          // (-Wstringop-overflow) of stores past `got` for such rows
   std::int32_t c[MR * TW], c2[MR * TW], bias[MR], wz[MR], colsum[TW];
   float scale[MR];
   kiln::requant_params rq[MR];
@@ -221,6 +250,14 @@ int main() {
     for (index_t count = 1; count <= 9; ++count) check_f32_lane_taps(taps, count);
   for (index_t quads : {1, 2, 3, 4, 16})
     for (index_t taps : {1, 2, 3, 9}) check_int8_window_tile(quads, taps);
+  for (index_t k4 : {1, 2, 3, 16}) {
+    check_int8_dense_tile<1, 16>(k4);
+    check_int8_dense_tile<2, 16>(k4);
+    check_int8_dense_tile<4, 16>(k4);
+    check_int8_dense_tile<2, 32>(k4);
+    check_int8_dense_tile<2, 48>(k4);
+    check_int8_dense_tile<4, 64>(k4);
+  }
   for (index_t rows = 1; rows <= 4; ++rows)
     for (index_t n = 1; n <= active::s8_window_nb; ++n) {
       check_requantize_tile<std::uint8_t>(rows, n);

@@ -137,6 +137,32 @@ inline void qdense_pack_rows(const qgemm_params& p, const A* a, index_t i0, inde
   }
 }
 
+// Calls f(w) for a panel of `width` columns: w as a std::integral_constant (with_panel_width)
+// where the arch's dense tile is as wide as a panel can be (hosts), else as the index_t itself:
+// a tile narrower than every panel (Cortex-M's 2 columns) divides them all, and the width is then
+// only the weights' row pitch. One copy of the loop for the four widths: Cortex-M kept four, 6-8
+// KB of code on MobileNet int8.
+template <class F> inline void with_qdense_panel_width(index_t width, F&& f) noexcept {
+  static_assert(arch::active::s8_dense_nb >= dense_tail ||
+                    (dense_tail % arch::active::s8_dense_nb == 0 && dense_nr % dense_tail == 0),
+                "a tile narrower than a panel divides every panel width");
+  if constexpr (arch::active::s8_dense_nb < dense_tail) {
+    f(width);
+  } else {
+    with_panel_width(width, f);
+  }
+}
+// The dense tile's width for with_qdense_panel_width's w: the arch's, at most the panel's.
+template <class Wc> constexpr index_t qdense_tile_width() noexcept {
+  if constexpr (std::is_integral_v<Wc>) {
+    return arch::active::s8_dense_nb;
+  } else {
+    static_assert(Wc::value % arch::active::s8_dense_nb == 0 || arch::active::s8_dense_nb >= Wc::value,
+                  "the dense tile width must divide the panel width");
+    return arch::active::s8_dense_nb >= Wc::value ? Wc::value : arch::active::s8_dense_nb;
+  }
+}
+
 // The loop of both int8 dense kernels: rows of A packed qdense_rows at a time into the scratch,
 // then per block of NB columns (the arch's dense tile width) the tiles of up to 4 rows
 // (for_each_row_tile). tile(i0, r0, nrows, col0, ncols, rowsum, t, nb) receives each tile's sums
@@ -159,10 +185,9 @@ KILN_SPECIALIZED inline void for_each_qdense_tile(const qgemm_params& p, const A
     for (index_t n0 = 0; n0 < p.n; n0 += dense_nr) {
       const index_t width = dense_panel_width(p.n, n0);
       const index_t cols = p.n - n0 < width ? p.n - n0 : width;
-      with_panel_width(width, [&](auto w) {
-        constexpr index_t W = decltype(w)::value;
-        constexpr index_t NB = arch::active::s8_dense_nb >= W ? W : arch::active::s8_dense_nb;
-        static_assert(W % NB == 0, "the dense tile width must divide the panel width");
+      with_qdense_panel_width(width, [&](auto w) {
+        const index_t W = w;
+        constexpr index_t NB = qdense_tile_width<decltype(w)>();
         constexpr std::integral_constant<index_t, NB> nb{};
         for (index_t j0 = 0; j0 < cols; j0 += NB) {
           const std::int8_t* bj = panel + 4 * j0;

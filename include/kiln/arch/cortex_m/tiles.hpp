@@ -56,6 +56,23 @@ inline std::uint32_t load_quad(const void* p) noexcept {
   std::memcpy(&v, p, 4);  // one LDR: unaligned word loads are allowed on M4 and later
   return v;
 }
+// Two words from a word-aligned p by one LDRD (which, unlike LDR, needs that alignment; kiln's
+// weights and arena buffers are 16-byte aligned): GCC 12 loads two words 4 bytes apart by two LDRs,
+// even from a memcpy of 8 aligned bytes. load_words_advance then moves p on by Step bytes (LDRD's
+// post-index form). The unused "m" operand tells GCC which memory the asm reads, so it stays after
+// the stores that wrote it and GCC keeps its freedom elsewhere (a "memory" clobber instead took
+// qdense out of line, 7.5 KB more code on ResNet-8 int8).
+struct word_pair {
+  std::uint32_t w[2];
+};
+inline void load_words(const void* p, std::uint32_t& lo, std::uint32_t& hi) noexcept {
+  __asm__("ldrd %0, %1, [%2]" : "=r"(lo), "=r"(hi) : "r"(p), "m"(*static_cast<const word_pair*>(p)));
+}
+template <int Step> inline void load_words_advance(const std::uint8_t*& p, std::uint32_t& lo, std::uint32_t& hi) noexcept {
+  __asm__("ldrd %0, %1, [%2], %3"
+          : "=r"(lo), "=r"(hi), "+r"(p)
+          : "I"(Step), "m"(*reinterpret_cast<const word_pair*>(p)));
+}
 template <class T> inline std::uint32_t even_halves(std::uint32_t q) noexcept {
   if constexpr (std::is_signed_v<T>) return static_cast<std::uint32_t>(__sxtb16(q));
   else return static_cast<std::uint32_t>(__uxtb16(q));
@@ -428,8 +445,9 @@ inline constexpr index_t s8_dense_nb = 2;
 // The activation rows are split into halfword pairs once, as they are packed (split_dense_row:
 // bytes 0,2 then 1,3 of each quad, 8 bytes a quad), so the tile, which reads each row for every
 // pair of weight columns, splits only the weights. 2 rows x 2 columns: 4 accumulators, the weight
-// halves, a row's two words and the pointers fit the registers (21 instructions a step of 16
-// multiply-adds). The 4 x 2 tile that split both sides kept accumulators on the stack, 64
+// halves, a row's two words and the pointers fit the registers: 17 instructions a step of 16
+// multiply-adds, each row's two words and the two weight quads one LDRD apiece (where 4 LDRs, an
+// LDR pair and an add took 21). The 4 x 2 tile that split both sides kept accumulators on the stack, 64
 // instructions a step of 32: MobileNet int8 20.43 -> 18.79 M instructions, fc_autoencoder int8
 // 0.72 -> 0.65 M (DS-CNN int8's build of the old tile spilled less: 5.78 -> 5.73 M).
 inline constexpr index_t dense_a_quad_bytes = 8;
@@ -443,31 +461,56 @@ inline void split_dense_row(std::uint8_t* row, index_t k4) noexcept {
   }
 }
 
-template <index_t MR, index_t NB>
-inline void int8_dense_tile(index_t k4, const std::uint8_t* a, index_t a_rs, index_t a_ks, const std::int8_t* b,
-                            index_t ldb, std::int32_t* c) noexcept {
-  std::int32_t acc[MR][NB] = {};
-  const std::uint8_t* row[MR];  // a pointer per row: [row, #4] addresses both words, where a_rs
-                                // and a_rs + 4 took two registers and were spilled
+namespace detail {
+// The dense tile with the weights' row pitch Ldb an immediate of the weights' LDRD (their pointer
+// advanced by it): as a register, with the loop's end and the row pointers, it spilled an
+// accumulator (21 instructions a step where 17). One copy a panel width, but only of this loop:
+// the whole qdense loop a width (with_panel_width) had cost 4-6 KB of code a model. Out of line:
+// inlined into qdense's flattened loop, the registers of the whole loop moved with it (MobileNet
+// int8's 8 -> 16 layer 1.17 -> 1.53 M instructions); a call costs less than that.
+template <index_t MR, index_t Ldb>
+KILN_NOINLINE void int8_dense_tile_2(index_t k4, const std::uint8_t* a, index_t a_rs, const std::int8_t* b,
+                                     std::int32_t* c) noexcept {
+  constexpr int step = static_cast<int>(dense_a_quad_bytes);
+  std::int32_t acc[MR][2] = {};
+  const std::uint8_t* row[MR];  // a pointer per row, advanced by its LDRD
   KILN_UNROLL for (index_t r = 0; r < MR; ++r) row[r] = a + r * a_rs;
-  for (const std::uint8_t* const end = a + k4 * a_ks; row[0] != end; b += ldb) {
-    std::uint32_t b02[NB], b13[NB];
-    KILN_UNROLL for (index_t j = 0; j < NB; ++j) {
-      const std::uint32_t w = detail::load_quad(b + 4 * j);
-      b02[j] = detail::even_halves<std::int8_t>(w);
-      b13[j] = detail::odd_halves<std::int8_t>(w);
+  const std::uint8_t* wb = reinterpret_cast<const std::uint8_t*>(b);
+  for (const std::uint8_t* const end = a + k4 * step; row[0] != end;) {
+    std::uint32_t w[2];
+    load_words_advance<static_cast<int>(Ldb)>(wb, w[0], w[1]);
+    std::uint32_t b02[2], b13[2];
+    KILN_UNROLL for (index_t j = 0; j < 2; ++j) {
+      b02[j] = even_halves<std::int8_t>(w[j]);
+      b13[j] = odd_halves<std::int8_t>(w[j]);
     }
     KILN_UNROLL for (index_t r = 0; r < MR; ++r) {
-      const std::uint32_t a02 = detail::load_quad(row[r]), a13 = detail::load_quad(row[r] + 4);
-      row[r] += a_ks;
-      KILN_UNROLL for (index_t j = 0; j < NB; ++j) {
+      std::uint32_t a02, a13;
+      load_words_advance<step>(row[r], a02, a13);
+      KILN_UNROLL for (index_t j = 0; j < 2; ++j) {
         acc[r][j] = __smlad(static_cast<std::int32_t>(a02), static_cast<std::int32_t>(b02[j]), acc[r][j]);
         acc[r][j] = __smlad(static_cast<std::int32_t>(a13), static_cast<std::int32_t>(b13[j]), acc[r][j]);
       }
     }
   }
   KILN_UNROLL for (index_t r = 0; r < MR; ++r)
-    KILN_UNROLL for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
+    KILN_UNROLL for (index_t j = 0; j < 2; ++j) c[r * 2 + j] = acc[r][j];
+}
+}  // namespace detail
+
+// a_ks is dense_a_quad_bytes (qdense packs the rows so); ldb is 4 x the panel's width, one of the
+// four panel widths (packed/layout.hpp dense_nr, dense_tail).
+template <index_t MR, index_t NB>
+inline void int8_dense_tile(index_t k4, const std::uint8_t* a, index_t a_rs, index_t a_ks, const std::int8_t* b,
+                            index_t ldb, std::int32_t* c) noexcept {
+  static_assert(NB == 2, "the tile's two weight columns are one LDRD");
+  (void)a_ks;
+  switch (ldb) {
+    case 64: detail::int8_dense_tile_2<MR, 64>(k4, a, a_rs, b, c); break;
+    case 128: detail::int8_dense_tile_2<MR, 128>(k4, a, a_rs, b, c); break;
+    case 192: detail::int8_dense_tile_2<MR, 192>(k4, a, a_rs, b, c); break;
+    default: detail::int8_dense_tile_2<MR, 256>(k4, a, a_rs, b, c); break;
+  }
 }
 
 }  // namespace kiln::arch::cortex_m
