@@ -124,7 +124,7 @@ void check_f32_lane_taps(index_t taps, index_t count) {
 
 // ---- int8: the window tile, the 2-column requantization, the depthwise taps -----------------
 std::int8_t wa[16 * 9 * 4 * 4];
-std::uint8_t band[4096];
+alignas(16) std::uint8_t band[4096];  // word-aligned, as the convs' bands (LDRD)
 
 void check_int8_window_tile(index_t quads, index_t taps) {
   constexpr index_t MR = 4, NB = active::s8_window_nb;
