@@ -1,7 +1,7 @@
 // The architecture tiles on the target, against the portable ones (arch/generic) that the host
 // tests check against the reference kernels. On a Cortex-M with the DSP extension these are the
-// real instructions (__smlad, __smlatb, VFMA): the int8 window tile quad by quad, the dense
-// (QGemm) tile on split rows, the int8 depthwise taps on int16 planes (3x3 rows at stride 1 and 2, other plans, accumulating groups),
+// real instructions (__smlad, __smlatb, VFMA): the int8 window tile quad by quad, the panel
+// tile, the dense (QGemm) tile on split rows, the int8 depthwise taps on int16 planes (3x3 rows at stride 1 and 2, other plans, accumulating groups),
 // the 2-column int8 tile's requantization, and the FPU's float kernels (panel and window tiles,
 // the channel-blocked pointwise tile, depthwise taps on wide planes and on lanes), at sizes
 // below, at and above the tiles', with the edges the models in the zoo do not reach. Integers must be equal; float sums may differ by rounding only
@@ -123,7 +123,7 @@ void check_f32_lane_taps(index_t taps, index_t count) {
 }
 
 // ---- int8: the window tile, the 2-column requantization, the depthwise taps -----------------
-std::int8_t wa[16 * 9 * 4 * 4];
+alignas(16) std::int8_t wa[16 * 9 * 4 * 4];  // word-aligned, as kiln's weights (LDRD)
 alignas(16) std::uint8_t band[4096];  // word-aligned, as the convs' bands (LDRD)
 
 void check_int8_window_tile(index_t quads, index_t taps) {
@@ -166,6 +166,18 @@ template <index_t MR, index_t W> void check_int8_dense_tile(index_t k4) {
       for (index_t j = 0; j < NB; ++j)
         if (got[r * NB + j] != want[r * W + j0 + j]) fail("int8 dense tile k4 width row*100+column", k4, W, r * 100 + j0 + j);
   }
+}
+
+// The int8 panel tile (im2col convs): k4 rows of the panel ldb bytes apart, weights [k4][MR][4].
+void check_int8_panel_tile(index_t k4, index_t ldb) {
+  constexpr index_t MR = 4, NB = active::s8_nb;
+  for (auto& v : wa) v = static_cast<std::int8_t>(rng.range(-128, 127));
+  for (auto& v : band) v = static_cast<std::uint8_t>(rng.range(0, 255));
+  std::int32_t got[MR * NB], want[MR * NB];
+  active::int8_tile<MR, NB>(k4, wa, 4, 4 * MR, band + 8, ldb, got);
+  generic::int8_tile<MR, NB>(k4, wa, 4, 4 * MR, band + 8, ldb, want);
+  for (index_t i = 0; i < MR * NB; ++i)
+    if (got[i] != want[i]) fail("int8 panel tile k4 ldb i", k4, ldb, i);
 }
 
 template <class Y> void check_requantize_tile(index_t rows, index_t n) {
@@ -250,6 +262,8 @@ int main() {
     for (index_t count = 1; count <= 9; ++count) check_f32_lane_taps(taps, count);
   for (index_t quads : {1, 2, 3, 4, 16})
     for (index_t taps : {1, 2, 3, 9}) check_int8_window_tile(quads, taps);
+  for (index_t k4 : {1, 2, 3, 10, 40})
+    for (index_t ldb : {8, 24, 100}) check_int8_panel_tile(k4, ldb);
   for (index_t k4 : {1, 2, 3, 16}) {
     check_int8_dense_tile<1, 16>(k4);
     check_int8_dense_tile<2, 16>(k4);

@@ -105,6 +105,32 @@ KILN_ALWAYS_INLINE inline void int8_step(const A* a, index_t a_rs, const B* b, s
   }
 }
 
+// One step of a 2-column tile on weights in the convs' panel order ([MR][4] a step: a_rs 4, a_ks
+// 4 x MR): the two columns' quads at b one LDRD (word-aligned), each pair of weight rows one LDRD
+// advancing `at`, where int8_step loads each word alone and the caller adds a_ks.
+template <index_t MR, class A, class B>
+KILN_ALWAYS_INLINE inline void int8_pair_step(const A*& at, const B* b, std::int32_t (&acc)[MR][2]) noexcept {
+  static_assert(MR % 2 == 0, "weight rows are loaded in pairs");
+  std::uint32_t x[2];
+  load_words(b, x[0], x[1]);
+  std::uint32_t b02[2], b13[2];
+  KILN_UNROLL for (index_t j = 0; j < 2; ++j) {
+    b02[j] = even_halves<B>(x[j]);
+    b13[j] = odd_halves<B>(x[j]);
+  }
+  KILN_UNROLL for (index_t r = 0; r < MR; r += 2) {
+    std::uint32_t w[2];
+    load_words_advance<8>(at, w[0], w[1]);
+    KILN_UNROLL for (index_t h = 0; h < 2; ++h) {
+      const std::uint32_t a02 = even_halves<A>(w[h]), a13 = odd_halves<A>(w[h]);
+      KILN_UNROLL for (index_t j = 0; j < 2; ++j) {
+        acc[r + h][j] = __smlad(static_cast<std::int32_t>(a02), static_cast<std::int32_t>(b02[j]), acc[r + h][j]);
+        acc[r + h][j] = __smlad(static_cast<std::int32_t>(a13), static_cast<std::int32_t>(b13[j]), acc[r + h][j]);
+      }
+    }
+  }
+}
+
 // The tile over rows.each's steps, weights a_ks apart.
 template <index_t MR, index_t NB, class A, class Rows>
 inline void int8_tile_by_steps(index_t k4, const A* a, index_t a_rs, index_t a_ks, const Rows& rows,
@@ -147,26 +173,7 @@ KILN_NOINLINE void int8_window_tile_by_quads(index_t quads, const A* a, index_t 
     (void)a_rs;
     (void)a_ks;
     for (index_t q = 0; q < quads; ++q, bq += rows.cs)
-      for (const index_t* o = rows.off; o != off_end; ++o) {
-        std::uint32_t x[2];
-        load_words(bq + *o, x[0], x[1]);
-        std::uint32_t b02[2], b13[2];
-        KILN_UNROLL for (index_t j = 0; j < 2; ++j) {
-          b02[j] = even_halves<B>(x[j]);
-          b13[j] = odd_halves<B>(x[j]);
-        }
-        KILN_UNROLL for (index_t r = 0; r < MR; r += 2) {
-          std::uint32_t w[2];
-          load_words_advance<8>(at, w[0], w[1]);
-          KILN_UNROLL for (index_t h = 0; h < 2; ++h) {
-            const std::uint32_t a02 = even_halves<A>(w[h]), a13 = odd_halves<A>(w[h]);
-            KILN_UNROLL for (index_t j = 0; j < 2; ++j) {
-              acc[r + h][j] = __smlad(static_cast<std::int32_t>(a02), static_cast<std::int32_t>(b02[j]), acc[r + h][j]);
-              acc[r + h][j] = __smlad(static_cast<std::int32_t>(a13), static_cast<std::int32_t>(b13[j]), acc[r + h][j]);
-            }
-          }
-        }
-      }
+      for (const index_t* o = rows.off; o != off_end; ++o) int8_pair_step<MR>(at, bq + *o, acc);
   } else {
     for (index_t q = 0; q < quads; ++q, bq += rows.cs)
       for (const index_t* o = rows.off; o != off_end; ++o, at += a_ks) int8_step<MR, NB>(at, a_rs, bq + *o, acc);
@@ -177,6 +184,17 @@ KILN_NOINLINE void int8_window_tile_by_quads(index_t quads, const A* a, index_t 
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
+
+// A panel's (an im2col conv's) 2 columns by int8_pair_step, k4 quads of rows ldb bytes apart,
+// weights in the convs' panel order. Out of line like the window tile.
+template <index_t MR, class A, class B>
+KILN_NOINLINE void int8_panel_tile_pairs(index_t k4, const A* a, const B* b, index_t ldb, std::int32_t* c) noexcept {
+  std::int32_t acc[MR][2] = {};
+  const A* at = a;
+  for (index_t q = 0; q < k4; ++q, b += ldb) int8_pair_step<MR>(at, b, acc);
+  KILN_UNROLL for (index_t r = 0; r < MR; ++r)
+    KILN_UNROLL for (index_t j = 0; j < 2; ++j) c[r * 2 + j] = acc[r][j];
+}
 }  // namespace detail
 
 template <index_t MR, index_t NB, class A, class Rows>
@@ -194,7 +212,10 @@ inline void int8_tile(index_t quads, const A* a, index_t a_rs, index_t a_ks, con
 template <index_t MR, index_t NB, class A, class B>
 inline void int8_tile(index_t k4, const A* a, index_t a_rs, index_t a_ks, const B* b, index_t ldb,
                       std::int32_t* c) noexcept {
-  int8_tile<MR, NB>(k4, a, a_rs, a_ks, panel_rows<B>{b, ldb}, c);
+  if constexpr (NB == 2 && MR % 2 == 0)  // the convs' panels (packed/conv.hpp), as the window tile
+    detail::int8_panel_tile_pairs<MR>(k4, a, b, ldb, c);
+  else
+    int8_tile<MR, NB>(k4, a, a_rs, a_ks, panel_rows<B>{b, ldb}, c);
 }
 
 // Float tiles on the FPU's 32 single-precision registers: a block of 16 accumulators (4 rows x 4
