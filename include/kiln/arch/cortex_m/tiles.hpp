@@ -68,7 +68,8 @@ struct word_pair {
 inline void load_words(const void* p, std::uint32_t& lo, std::uint32_t& hi) noexcept {
   __asm__("ldrd %0, %1, [%2]" : "=r"(lo), "=r"(hi) : "r"(p), "m"(*static_cast<const word_pair*>(p)));
 }
-template <int Step, class T> inline void load_words_advance(const T*& p, std::uint32_t& lo, std::uint32_t& hi) noexcept {
+template <int Step, class T>
+inline void load_words_advance(const T*& p, std::uint32_t& lo, std::uint32_t& hi) noexcept {
   __asm__("ldrd %0, %1, [%2], %3"
           : "=r"(lo), "=r"(hi), "+r"(p)
           : "I"(Step), "m"(*reinterpret_cast<const word_pair*>(p)));
@@ -499,9 +500,10 @@ inline constexpr index_t s8_dense_nb = 2;
 // pair of weight columns, splits only the weights. 2 rows x 2 columns: 4 accumulators, the weight
 // halves, a row's two words and the pointers fit the registers: 17 instructions a step of 16
 // multiply-adds, each row's two words and the two weight quads one LDRD apiece (where 4 LDRs, an
-// LDR pair and an add took 21). The 4 x 2 tile that split both sides kept accumulators on the stack, 64
-// instructions a step of 32: MobileNet int8 20.43 -> 18.79 M instructions, fc_autoencoder int8
-// 0.72 -> 0.65 M (DS-CNN int8's build of the old tile spilled less: 5.78 -> 5.73 M).
+// LDR pair and an add took 21). The 4 x 2 tile that split both sides kept accumulators on the
+// stack, 64 instructions a step of 32: MobileNet int8 20.43 -> 18.79 M instructions,
+// fc_autoencoder int8 0.72 -> 0.65 M (DS-CNN int8's build of the old tile spilled less: 5.78 ->
+// 5.73 M).
 inline constexpr index_t dense_a_quad_bytes = 8;
 inline constexpr index_t dense_tile_rows = 2;
 
