@@ -1,12 +1,13 @@
 // The architecture tiles on the target, against the portable ones (arch/generic) that the host
 // tests check against the reference kernels. On a Cortex-M with the DSP extension these are the
-// real instructions (__smlad, __smlatb, VFMA): the int8 window tile quad by quad, the panel
-// tile, the dense (QGemm) tile on split rows, the int8 depthwise taps on int16 planes (3x3 rows at stride 1 and 2, other plans, accumulating groups),
-// the 2-column int8 tile's requantization, and the FPU's float kernels (panel and window tiles,
-// the channel-blocked pointwise tile, depthwise taps on wide planes and on lanes), at sizes
-// below, at and above the tiles', with the edges the models in the zoo do not reach. Integers must be equal; float sums may differ by rounding only
-// (fused multiply-adds): |got - want| <= 1e-5 (1 + sum |terms|). qemu's exit status is the number
-// of mismatches (0: pass).
+// real instructions (__smlad, __smlatb, LDRD, VFMA): the int8 window tile quad by quad, the
+// panel tile, the dense (QGemm) tile on split rows, the int8 depthwise taps on int16 planes (3x3
+// rows at stride 1 and 2, other plans, accumulating groups), the 2-column int8 tile's
+// requantization, and the FPU's float kernels (panel and window tiles, the channel-blocked
+// pointwise tile, depthwise taps on wide planes and on lanes), at sizes below, at and above the
+// tiles', with the edges the models in the zoo do not reach. Integers must be equal; float sums
+// may differ by rounding only (fused multiply-adds): |got - want| <= 1e-5 (1 + sum |terms|).
+// qemu's exit status is the number of mismatches (0: pass).
 #include <kiln/arch/dispatch.hpp>
 
 #include <cmath>
