@@ -29,11 +29,14 @@ tensor_id packed_weights(lower_context& ctx, std::size_t count, Pack&& pack) {
 // The Winograd output tile of a 3x3 conv (kiln compile --winograd), 0 for the direct kernel.
 // "auto" takes it where it measured faster: the transforms cost per input and output channel
 // what the products save per pair of them, so both counts must be large, and the plane large
-// enough to fill the transforms' 16 lanes. Zen 5 (single layers, packed/winograd.hpp against the
-// direct kernel): F(4x4) 1.7-1.9x faster with 64 to 256 channels on 56x56 to 14x14 planes, 1.2x
-// with 32 on 56x56 or 64 on 16x16, even with 32 on 16x16 or 16 on 32x32; on 7x7 planes F(2x2)
-// 1.3x with 512 channels, even with 64 on 8x8, and F(4x4) 2x slower (its 8x8 tiles waste a
-// quarter).
+// enough to fill the transforms' 16 lanes. Zen 5, single layers of C -> C channels on P x P
+// planes (kiln bench, each tile against the direct kernel, medians of 200-300 runs):
+// - C >= 64: F(4x4) 0.32-0.61 of the direct time from P = 14 up; F(2x2) 0.53-0.74 on 7x7 and
+//   8x8, where F(4x4)'s 8x8 tiles waste up to a quarter and it is 1.3-2x slower.
+// - C = 32: F(4x4) 0.53-0.79 from P = 28 up; F(2x2) 0.65 on 16x16; both even or slower on 14x14,
+//   F(2x2) 0.93 on 7x7 and 8x8 (left to the direct kernel).
+// - C = 16: faster only on 16x16 (F(2x2) 0.82) and 32x32 (F(4x4) 0.60-0.83); even or slower on
+//   14x14, 28x28 and 56x56. C = 8: even or slower but on 32x32 (0.83-1.10 across runs).
 index_t winograd_tile(graph::winograd_mode mode, const conv_params& p) {
   using mode_t = graph::winograd_mode;
   if (mode == mode_t::off) return 0;
@@ -41,8 +44,9 @@ index_t winograd_tile(graph::winograd_mode mode, const conv_params& p) {
   if (mode == mode_t::tile_4x4) return 4;
   const index_t channels = p.in_channels < p.out_channels ? p.in_channels : p.out_channels;
   const index_t plane = p.out[1] < p.out[2] ? p.out[1] : p.out[2];
-  if ((channels >= 64 && plane >= 14) || (channels >= 32 && plane >= 28)) return 4;
-  if (channels >= 256 && plane >= 7) return 2;
+  if (channels >= 64) return plane >= 14 ? 4 : plane >= 7 ? 2 : 0;
+  if (channels >= 32) return plane >= 28 ? 4 : plane >= 16 ? 2 : 0;
+  if (channels >= 16 && (plane == 16 || plane == 32)) return plane == 32 ? 4 : 2;
   return 0;
 }
 

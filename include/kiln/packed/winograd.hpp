@@ -92,13 +92,14 @@ template <index_t M> struct winograd_geometry {
   index_t band_rows, positions;
   index_t v_pitch;  // V's rows and the input planes: a band, and the reach of a last lane group
   index_t m_pitch;  // M's rows: a band in whole lane groups
+  index_t row_pitch;  // a padded input row: its tiles in whole lane groups, and one tile more
   index_t v_floats, m_floats, plane_floats, row_floats, out_floats;
   template <class P> constexpr explicit winograd_geometry(const P& p) noexcept
       : tiles_h(ceil_div(p.out[1], M)), tiles_w(ceil_div(p.out[2], M)), band_rows(best_band_rows(tiles_h, tiles_w)),
         positions(band_rows * tiles_w), v_pitch(round_up(positions, 16) + 16), m_pitch(round_up(positions, 16)),
-        v_floats(points * p.in_channels * v_pitch), m_floats(points * p.out_channels * m_pitch),
-        plane_floats((alpha * alpha + M) * v_pitch), row_floats(M * (round_up(tiles_w, 16) + 1)),
-        out_floats(M * M * m_pitch) {}
+        row_pitch(M * (round_up(tiles_w, 16) + 1)), v_floats(points * p.in_channels * v_pitch),
+        m_floats(points * p.out_channels * m_pitch), plane_floats((alpha * alpha + M) * v_pitch),
+        row_floats((band_rows * M + alpha - M) * row_pitch), out_floats(M * M * m_pitch) {}
 
   // The band's tile rows: up to winograd_band positions (one row at least), as few of them lost
   // to rounding up to whole vectors of 16 as can be (the matrix products' tiles are whole vectors),
@@ -113,8 +114,8 @@ template <index_t M> struct winograd_geometry {
   }
 };
 
-// Scratch: V, M, the band's input planes (and M more, which the last row's split reaches), a
-// padded input row, the band's output rows (M per tile row), and room to align V to 64 bytes.
+// Scratch: V, M, the band's input planes (and M more, which the last row's split reaches), the
+// band's padded input rows, its output rows (M per tile row), and room to align V to 64 bytes.
 template <index_t M, class P> constexpr std::size_t winograd_scratch_bytes(const P& p) noexcept {
   const winograd_geometry<M> g(p);
   return static_cast<std::size_t>(g.v_floats + g.m_floats + g.plane_floats + g.row_floats + g.out_floats) *
@@ -176,27 +177,35 @@ struct tile_lanes {
 
 // The band's input as alpha x alpha planes: tile row th of the band (th0 first), input row
 // th * M - pad + i (i < alpha), column tw * M + k - pad (k < alpha) at
-// planes[(i * alpha + k) * pitch + th * tiles_w + tw], zero outside the plane. Each input row is
-// copied into `row`, whose borders (the padding, and past the last column) stay zero, and split
-// into M column phases 16 entries at a time: planes 0 .. M - 1 from the row, planes M .. 2M - 1
-// from the row one tile on (of which planes M and M + 1 are kept; the rest land on the next
-// row's planes, written after, or on the M spare planes). A split's entries past tiles_w land on
-// the next tile row's, written after, or in the planes' slack.
+// planes[(i * alpha + k) * pitch + th * tiles_w + tw], zero outside the plane. The band's input
+// rows are first copied into `rows` (row_pitch apart), whose borders (the padding, and past the
+// last column) stay zero, and only then split into M column phases 16 entries at a time: planes
+// 0 .. M - 1 from the row, planes M .. 2M - 1 from the row one tile on (of which planes M and
+// M + 1 are kept; the rest land on the next row's planes, written after, or on the M spare
+// planes). A split's entries past tiles_w land on the next tile row's, written after, or in the
+// planes' slack. Copying all rows before the first split keeps the splits' vector loads away
+// from the copy's stores, which they overlap off by the padding: a load straddling a store
+// still in flight cannot take its data forwarded and waits for it to retire (split row by row,
+// those two loads took a third of a 16-channel layer's time on Zen 5).
 template <index_t M>
-inline void winograd_input_planes(const conv_params& p, const float* x, index_t th0, index_t rows, index_t tiles_w,
-                                  index_t pitch, float* row, float* planes) noexcept {
+inline void winograd_input_planes(const conv_params& p, const float* x, index_t th0, index_t band_rows, index_t tiles_w,
+                                  index_t pitch, float* rows, index_t row_pitch, float* planes) noexcept {
   constexpr index_t A = M + 2;
   const index_t h = p.in[1], w = p.in[2];
-  for (index_t th = 0; th < rows; ++th)
+  const index_t r0 = th0 * M - p.pad[1];  // the band's first input row, rows[0]
+  for (index_t i = 0; i < band_rows * M + A - M; ++i)
+    if (r0 + i >= 0 && r0 + i < h)
+      std::memcpy(rows + i * row_pitch + p.pad[2], x + (r0 + i) * w, static_cast<std::size_t>(w) * sizeof(float));
+  for (index_t th = 0; th < band_rows; ++th)
     for (index_t i = 0; i < A; ++i) {
-      const index_t r = (th0 + th) * M - p.pad[1] + i;
+      const index_t r = th * M + i;  // in rows
       float* const out = planes + i * A * pitch + th * tiles_w;
-      if (r < 0 || r >= h) {
+      if (r0 + r < 0 || r0 + r >= h) {
         for (index_t k = 0; k < A; ++k)
           std::memset(out + k * pitch, 0, static_cast<std::size_t>(tiles_w) * sizeof(float));
         continue;
       }
-      std::memcpy(row + p.pad[2], x + r * w, static_cast<std::size_t>(w) * sizeof(float));
+      const float* const row = rows + r * row_pitch;
       for (index_t q = 0; q < tiles_w; q += 16) {
         arch::active::deinterleave_rows<M>(row + q * M, out + q, pitch);
         arch::active::deinterleave_rows<M>(row + (q + 1) * M, out + M * pitch + q, pitch);
@@ -262,20 +271,20 @@ inline void conv_winograd_into(const conv_params& p, const float* x, const float
   float* const v = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(scratch) + 63) / 64 * 64);
   float* const mt = v + geo.v_floats;  // M[xi][out][positions]
   float* const planes = mt + geo.m_floats;
-  float* const row = planes + geo.plane_floats;
-  float* const orow = row + geo.row_floats;
-  // Zero once: the row's borders stay so; the planes' lane groups past a band read zeros or what
+  float* const rows = planes + geo.plane_floats;
+  float* const orow = rows + geo.row_floats;
+  // Zero once: the rows' borders stay so; the planes' lane groups past a band read zeros or what
   // a split left there (input values), never stale arena bytes (a denormal costs x86 a microcode
   // assist per operation).
-  std::memset(row, 0, static_cast<std::size_t>(geo.row_floats) * sizeof(float));
+  std::memset(rows, 0, static_cast<std::size_t>(geo.row_floats) * sizeof(float));
   std::memset(planes, 0, static_cast<std::size_t>(geo.plane_floats) * sizeof(float));
   for (index_t n = 0; n < p.batch; ++n) {
     const float* const xn = x + n * C * in_plane;
     for (index_t th0 = 0; th0 < geo.tiles_h; th0 += geo.band_rows) {
-      const index_t rows = geo.tiles_h - th0 < geo.band_rows ? geo.tiles_h - th0 : geo.band_rows;
-      const index_t count = rows * tiles_w;
+      const index_t band_rows = geo.tiles_h - th0 < geo.band_rows ? geo.tiles_h - th0 : geo.band_rows;
+      const index_t count = band_rows * tiles_w;
       for (index_t c = 0; c < C; ++c) {
-        winograd_input_planes<M>(p, xn + c * in_plane, th0, rows, tiles_w, vp, row, planes);
+        winograd_input_planes<M>(p, xn + c * in_plane, th0, band_rows, tiles_w, vp, rows, geo.row_pitch, planes);
         winograd_input_tiles<M>(planes, vp, count, v + c * vp, C * vp);
       }
       for (index_t xi = 0; xi < P; ++xi)
@@ -293,7 +302,7 @@ inline void conv_winograd_into(const conv_params& p, const float* x, const float
           const float b = bias ? bias[m] : 0.f;
           float* const ym = y + (n * out + m) * out_plane;
           winograd_output_tiles<M>(mt + m * mp, out * mp, count, orow, M * mp);
-          for (index_t th = 0; th < rows; ++th)
+          for (index_t th = 0; th < band_rows; ++th)
             for (index_t r = 0; r < M && (th0 + th) * M + r < p.out[1]; ++r) {
               float* const yr = ym + ((th0 + th) * M + r) * p.out[2];
               store_row(yr, residual ? residual + (yr - y) : nullptr, orow + r * M * mp + th * tiles_w * M, b, p.out[2],
