@@ -248,39 +248,59 @@ template <index_t NB, index_t Step, class F> inline void for_each_window_tile(in
     if (j0 < positions) last_window_tile<NB - Step, Step>(j0, positions - j0, f);
 }
 
+// Where a float tile's rows go: row r at c + r * ldc.
+struct tile_target {
+  float* c;
+  index_t ldc;
+};
+
 // The float tiles of every block of conv_mr output channels (mblocks of them, w_block weights
 // apart, `steps` steps of rows_at(j0) each) over every window tile of `positions`: whole tiles a
 // block at a time, a narrower last tile G = NB / W blocks at once, so it keeps a full tile's
 // accumulators (a 16-wide tile of one block has 4, too few chains for the FMA latency:
 // ResNet-8's 8x8 layers, 64 + 16 wide positions, ran at 31 % of peak so).
-// store(mb, blocks, c, W, j0, width): c holds blocks * conv_mr rows of W columns.
-template <class RowsAt, class Store>
-inline void f32_window_sweep(index_t steps, const float* w, index_t w_block, index_t mblocks, index_t positions,
-                             const RowsAt& rows_at, Store&& store) noexcept {
+// out_at(mb, j0, local, W) -> tile_target: where the tile of blocks from mb at position j0 goes,
+// `local` (room for conv_mr x NB floats, rows W apart) or the caller's own rows. Then
+// store(mb, blocks, c, W, j0, width): the tile's blocks * conv_mr rows of W columns at c.
+template <class RowsAt, class OutAt, class Store>
+inline void f32_window_sweep_to(index_t steps, const float* w, index_t w_block, index_t mblocks, index_t positions,
+                                const RowsAt& rows_at, const OutAt& out_at, Store&& store) noexcept {
   constexpr index_t NB = arch::active::f32_window_nb, Step = arch::active::f32_window_step, MR = conv_mr;
   for (index_t mb = 0; mb < mblocks; ++mb)
     for_each_window_tile<NB, Step>(positions, [&](index_t j0, index_t width, auto tile) {
       if constexpr (decltype(tile)::value == NB) {  // narrower last tiles: below
-        float c[MR * NB];
-        arch::active::f32_tile<MR, NB>(steps, w + mb * w_block, 1, MR, rows_at(j0), c);
-        store(mb, index_t{1}, c, NB, j0, width);
+        float local[MR * NB];
+        const tile_target t = out_at(mb, j0, local, NB);
+        arch::active::f32_tile<MR, NB>(steps, w + mb * w_block, 1, MR, rows_at(j0), t.c, t.ldc);
+        store(mb, index_t{1}, t.c, NB, j0, width);
       }
     });
   for_each_window_tile<NB, Step>(positions, [&](index_t j0, index_t width, auto tile) {
     constexpr index_t W = decltype(tile)::value, G = NB / W;
     if constexpr (W < NB) {
-      float c[MR * NB];  // G * MR rows of W
+      float local[MR * NB];  // G * MR rows of W
       index_t mb = 0;
       for (; mb + G <= mblocks; mb += G) {
-        arch::active::f32_tile_row_blocks<G, MR, W>(steps, w + mb * w_block, 1, MR, w_block, rows_at(j0), c);
-        store(mb, G, c, W, j0, width);
+        const tile_target t = out_at(mb, j0, local, W);
+        arch::active::f32_tile_row_blocks<G, MR, W>(steps, w + mb * w_block, 1, MR, w_block, rows_at(j0), t.c, t.ldc);
+        store(mb, G, t.c, W, j0, width);
       }
       for (; mb < mblocks; ++mb) {
-        arch::active::f32_tile<MR, W>(steps, w + mb * w_block, 1, MR, rows_at(j0), c);
-        store(mb, index_t{1}, c, W, j0, width);
+        const tile_target t = out_at(mb, j0, local, W);
+        arch::active::f32_tile<MR, W>(steps, w + mb * w_block, 1, MR, rows_at(j0), t.c, t.ldc);
+        store(mb, index_t{1}, t.c, W, j0, width);
       }
     }
   });
+}
+
+// The same into a local tile each time.
+template <class RowsAt, class Store>
+inline void f32_window_sweep(index_t steps, const float* w, index_t w_block, index_t mblocks, index_t positions,
+                             const RowsAt& rows_at, Store&& store) noexcept {
+  f32_window_sweep_to(
+      steps, w, w_block, mblocks, positions, rows_at,
+      [](index_t, index_t, float* local, index_t tw) { return tile_target{local, tw}; }, store);
 }
 
 }  // namespace detail

@@ -9,7 +9,7 @@
 // A pass takes a band of whole tile rows, up to winograd_band positions:
 //   1. input transform: V[xi][c][j] = (B^T d_j B)[xi] for transform point xi, channel c, tile j;
 //   2. for each point xi, the matrix product M[xi] = U[xi] (out x C) * V[xi] (C x tiles) with the
-//      direct path's window tiles (packed/direct.hpp f32_window_sweep), tiles as positions;
+//      direct path's window tiles (packed/direct.hpp f32_window_sweep_to), tiles as positions;
 //   3. output transform: y = act(A^T M A + bias (+ residual)), a tile's M x M outputs at once.
 // Tiles are the lanes of vectors in both transforms, 16 at a time, tile (th, tw) of the band at
 // position th * tiles_w + tw. Each input row is split into M column phases (arch
@@ -98,7 +98,7 @@ template <index_t M> struct winograd_geometry {
       : tiles_h(ceil_div(p.out[1], M)), tiles_w(ceil_div(p.out[2], M)), band_rows(best_band_rows(tiles_h, tiles_w)),
         positions(band_rows * tiles_w), v_pitch(round_up(positions, 16) + 16), m_pitch(round_up(positions, 16)),
         row_pitch(M * (round_up(tiles_w, 16) + 1)), v_floats(points * p.in_channels * v_pitch),
-        m_floats(points * p.out_channels * m_pitch), plane_floats((alpha * alpha + M) * v_pitch),
+        m_floats(points * round_up(p.out_channels, conv_mr) * m_pitch), plane_floats((alpha * alpha + M) * v_pitch),
         row_floats((band_rows * M + alpha - M) * row_pitch), out_floats(M * M * m_pitch) {}
 
   // The band's tile rows: up to winograd_band positions (one row at least), as few of them lost
@@ -265,11 +265,11 @@ inline void conv_winograd_into(const conv_params& p, const float* x, const float
                                const float* residual, float* y, void* scratch) noexcept {
   constexpr index_t A = M + 2, P = A * A, MR = conv_mr;
   const winograd_geometry<M> geo(p);
-  const index_t C = p.in_channels, out = p.out_channels, mblocks = ceil_div(out, MR);
+  const index_t C = p.in_channels, out = p.out_channels, mblocks = ceil_div(out, MR), out_rows = mblocks * MR;
   const index_t vp = geo.v_pitch, mp = geo.m_pitch, tiles_w = geo.tiles_w;
   const index_t in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2];
   float* const v = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(scratch) + 63) / 64 * 64);
-  float* const mt = v + geo.v_floats;  // M[xi][out][positions]
+  float* const mt = v + geo.v_floats;  // M[xi][out_rows][positions]
   float* const planes = mt + geo.m_floats;
   float* const rows = planes + geo.plane_floats;
   float* const orow = rows + geo.row_floats;
@@ -287,21 +287,20 @@ inline void conv_winograd_into(const conv_params& p, const float* x, const float
         winograd_input_planes<M>(p, xn + c * in_plane, th0, band_rows, tiles_w, vp, rows, geo.row_pitch, planes);
         winograd_input_tiles<M>(planes, vp, count, v + c * vp, C * vp);
       }
+      // Each tile straight into M: rows of a last partial block land in M's spare rows.
       for (index_t xi = 0; xi < P; ++xi)
-        f32_window_sweep(C, u + xi * mblocks * C * MR, C * MR, mblocks, count,
-                         [&](index_t j0) { return arch::panel_rows<float>{v + xi * C * vp + j0, vp}; },
-                         [&](index_t mb, index_t blocks, const float* c, index_t tw, index_t j0, index_t) {
-                           const index_t left = out - mb * MR, r_end = left < blocks * MR ? left : blocks * MR;
-                           // whole tiles (tw, a constant): a tile ends within the band's lane groups
-                           for (index_t r = 0; r < r_end; ++r)
-                             std::memcpy(mt + (xi * out + mb * MR + r) * mp + j0, c + r * tw,
-                                         static_cast<std::size_t>(tw) * sizeof(float));
-                         });
+        f32_window_sweep_to(
+            C, u + xi * mblocks * C * MR, C * MR, mblocks, count,
+            [&](index_t j0) { return arch::panel_rows<float>{v + xi * C * vp + j0, vp}; },
+            [&](index_t mb, index_t j0, float*, index_t) {
+              return tile_target{mt + (xi * out_rows + mb * MR) * mp + j0, mp};
+            },
+            [](index_t, index_t, const float*, index_t, index_t, index_t) {});
       with_activation(p.act, [&](auto act) {
         for (index_t m = 0; m < out; ++m) {
           const float b = bias ? bias[m] : 0.f;
           float* const ym = y + (n * out + m) * out_plane;
-          winograd_output_tiles<M>(mt + m * mp, out * mp, count, orow, M * mp);
+          winograd_output_tiles<M>(mt + m * mp, out_rows * mp, count, orow, M * mp);
           for (index_t th = 0; th < band_rows; ++th)
             for (index_t r = 0; r < M && (th0 + th) * M + r < p.out[1]; ++r) {
               float* const yr = ym + ((th0 + th) * M + r) * p.out[2];

@@ -236,7 +236,7 @@ inline float multiply_add(float a, float b, float acc) noexcept {
 // Columns [j0, j0 + BW) of an MR x NB tile (J0 >= 0: j0 = J0, known to the compiler).
 template <index_t MR, index_t NB, index_t BW, index_t J0 = -1, class Rows>
 KILN_ALWAYS_INLINE inline void f32_tile_block(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows,
-                                              index_t j0, float* c) noexcept {
+                                              index_t j0, float* c, index_t ldc) noexcept {
   if constexpr (J0 >= 0) j0 = J0;
   float acc[MR][BW] = {};
   rows.each(k, [&](const float* b) {
@@ -249,7 +249,7 @@ KILN_ALWAYS_INLINE inline void f32_tile_block(index_t k, const float* a, index_t
     a += a_ks;
   });
   KILN_UNROLL for (index_t r = 0; r < MR; ++r)
-    KILN_UNROLL for (index_t j = 0; j < BW; ++j) c[r * NB + j0 + j] = acc[r][j];
+    KILN_UNROLL for (index_t j = 0; j < BW; ++j) c[r * ldc + j0 + j] = acc[r][j];
 }
 // Columns a block: 16 accumulators (4 rows of 4, 2 of 8, 1 of 16), at most the tile's width.
 template <index_t MR, index_t NB> constexpr index_t f32_block_width() noexcept {
@@ -262,15 +262,16 @@ template <index_t MR, index_t NB> constexpr index_t f32_block_width() noexcept {
 // 26.8 M instructions against a loop of blocks), more (wide dense panels) by a loop over the
 // blocks, where unrolled blocks of every width grew fc_autoencoder's firmware by 11 KB.
 template <index_t MR, index_t NB, class Rows>
-inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows, float* c) noexcept {
+inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows, float* c,
+                     index_t ldc = NB) noexcept {
   constexpr index_t BW = detail::f32_block_width<MR, NB>();
   if constexpr (MR > 4 || NB % BW != 0 || BW % 4 != 0) {
-    generic::f32_tile<MR, NB>(k, a, a_rs, a_ks, rows, c);
+    generic::f32_tile<MR, NB>(k, a, a_rs, a_ks, rows, c, ldc);
   } else if constexpr (NB <= 2 * BW) {
-    detail::f32_tile_block<MR, NB, BW, 0>(k, a, a_rs, a_ks, rows, 0, c);
-    if constexpr (NB == 2 * BW) detail::f32_tile_block<MR, NB, BW, BW>(k, a, a_rs, a_ks, rows, BW, c);
+    detail::f32_tile_block<MR, NB, BW, 0>(k, a, a_rs, a_ks, rows, 0, c, ldc);
+    if constexpr (NB == 2 * BW) detail::f32_tile_block<MR, NB, BW, BW>(k, a, a_rs, a_ks, rows, BW, c, ldc);
   } else {
-    for (index_t j0 = 0; j0 < NB; j0 += BW) detail::f32_tile_block<MR, NB, BW>(k, a, a_rs, a_ks, rows, j0, c);
+    for (index_t j0 = 0; j0 < NB; j0 += BW) detail::f32_tile_block<MR, NB, BW>(k, a, a_rs, a_ks, rows, j0, c, ldc);
   }
 }
 template <index_t MR, index_t NB>
@@ -280,8 +281,8 @@ inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, cons
 }
 template <index_t G, index_t MR, index_t NB, class Rows>
 inline void f32_tile_row_blocks(index_t k, const float* a, index_t a_rs, index_t a_ks, index_t a_gs, const Rows& rows,
-                                float* c) noexcept {
-  for (index_t g = 0; g < G; ++g) f32_tile<MR, NB>(k, a + g * a_gs, a_rs, a_ks, rows, c + g * MR * NB);
+                                float* c, index_t ldc = NB) noexcept {
+  for (index_t g = 0; g < G; ++g) f32_tile<MR, NB>(k, a + g * a_gs, a_rs, a_ks, rows, c + g * MR * ldc, ldc);
 }
 
 // Float depthwise taps on a wide plane (generic::depthwise_taps' contract) for 3x3 kernels, a

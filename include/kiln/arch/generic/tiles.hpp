@@ -68,8 +68,10 @@ inline constexpr const char* int8_tile_name = "generic";
 // int8_dense_tile: on scalar targets a 4 x 8 tile is more accumulators than registers, and
 // unrolling every instance of it grew Cortex-M4 code at -O3 by 8-27 KB for the same instruction
 // count.
+// Row r of an f32 tile's result at c + r * ldc (the tile's own width by default).
 template <index_t MR, index_t NB, class Rows>
-inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows, float* c) noexcept {
+inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows, float* c,
+                     index_t ldc = NB) noexcept {
   float acc[MR][NB] = {};
   rows.each(k, [&](const float* b) {
     for (index_t r = 0; r < MR; ++r) {
@@ -79,7 +81,7 @@ inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, cons
     a += a_ks;
   });
   for (index_t r = 0; r < MR; ++r)
-    for (index_t j = 0; j < NB; ++j) c[r * NB + j] = acc[r][j];
+    for (index_t j = 0; j < NB; ++j) c[r * ldc + j] = acc[r][j];
 }
 template <index_t MR, index_t NB>
 inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const float* b, index_t ldb,
@@ -91,8 +93,8 @@ inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, cons
 // here each block is its own tile.
 template <index_t G, index_t MR, index_t NB, class Rows>
 inline void f32_tile_row_blocks(index_t k, const float* a, index_t a_rs, index_t a_ks, index_t a_gs, const Rows& rows,
-                                float* c) noexcept {
-  for (index_t g = 0; g < G; ++g) f32_tile<MR, NB>(k, a + g * a_gs, a_rs, a_ks, rows, c + g * MR * NB);
+                                float* c, index_t ldc = NB) noexcept {
+  for (index_t g = 0; g < G; ++g) f32_tile<MR, NB>(k, a + g * a_gs, a_rs, a_ks, rows, c + g * MR * ldc, ldc);
 }
 
 // Depthwise taps over a wide plane (packed/depthwise.hpp), float or int32:

@@ -88,13 +88,14 @@ KILN_ALWAYS_INLINE inline void tile_in_registers(index_t steps, const A* a, inde
 // An MR x V tile (vectors [V0, V) here) in column chunks of at most Ops::max_accumulators, a
 // multiple of Ops::vector_group vectors (the ones store() joins), each a pass over the steps.
 template <class Ops, index_t MR, index_t V, index_t V0 = 0, class A, class Rows, class C>
-inline void register_tile(index_t steps, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, C* c) noexcept {
+inline void register_tile(index_t steps, const A* a, index_t a_rs, index_t a_ks, const Rows& rows, C* c,
+                          index_t ldc = Ops::cols * V) noexcept {
   constexpr index_t group = Ops::vector_group, fit = Ops::max_accumulators / MR / group * group;
   constexpr index_t chunk = fit > group ? fit : group, n = V - V0 < chunk ? V - V0 : chunk;
   Rows part = rows;
   part.b += Ops::bytes * V0;
-  tile_in_registers<Ops, MR, n>(steps, a, a_rs, a_ks, part, c + Ops::cols * V0, Ops::cols * V);
-  if constexpr (V0 + n < V) register_tile<Ops, MR, V, V0 + n>(steps, a, a_rs, a_ks, rows, c);
+  tile_in_registers<Ops, MR, n>(steps, a, a_rs, a_ks, part, c + Ops::cols * V0, ldc);
+  if constexpr (V0 + n < V) register_tile<Ops, MR, V, V0 + n>(steps, a, a_rs, a_ks, rows, c, ldc);
 }
 
 struct f32_ops {
@@ -125,19 +126,20 @@ struct f32_ops {
 }  // namespace detail
 
 template <index_t MR, index_t NB, class Rows>
-inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows, float* c) noexcept {
+inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const Rows& rows, float* c,
+                     index_t ldc = NB) noexcept {
   constexpr index_t lanes = static_cast<index_t>(f32_batch::size);
-  if constexpr (NB % lanes != 0) generic::f32_tile<MR, NB>(k, a, a_rs, a_ks, rows, c);
-  else detail::register_tile<detail::f32_ops, MR, NB / lanes>(k, a, a_rs, a_ks, rows, c);
+  if constexpr (NB % lanes != 0) generic::f32_tile<MR, NB>(k, a, a_rs, a_ks, rows, c, ldc);
+  else detail::register_tile<detail::f32_ops, MR, NB / lanes>(k, a, a_rs, a_ks, rows, c, ldc);
 }
 // G blocks of MR rows (block g's at a + g * a_gs) over NB columns in one tile: a narrow tile
 // keeps as many accumulators as a full one (see packed/conv.hpp conv_direct).
 template <index_t G, index_t MR, index_t NB, class Rows>
 inline void f32_tile_row_blocks(index_t k, const float* a, index_t a_rs, index_t a_ks, index_t a_gs, const Rows& rows,
-                                float* c) noexcept {
+                                float* c, index_t ldc = NB) noexcept {
   constexpr index_t lanes = static_cast<index_t>(f32_batch::size);
   static_assert(NB % lanes == 0 && G * MR * (NB / lanes) <= f32_max_accumulators, "one pass in registers");
-  detail::tile_in_registers<detail::f32_ops, G * MR, NB / lanes, MR>(k, a, a_rs, a_ks, rows, c, NB, a_gs);
+  detail::tile_in_registers<detail::f32_ops, G * MR, NB / lanes, MR>(k, a, a_rs, a_ks, rows, c, ldc, a_gs);
 }
 template <index_t MR, index_t NB>
 inline void f32_tile(index_t k, const float* a, index_t a_rs, index_t a_ks, const float* b, index_t ldb,
