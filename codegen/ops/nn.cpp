@@ -30,13 +30,15 @@ tensor_id packed_weights(lower_context& ctx, std::size_t count, Pack&& pack) {
 // "auto" takes it where it measured faster: the transforms cost per input and output channel
 // what the products save per pair of them, so both counts must be large, and the plane large
 // enough to fill the transforms' 16 lanes. Zen 5, single layers of C -> C channels on P x P
-// planes (kiln bench, each tile against the direct kernel, medians of 200-300 runs):
-// - C >= 64: F(4x4) 0.32-0.61 of the direct time from P = 14 up; F(2x2) 0.53-0.74 on 7x7 and
+// planes (kiln bench, each tile against the direct kernel, medians of 200-300 runs; the grid in
+// docs/performance.md). Taken where a tile was 10 % faster or more in every round: under that,
+// the direct kernel's 16/9 to 4x smaller weights win.
+// - C >= 64: F(4x4) 0.32-0.61 of the direct time from P = 14 up; F(2x2) 0.53-0.78 on 7x7 and
 //   8x8, where F(4x4)'s 8x8 tiles waste up to a quarter and it is 1.3-2x slower.
-// - C = 32: F(4x4) 0.53-0.79 from P = 28 up; F(2x2) 0.65 on 16x16; both even or slower on 14x14,
-//   F(2x2) 0.93 on 7x7 and 8x8 (left to the direct kernel).
-// - C = 16: faster only on 16x16 (F(2x2) 0.82) and 32x32 (F(4x4) 0.60-0.83); even or slower on
-//   14x14, 28x28 and 56x56. C = 8: even or slower but on 32x32 (0.83-1.10 across runs).
+// - C = 32: F(4x4) 0.53-0.79 from P = 28 up; F(2x2) 0.65-0.82 on 16x16; 0.85-1.16 on 14x14,
+//   F(2x2) 0.91-0.95 on 7x7 and 8x8.
+// - C = 16: F(2x2) 0.76-0.83 on 16x16, F(4x4) 0.58-0.81 on 32x32; 0.89-1.24 on 14x14, 28x28 and
+//   56x56. C = 8: 0.83-1.10 on 32x32, slower elsewhere.
 index_t winograd_tile(graph::winograd_mode mode, const conv_params& p) {
   using mode_t = graph::winograd_mode;
   if (mode == mode_t::off) return 0;
