@@ -42,6 +42,7 @@ using generic::f32_window_step;
 using generic::qlinear_add_row;  // the reference loop, cvtps2dq by vcvtr where the FPU has it
 using generic::strided_quad_rows;
 using generic::store_row;
+using generic::f32_strided_rows_in_vectors;
 using generic::strided_rows;
 using generic::int8_tile_row_blocks;
 using generic::s8_row_blocks;

@@ -325,6 +325,10 @@ inline void requantize_lanes(const std::int32_t* acc, index_t count, const float
       *y = static_cast<Y>(kiln::requantize_saturate(*acc, rq[l], zero_point, lo, hi));
 }
 
+// Whether strided_rows on floats runs in vectors (masked loads), so that callers with short
+// rows of their own (packed/panel.hpp) gain by it: not here, where their own loops cost less.
+inline constexpr bool f32_strided_rows_in_vectors = false;
+
 // Rows of a direct conv's band (packed/direct.hpp), a stride phase of padded input rows: for
 // rows r < count and columns q < n, dst[r * dst_stride + q] = x[r * x_stride + first + q * s]
 // where 0 <= first + q * s < width, else 0. The SIMD targets load under masks (the padding comes

@@ -1198,6 +1198,7 @@ using generic::split_dense_row;
 // of ResNet-8's stride-2 layers.
 #if defined(__AVX512F__)
 using generic::strided_rows;  // other element types
+inline constexpr bool f32_strided_rows_in_vectors = true;
 namespace detail {
 // Bits i < 16 with 0 <= c + i < width: the lanes of a load at x + c that lie inside the row.
 inline __mmask16 lanes_inside(index_t c, index_t width) noexcept {
@@ -1228,6 +1229,7 @@ inline void strided_rows(float* dst, index_t dst_stride, index_t count, index_t 
 }
 #elif defined(__AVX2__)
 using generic::strided_rows;  // other element types
+inline constexpr bool f32_strided_rows_in_vectors = true;
 namespace detail {
 // All bits of lane i (of 8) set where lo <= i < hi.
 inline __m256i lanes_between(index_t lo, index_t hi) noexcept {
@@ -1266,6 +1268,7 @@ inline void strided_rows(float* dst, index_t dst_stride, index_t count, index_t 
 }
 #else
 using generic::strided_rows;
+using generic::f32_strided_rows_in_vectors;
 #endif
 
 // strided_quad_rows (see generic) on AVX-512BW, strides 1 and 2: 16 quads per step. Each
