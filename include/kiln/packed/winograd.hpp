@@ -12,7 +12,7 @@
 //      direct path's window tiles (packed/direct.hpp f32_window_sweep_to), tiles as positions;
 //   3. output transform: y = act(A^T M A + bias (+ residual)), a tile's M x M outputs at once.
 // Tiles are the lanes of vectors in both transforms, 16 at a time, tile (th, tw) of the band at
-// position th * tiles_w + tw. Each input row is split into M column phases (arch
+// position th * tiles_w + tw. Each input row is split once into M column phases (arch
 // deinterleave_rows) straight into alpha planes of the band, plane k holding column tw * M + k of
 // each tile, so the transform reads whole vectors; its outputs are zipped back into rows (arch
 // interleave_rows).
@@ -90,15 +90,17 @@ template <index_t M> struct winograd_geometry {
   static constexpr index_t alpha = M + 2, points = alpha * alpha;
   index_t tiles_h, tiles_w;
   index_t band_rows, positions;
-  index_t v_pitch;  // V's rows and the input planes: a band, and the reach of a last lane group
+  index_t v_pitch;  // V's rows: a band, and the reach of a last lane group
+  index_t plane_pitch;  // the input planes: a band and one tile row more, and a split's reach
   index_t m_pitch;  // M's rows: a band in whole lane groups
   index_t row_pitch;  // a padded input row: its tiles in whole lane groups, and one tile more
   index_t v_floats, m_floats, plane_floats, row_floats, out_floats;
   template <class P> constexpr explicit winograd_geometry(const P& p) noexcept
       : tiles_h(ceil_div(p.out[1], M)), tiles_w(ceil_div(p.out[2], M)), band_rows(best_band_rows(tiles_h, tiles_w)),
-        positions(band_rows * tiles_w), v_pitch(round_up(positions, 16) + 16), m_pitch(round_up(positions, 16)),
+        positions(band_rows * tiles_w), v_pitch(round_up(positions, 16) + 16),
+        plane_pitch(round_up(positions + tiles_w, 16) + 16), m_pitch(round_up(positions, 16)),
         row_pitch(M * (round_up(tiles_w, 16) + 1)), v_floats(points * p.in_channels * v_pitch),
-        m_floats(points * round_up(p.out_channels, conv_mr) * m_pitch), plane_floats((alpha * alpha + M) * v_pitch),
+        m_floats(points * round_up(p.out_channels, conv_mr) * m_pitch), plane_floats((M * alpha + M) * plane_pitch),
         row_floats((band_rows * M + alpha - M) * row_pitch), out_floats(M * M * m_pitch) {}
 
   // The band's tile rows: up to winograd_band positions (one row at least), as few of them lost
@@ -114,11 +116,12 @@ template <index_t M> struct winograd_geometry {
   }
 };
 
-// Scratch: V, M, the band's input planes (and M more, which the last row's split reaches), the
-// band's padded input rows, its output rows (M per tile row), and room to align V to 64 bytes.
+// Scratch: V, M, the band's input planes (and M more, which the last row's split reaches), two
+// buffers of the band's padded input rows (one channel's split, the next one's copy), its output
+// rows (M per tile row), and room to align V to 64 bytes.
 template <index_t M, class P> constexpr std::size_t winograd_scratch_bytes(const P& p) noexcept {
   const winograd_geometry<M> g(p);
-  return static_cast<std::size_t>(g.v_floats + g.m_floats + g.plane_floats + g.row_floats + g.out_floats) *
+  return static_cast<std::size_t>(g.v_floats + g.m_floats + g.plane_floats + 2 * g.row_floats + g.out_floats) *
              sizeof(float) +
          64;
 }
@@ -175,57 +178,65 @@ struct tile_lanes {
   }
 };
 
-// The band's input as alpha x alpha planes: tile row th of the band (th0 first), input row
-// th * M - pad + i (i < alpha), column tw * M + k - pad (k < alpha) at
-// planes[(i * alpha + k) * pitch + th * tiles_w + tw], zero outside the plane. The band's input
-// rows are first copied into `rows` (row_pitch apart), whose borders (the padding, and past the
-// last column) stay zero, and only then split into M column phases 16 entries at a time: planes
-// 0 .. M - 1 from the row, planes M .. 2M - 1 from the row one tile on (of which planes M and
-// M + 1 are kept; the rest land on the next row's planes, written after, or on the M spare
-// planes). A split's entries past tiles_w land on the next tile row's, written after, or in the
-// planes' slack. Copying all rows before the first split keeps the splits' vector loads away
-// from the copy's stores, which they overlap off by the padding: a load straddling a store
-// still in flight cannot take its data forwarded and waits for it to retire (split row by row,
-// those two loads took a third of a 16-channel layer's time on Zen 5).
+// A band's input rows, th0 * M - pad on, into `rows` (row_pitch apart) at column pad, whose
+// borders (the padding, and past the last column) stay zero, as do rows outside the input.
 template <index_t M>
-inline void winograd_input_planes(const conv_params& p, const float* x, index_t th0, index_t band_rows, index_t tiles_w,
-                                  index_t pitch, float* rows, index_t row_pitch, float* planes) noexcept {
-  constexpr index_t A = M + 2;
+inline void winograd_copy_rows(const conv_params& p, const float* x, index_t th0, index_t band_rows, float* rows,
+                               index_t row_pitch) noexcept {
   const index_t h = p.in[1], w = p.in[2];
-  const index_t r0 = th0 * M - p.pad[1];  // the band's first input row, rows[0]
-  for (index_t i = 0; i < band_rows * M + A - M; ++i)
-    if (r0 + i >= 0 && r0 + i < h)
-      std::memcpy(rows + i * row_pitch + p.pad[2], x + (r0 + i) * w, static_cast<std::size_t>(w) * sizeof(float));
-  for (index_t th = 0; th < band_rows; ++th)
-    for (index_t i = 0; i < A; ++i) {
-      const index_t r = th * M + i;  // in rows
-      float* const out = planes + i * A * pitch + th * tiles_w;
-      if (r0 + r < 0 || r0 + r >= h) {
-        for (index_t k = 0; k < A; ++k)
-          std::memset(out + k * pitch, 0, static_cast<std::size_t>(tiles_w) * sizeof(float));
-        continue;
-      }
-      const float* const row = rows + r * row_pitch;
-      for (index_t q = 0; q < tiles_w; q += 16) {
-        arch::active::deinterleave_rows<M>(row + q * M, out + q, pitch);
-        arch::active::deinterleave_rows<M>(row + (q + 1) * M, out + M * pitch + q, pitch);
-      }
+  const index_t r0 = th0 * M - p.pad[1];
+  for (index_t r = 0; r < band_rows * M + 2; ++r)
+    if (r0 + r >= 0 && r0 + r < h)
+      std::memcpy(rows + r * row_pitch + p.pad[2], x + (r0 + r) * w, static_cast<std::size_t>(w) * sizeof(float));
+}
+
+// The band's input as planes: tile row th of the band (th0 first), input row th * M - pad + i
+// (i < M), column tw * M + k - pad (k < alpha) at planes[(i * alpha + k) * pitch + th * tiles_w + tw],
+// zero outside the plane, for th up to band_rows: one tile row past the band, of which rows
+// i < alpha - M are kept. A tile's rows M .. alpha - 1 are the first rows of the tile below it,
+// tiles_w positions on (winograd_input_tiles reads them there), so each input row is split once.
+// The rows come from winograd_copy_rows and are split into M column phases 16 entries at a time:
+// planes 0 .. M - 1 from the row, planes M .. 2M - 1 from the row one tile on (of which planes M
+// and M + 1 are kept; the rest land on the next row's planes, written after, or on the M spare
+// planes). A split's entries past tiles_w land on the next tile row's, written after, or in the
+// planes' slack.
+template <index_t M>
+inline void winograd_split_rows(const conv_params& p, const float* rows, index_t row_pitch, index_t th0,
+                                index_t band_rows, index_t tiles_w, float* planes, index_t pitch) noexcept {
+  constexpr index_t A = M + 2;
+  const index_t r0 = th0 * M - p.pad[1];
+  for (index_t r = 0; r < band_rows * M + A - M; ++r) {
+    const index_t th = r / M, i = r % M;
+    float* const out = planes + i * A * pitch + th * tiles_w;
+    if (r0 + r < 0 || r0 + r >= p.in[1]) {
+      for (index_t k = 0; k < A; ++k)
+        std::memset(out + k * pitch, 0, static_cast<std::size_t>(tiles_w) * sizeof(float));
+      continue;
     }
+    const float* const row = rows + r * row_pitch;
+    for (index_t q = 0; q < tiles_w; q += 16) {
+      arch::active::deinterleave_rows<M>(row + q * M, out + q, pitch);
+      arch::active::deinterleave_rows<M>(row + (q + 1) * M, out + M * pitch + q, pitch);
+    }
+  }
 }
 
 // V[xi * v_xi + t] = (B^T d B)[xi] for the n tiles of the input planes (winograd_input_planes,
-// `pitch` apart), in whole lane groups: up to 15 more of whatever the planes hold past the band
-// (zeros, or input values a split left there: finite), which the matrix products' last tile
-// reads and no output keeps.
+// `pitch` apart, a tile row `tiles_w` positions), in whole lane groups: up to 15 more of whatever
+// the planes hold past the band (zeros, or input values a split left there: finite), which the
+// matrix products' last tile reads and no output keeps.
 template <index_t M>
-inline void winograd_input_tiles(const float* planes, index_t pitch, index_t n, float* v, index_t v_xi) noexcept {
+inline void winograd_input_tiles(const float* planes, index_t pitch, index_t tiles_w, index_t n, float* v,
+                                 index_t v_xi) noexcept {
   using T = winograd_transform<M>;
   constexpr index_t A = T::alpha, L = tile_lanes::size;
+  static_assert(A - M <= M, "a tile's last rows are within the next tile row's first M");
   for (index_t t0 = 0; t0 < n; t0 += L) {
     tile_lanes rows[A][A];  // B^T along each input row
     KILN_UNROLL for (index_t i = 0; i < A; ++i) {
+      const float* const row = planes + (i % M) * A * pitch + t0 + (i / M) * tiles_w;
       tile_lanes d[A];
-      KILN_UNROLL for (index_t k = 0; k < A; ++k) std::memcpy(d[k].v, planes + (i * A + k) * pitch + t0, sizeof d[k].v);
+      KILN_UNROLL for (index_t k = 0; k < A; ++k) std::memcpy(d[k].v, row + k * pitch, sizeof d[k].v);
       T::input(d, rows[i]);
     }
     KILN_UNROLL for (index_t b = 0; b < A; ++b) {
@@ -272,20 +283,28 @@ inline void conv_winograd_into(const conv_params& p, const float* x, const float
   float* const mt = v + geo.v_floats;  // M[xi][out_rows][positions]
   float* const planes = mt + geo.m_floats;
   float* const rows = planes + geo.plane_floats;
-  float* const orow = rows + geo.row_floats;
+  float* const orow = rows + 2 * geo.row_floats;  // after two buffers of rows
   // Zero once: the rows' borders stay so; the planes' lane groups past a band read zeros or what
   // a split left there (input values), never stale arena bytes (a denormal costs x86 a microcode
   // assist per operation).
-  std::memset(rows, 0, static_cast<std::size_t>(geo.row_floats) * sizeof(float));
+  std::memset(rows, 0, static_cast<std::size_t>(2 * geo.row_floats) * sizeof(float));
   std::memset(planes, 0, static_cast<std::size_t>(geo.plane_floats) * sizeof(float));
   for (index_t n = 0; n < p.batch; ++n) {
     const float* const xn = x + n * C * in_plane;
     for (index_t th0 = 0; th0 < geo.tiles_h; th0 += geo.band_rows) {
       const index_t band_rows = geo.tiles_h - th0 < geo.band_rows ? geo.tiles_h - th0 : geo.band_rows;
       const index_t count = band_rows * tiles_w;
+      // The rows of channel c + 1 are copied before channel c's are split: a split's vector
+      // loads overlap the copy's stores off by the padding, and a load straddling a store still
+      // in flight cannot take its data forwarded and waits for it to retire (split right after
+      // the copy, those loads took a third of a 16-channel layer's time on Zen 5).
+      winograd_copy_rows<M>(p, xn, th0, band_rows, rows, geo.row_pitch);
       for (index_t c = 0; c < C; ++c) {
-        winograd_input_planes<M>(p, xn + c * in_plane, th0, band_rows, tiles_w, vp, rows, geo.row_pitch, planes);
-        winograd_input_tiles<M>(planes, vp, count, v + c * vp, C * vp);
+        float* const next_rows = rows + ((c + 1) % 2) * geo.row_floats;
+        if (c + 1 < C) winograd_copy_rows<M>(p, xn + (c + 1) * in_plane, th0, band_rows, next_rows, geo.row_pitch);
+        winograd_split_rows<M>(p, rows + (c % 2) * geo.row_floats, geo.row_pitch, th0, band_rows, tiles_w, planes,
+                               geo.plane_pitch);
+        winograd_input_tiles<M>(planes, geo.plane_pitch, tiles_w, count, v + c * vp, C * vp);
       }
       // Each tile straight into M: rows of a last partial block land in M's spare rows.
       for (index_t xi = 0; xi < P; ++xi)
