@@ -634,6 +634,36 @@ TEST_CASE("the architecture's lane interleave equals the portable one") {
   SUBCASE("int8 to uint8") { check_interleave<std::int8_t, std::uint8_t>(rng); }
 }
 
+// deinterleave_rows and interleave_rows (the Winograd split and its way back): the architecture's
+// against the definition, every phase window a tile can have; the rows' entries beyond the
+// window keep their fill.
+template <index_t M, index_t P> void check_row_split(lcg& rng) {
+  constexpr index_t stride = 21;  // not a multiple of a vector: the planes' pitch is whatever a band makes it
+  std::vector<float> src(17 * M + 5), got(static_cast<std::size_t>((P + 1) * stride + 16), -7.f);
+  for (auto& v : src) v = rng.uniform();
+  kiln::arch::active::deinterleave_rows<M, P>(src.data() + 1, got.data(), stride);
+  for (index_t k = 0; k <= P; ++k)
+    for (index_t l = 0; l < stride; ++l) {
+      CAPTURE(k);
+      CAPTURE(l);
+      const float want = k < P && l < 16 ? src[static_cast<std::size_t>(1 + l * M + k)] : -7.f;
+      if (k * stride + l < static_cast<index_t>(got.size())) REQUIRE(got[static_cast<std::size_t>(k * stride + l)] == want);
+    }
+  std::vector<float> zipped(16 * M, -7.f);
+  kiln::arch::active::interleave_rows<M>(got.data(), stride, zipped.data());
+  for (index_t i = 0; i < 16 * M; ++i) REQUIRE(zipped[static_cast<std::size_t>(i)] == src[static_cast<std::size_t>(1 + i)]);
+}
+
+TEST_CASE("the architecture's row split into column phases equals its definition") {
+  lcg rng{29};
+  check_row_split<2, 2>(rng);
+  check_row_split<2, 3>(rng);
+  check_row_split<2, 4>(rng);
+  check_row_split<4, 4>(rng);
+  check_row_split<4, 6>(rng);
+  check_row_split<4, 8>(rng);
+}
+
 // lane_quads and depthwise_lane_quads (int8 depthwise by dot products, where a target has them):
 // the architecture's against their definitions. Rows whose quads reach past either end (the
 // fill), dilations 1 to 3, both flips; position counts around the kernel's steps of 16, 4 and 1.

@@ -100,7 +100,7 @@ template <index_t M> struct winograd_geometry {
         positions(band_rows * tiles_w), v_pitch(round_up(positions, 16) + 16),
         plane_pitch(round_up(positions + tiles_w, 16) + 16), m_pitch(round_up(positions, 16)),
         row_pitch(M * (round_up(tiles_w, 16) + 1)), v_floats(points * p.in_channels * v_pitch),
-        m_floats(points * round_up(p.out_channels, conv_mr) * m_pitch), plane_floats((M * alpha + M) * plane_pitch),
+        m_floats(points * round_up(p.out_channels, conv_mr) * m_pitch), plane_floats(M * alpha * plane_pitch),
         row_floats((band_rows * M + alpha - M) * row_pitch), out_floats(M * M * m_pitch) {}
 
   // The band's tile rows: up to winograd_band positions (one row at least), as few of them lost
@@ -116,9 +116,9 @@ template <index_t M> struct winograd_geometry {
   }
 };
 
-// Scratch: V, M, the band's input planes (and M more, which the last row's split reaches), two
-// buffers of the band's padded input rows (one channel's split, the next one's copy), its output
-// rows (M per tile row), and room to align V to 64 bytes.
+// Scratch: V, M, the band's input planes (a tile's first M rows: the others are the next tile
+// row's), two buffers of the band's padded input rows (one channel's split, the next one's copy),
+// its output rows (M per tile row), and room to align V to 64 bytes.
 template <index_t M, class P> constexpr std::size_t winograd_scratch_bytes(const P& p) noexcept {
   const winograd_geometry<M> g(p);
   return static_cast<std::size_t>(g.v_floats + g.m_floats + g.plane_floats + 2 * g.row_floats + g.out_floats) *
@@ -195,11 +195,9 @@ inline void winograd_copy_rows(const conv_params& p, const float* x, index_t th0
 // zero outside the plane, for th up to band_rows: one tile row past the band, of which rows
 // i < alpha - M are kept. A tile's rows M .. alpha - 1 are the first rows of the tile below it,
 // tiles_w positions on (winograd_input_tiles reads them there), so each input row is split once.
-// The rows come from winograd_copy_rows and are split into M column phases 16 entries at a time:
-// planes 0 .. M - 1 from the row, planes M .. 2M - 1 from the row one tile on (of which planes M
-// and M + 1 are kept; the rest land on the next row's planes, written after, or on the M spare
-// planes). A split's entries past tiles_w land on the next tile row's, written after, or in the
-// planes' slack.
+// The rows come from winograd_copy_rows and are split into the alpha column phases of a tile, 16
+// tiles at a time (arch deinterleave_rows: phases M and M + 1 are the next tile's 0 and 1). A
+// split's entries past tiles_w land on the next tile row's, written after, or in the planes' slack.
 template <index_t M>
 inline void winograd_split_rows(const conv_params& p, const float* rows, index_t row_pitch, index_t th0,
                                 index_t band_rows, index_t tiles_w, float* planes, index_t pitch) noexcept {
@@ -214,10 +212,7 @@ inline void winograd_split_rows(const conv_params& p, const float* rows, index_t
       continue;
     }
     const float* const row = rows + r * row_pitch;
-    for (index_t q = 0; q < tiles_w; q += 16) {
-      arch::active::deinterleave_rows<M>(row + q * M, out + q, pitch);
-      arch::active::deinterleave_rows<M>(row + (q + 1) * M, out + M * pitch + q, pitch);
-    }
+    for (index_t q = 0; q < tiles_w; q += 16) arch::active::deinterleave_rows<M, A>(row + q * M, out + q, pitch);
   }
 }
 

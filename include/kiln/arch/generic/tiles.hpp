@@ -496,10 +496,13 @@ template <index_t M> inline void interleave_rows(const float* src, index_t strid
     for (index_t k = 0; k < M; ++k) dst[l * M + k] = src[k * stride + l];
 }
 // The way back: 16 * M floats split into M rows of every M-th (a tile row's input columns as
-// column phases): dst[k * stride + l] = src[l * M + k] for l < 16, k < M.
-template <index_t M> inline void deinterleave_rows(const float* src, float* dst, index_t stride) noexcept {
+// column phases), or into P rows, a window of P columns from each group of M (P <= 2M; phases k
+// >= M reach into the next group): dst[k * stride + l] = src[l * M + k] for l < 16, k < P.
+template <index_t M, index_t P = M>
+inline void deinterleave_rows(const float* src, float* dst, index_t stride) noexcept {
+  static_assert(M <= P && P <= 2 * M, "a window reaches at most one group of M on");
   for (index_t l = 0; l < 16; ++l)
-    for (index_t k = 0; k < M; ++k) dst[k * stride + l] = src[l * M + k];
+    for (index_t k = 0; k < P; ++k) dst[k * stride + l] = src[l * M + k];
 }
 
 }  // namespace kiln::arch::generic

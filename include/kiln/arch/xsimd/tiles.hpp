@@ -1440,30 +1440,42 @@ template <index_t M> inline void interleave_rows(const float* src, index_t strid
   }
 }
 
-template <index_t M> inline void deinterleave_rows(const float* src, float* dst, index_t stride) noexcept {
+template <index_t M, index_t P = M>
+inline void deinterleave_rows(const float* src, float* dst, index_t stride) noexcept {
   constexpr index_t S = detail::zip_size;
   static_assert((M == 2 || M == 4) && 16 % S == 0, "two or four rows of whole vectors");
+  static_assert(M <= P && P <= 2 * M, "a window reaches at most one group of M on");
   using detail::zip_load;
   using detail::zip_store;
   KILN_UNROLL for (index_t l = 0; l < 16; l += S) {
     const float* const s = src + l * M;
-    detail::zip_vec even, odd;
+    detail::zip_vec phase[M];
     if constexpr (M == 2) {
-      detail::unzip(zip_load(s), zip_load(s + S), even, odd);
-      zip_store(dst + l, even);
-      zip_store(dst + stride + l, odd);
+      detail::unzip(zip_load(s), zip_load(s + S), phase[0], phase[1]);
     } else {
       detail::zip_vec e0, o0, e1, o1;  // even and odd elements of the first and second pair of vectors
       detail::unzip(zip_load(s), zip_load(s + S), e0, o0);
       detail::unzip(zip_load(s + 2 * S), zip_load(s + 3 * S), e1, o1);
-      detail::unzip(e0, e1, even, odd);  // phases 0 and 2
-      zip_store(dst + l, even);
-      zip_store(dst + 2 * stride + l, odd);
-      detail::unzip(o0, o1, even, odd);  // phases 1 and 3
-      zip_store(dst + stride + l, even);
-      zip_store(dst + 3 * stride + l, odd);
+      detail::unzip(e0, e1, phase[0], phase[2]);
+      detail::unzip(o0, o1, phase[1], phase[3]);
     }
+    KILN_UNROLL for (index_t k = 0; k < M; ++k) zip_store(dst + k * stride + l, phase[k]);
+#if defined(__AVX512F__)
+    // Phase k >= M is phase k - M one lane on, its last lane the next group's.
+    KILN_UNROLL for (index_t k = M; k < P; ++k) {
+      const __m512i next = _mm512_set_epi32(16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1);
+      zip_store(dst + k * stride + l, _mm512_permutex2var_ps(phase[k - M], next, _mm512_set1_ps(src[16 * M + k - M])));
+    }
+#endif
   }
+#if !defined(__AVX512F__)
+  if constexpr (P > M) {  // phases k >= M are those of the next group: split it aside, keep P - M
+    float next[M * 16];
+    deinterleave_rows<M>(src + M, next, 16);
+    std::memcpy(dst + M * stride, next, 16 * sizeof(float));
+    for (index_t k = M + 1; k < P; ++k) std::memcpy(dst + k * stride, next + (k - M) * 16, 16 * sizeof(float));
+  }
+#endif
 }
 #else
 using generic::deinterleave_rows;
