@@ -93,13 +93,15 @@ template <index_t M> struct winograd_geometry {
   index_t v_pitch;  // V's rows: a band, and the reach of a last lane group
   index_t plane_pitch;  // the input planes: a band and one tile row more, and a split's reach
   index_t m_pitch;  // M's rows: a band in whole lane groups
-  index_t row_pitch;  // a padded input row: its tiles in whole lane groups, and one tile more
+  index_t row_lead;  // where an input row starts in its padded copy: past the padding, on a vector
+  index_t row_pitch;  // the padded copy: the lead, and the tiles in whole lane groups and one tile more
   index_t v_floats, m_floats, plane_floats, row_floats, out_floats;
   template <class P> constexpr explicit winograd_geometry(const P& p) noexcept
       : tiles_h(ceil_div(p.out[1], M)), tiles_w(ceil_div(p.out[2], M)), band_rows(best_band_rows(tiles_h, tiles_w)),
         positions(band_rows * tiles_w), v_pitch(round_up(positions, 16) + 16),
         plane_pitch(round_up(positions + tiles_w, 16) + 16), m_pitch(round_up(positions, 16)),
-        row_pitch(M * (round_up(tiles_w, 16) + 1)), v_floats(points * p.in_channels * v_pitch),
+        row_lead(round_up(p.pad[2], 16)), row_pitch(round_up(row_lead - p.pad[2] + M * (round_up(tiles_w, 16) + 1), 16)),
+        v_floats(points * p.in_channels * v_pitch),
         m_floats(points * round_up(p.out_channels, conv_mr) * m_pitch), plane_floats(M * alpha * plane_pitch),
         row_floats((band_rows * M + alpha - M) * row_pitch), out_floats(M * M * m_pitch) {}
 
@@ -178,16 +180,18 @@ struct tile_lanes {
   }
 };
 
-// A band's input rows, th0 * M - pad on, into `rows` (row_pitch apart) at column pad, whose
-// borders (the padding, and past the last column) stay zero, as do rows outside the input.
+// A band's input rows, th0 * M - pad on, into `rows` (row_pitch apart) at column `lead`, whose
+// borders (the padding, and past the last column) stay zero, as do rows outside the input. The
+// lead is whole vectors, so the copy's stores are aligned (a store across cache lines costs more
+// than a load: the split's loads take the padding's offset).
 template <index_t M>
 inline void winograd_copy_rows(const conv_params& p, const float* x, index_t th0, index_t band_rows, float* rows,
-                               index_t row_pitch) noexcept {
+                               index_t lead, index_t row_pitch) noexcept {
   const index_t h = p.in[1], w = p.in[2];
   const index_t r0 = th0 * M - p.pad[1];
   for (index_t r = 0; r < band_rows * M + 2; ++r)
     if (r0 + r >= 0 && r0 + r < h)
-      std::memcpy(rows + r * row_pitch + p.pad[2], x + (r0 + r) * w, static_cast<std::size_t>(w) * sizeof(float));
+      std::memcpy(rows + r * row_pitch + lead, x + (r0 + r) * w, static_cast<std::size_t>(w) * sizeof(float));
 }
 
 // The band's input as planes: tile row th of the band (th0 first), input row th * M - pad + i
@@ -199,7 +203,7 @@ inline void winograd_copy_rows(const conv_params& p, const float* x, index_t th0
 // tiles at a time (arch deinterleave_rows: phases M and M + 1 are the next tile's 0 and 1). A
 // split's entries past tiles_w land on the next tile row's, written after, or in the planes' slack.
 template <index_t M>
-inline void winograd_split_rows(const conv_params& p, const float* rows, index_t row_pitch, index_t th0,
+inline void winograd_split_rows(const conv_params& p, const float* rows, index_t lead, index_t row_pitch, index_t th0,
                                 index_t band_rows, index_t tiles_w, float* planes, index_t pitch) noexcept {
   constexpr index_t A = M + 2;
   const index_t r0 = th0 * M - p.pad[1];
@@ -211,7 +215,7 @@ inline void winograd_split_rows(const conv_params& p, const float* rows, index_t
         std::memset(out + k * pitch, 0, static_cast<std::size_t>(tiles_w) * sizeof(float));
       continue;
     }
-    const float* const row = rows + r * row_pitch;
+    const float* const row = rows + r * row_pitch + lead - p.pad[2];
     for (index_t q = 0; q < tiles_w; q += 16) arch::active::deinterleave_rows<M, A>(row + q * M, out + q, pitch);
   }
 }
@@ -293,12 +297,13 @@ inline void conv_winograd_into(const conv_params& p, const float* x, const float
       // loads overlap the copy's stores off by the padding, and a load straddling a store still
       // in flight cannot take its data forwarded and waits for it to retire (split right after
       // the copy, those loads took a third of a 16-channel layer's time on Zen 5).
-      winograd_copy_rows<M>(p, xn, th0, band_rows, rows, geo.row_pitch);
+      winograd_copy_rows<M>(p, xn, th0, band_rows, rows, geo.row_lead, geo.row_pitch);
       for (index_t c = 0; c < C; ++c) {
         float* const next_rows = rows + ((c + 1) % 2) * geo.row_floats;
-        if (c + 1 < C) winograd_copy_rows<M>(p, xn + (c + 1) * in_plane, th0, band_rows, next_rows, geo.row_pitch);
-        winograd_split_rows<M>(p, rows + (c % 2) * geo.row_floats, geo.row_pitch, th0, band_rows, tiles_w, planes,
-                               geo.plane_pitch);
+        if (c + 1 < C)
+          winograd_copy_rows<M>(p, xn + (c + 1) * in_plane, th0, band_rows, next_rows, geo.row_lead, geo.row_pitch);
+        winograd_split_rows<M>(p, rows + (c % 2) * geo.row_floats, geo.row_lead, geo.row_pitch, th0, band_rows,
+                               tiles_w, planes, geo.plane_pitch);
         winograd_input_tiles<M>(planes, geo.plane_pitch, tiles_w, count, v + c * vp, C * vp);
       }
       // Each tile straight into M: rows of a last partial block land in M's spare rows.
