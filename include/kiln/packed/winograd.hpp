@@ -118,12 +118,12 @@ template <index_t M> struct winograd_geometry {
   }
 };
 
-// Scratch: V, M, the band's input planes (a tile's first M rows: the others are the next tile
-// row's), two buffers of the band's padded input rows (one channel's split, the next one's copy),
-// its output rows (M per tile row), and room to align V to 64 bytes.
+// Scratch: V, M, two buffers of the band's input planes (a tile's first M rows: the others are the
+// next tile row's) and two of its padded input rows (one channel's in one stage, the next one's in
+// the one before), its output rows (M per tile row), and room to align V to 64 bytes.
 template <index_t M, class P> constexpr std::size_t winograd_scratch_bytes(const P& p) noexcept {
   const winograd_geometry<M> g(p);
-  return static_cast<std::size_t>(g.v_floats + g.m_floats + g.plane_floats + 2 * g.row_floats + g.out_floats) *
+  return static_cast<std::size_t>(g.v_floats + g.m_floats + 2 * g.plane_floats + 2 * g.row_floats + g.out_floats) *
              sizeof(float) +
          64;
 }
@@ -281,30 +281,41 @@ inline void conv_winograd_into(const conv_params& p, const float* x, const float
   float* const v = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(scratch) + 63) / 64 * 64);
   float* const mt = v + geo.v_floats;  // M[xi][out_rows][positions]
   float* const planes = mt + geo.m_floats;
-  float* const rows = planes + geo.plane_floats;
+  float* const rows = planes + 2 * geo.plane_floats;  // after two buffers of planes
   float* const orow = rows + 2 * geo.row_floats;  // after two buffers of rows
   // Zero once: the rows' borders stay so; the planes' lane groups past a band read zeros or what
   // a split left there (input values), never stale arena bytes (a denormal costs x86 a microcode
   // assist per operation).
   std::memset(rows, 0, static_cast<std::size_t>(2 * geo.row_floats) * sizeof(float));
-  std::memset(planes, 0, static_cast<std::size_t>(geo.plane_floats) * sizeof(float));
+  std::memset(planes, 0, static_cast<std::size_t>(2 * geo.plane_floats) * sizeof(float));
   for (index_t n = 0; n < p.batch; ++n) {
     const float* const xn = x + n * C * in_plane;
     for (index_t th0 = 0; th0 < geo.tiles_h; th0 += geo.band_rows) {
       const index_t band_rows = geo.tiles_h - th0 < geo.band_rows ? geo.tiles_h - th0 : geo.band_rows;
       const index_t count = band_rows * tiles_w;
-      // The rows of channel c + 1 are copied before channel c's are split: a split's vector
-      // loads overlap the copy's stores off by the padding, and a load straddling a store still
-      // in flight cannot take its data forwarded and waits for it to retire (split right after
-      // the copy, those loads took a third of a 16-channel layer's time on Zen 5).
-      winograd_copy_rows<M>(p, xn, th0, band_rows, rows, geo.row_lead, geo.row_pitch);
+      // Three stages a channel apart: channel c + 2's rows are copied, c + 1's split, c's
+      // transformed. A copy's and a split's vector stores overlap the next stage's loads without
+      // containing them (rows copied off by the padding; 16 entries split at each tile row's
+      // offset), and such a load cannot take its data forwarded from a store still in flight: it
+      // waits for the store to retire (back to back, those waits took a third of a 16-channel
+      // 32x32 layer's time and 15 % of a 64-channel 8x8 one on Zen 5).
+      const auto rows_of = [&](index_t c) { return rows + (c % 2) * geo.row_floats; };
+      const auto planes_of = [&](index_t c) { return planes + (c % 2) * geo.plane_floats; };
+      const auto copy = [&](index_t c) {
+        if (c < C) winograd_copy_rows<M>(p, xn + c * in_plane, th0, band_rows, rows_of(c), geo.row_lead, geo.row_pitch);
+      };
+      const auto split = [&](index_t c) {
+        if (c < C)
+          winograd_split_rows<M>(p, rows_of(c), geo.row_lead, geo.row_pitch, th0, band_rows, tiles_w, planes_of(c),
+                                 geo.plane_pitch);
+      };
+      copy(0);
+      copy(1);
+      split(0);
       for (index_t c = 0; c < C; ++c) {
-        float* const next_rows = rows + ((c + 1) % 2) * geo.row_floats;
-        if (c + 1 < C)
-          winograd_copy_rows<M>(p, xn + (c + 1) * in_plane, th0, band_rows, next_rows, geo.row_lead, geo.row_pitch);
-        winograd_split_rows<M>(p, rows + (c % 2) * geo.row_floats, geo.row_lead, geo.row_pitch, th0, band_rows,
-                               tiles_w, planes, geo.plane_pitch);
-        winograd_input_tiles<M>(planes, geo.plane_pitch, tiles_w, count, v + c * vp, C * vp);
+        copy(c + 2);
+        split(c + 1);
+        winograd_input_tiles<M>(planes_of(c), geo.plane_pitch, tiles_w, count, v + c * vp, C * vp);
       }
       // Each tile straight into M: rows of a last partial block land in M's spare rows.
       for (index_t xi = 0; xi < P; ++xi)
