@@ -35,10 +35,14 @@ tensor_id packed_weights(lower_context& ctx, std::size_t count, Pack&& pack) {
 // the direct kernel's 16/9 to 4x smaller weights win.
 // - C >= 64: F(4x4) 0.32-0.61 of the direct time from P = 14 up; F(2x2) 0.53-0.78 on 7x7 and
 //   8x8, where F(4x4)'s 8x8 tiles waste up to a quarter and it is 1.3-2x slower.
-// - C = 32: F(4x4) 0.53-0.79 from P = 28 up; F(2x2) 0.65-0.82 on 16x16; 0.85-1.16 on 14x14,
-//   F(2x2) 0.91-0.95 on 7x7 and 8x8.
-// - C = 16: F(2x2) 0.76-0.83 on 16x16, F(4x4) 0.58-0.81 on 32x32; 0.89-1.24 on 14x14, 28x28 and
-//   56x56. C = 8: 0.83-1.10 on 32x32, slower elsewhere.
+// - C = 32: F(4x4) 0.53-0.79 from P = 28 up and 0.72-0.75 on 14x14; F(2x2) 0.65-0.82 on 16x16
+//   and 0.77-0.81 on 7x7 and 8x8 (the 7x7 to 14x14 cells since the 2026-12-07 thirteenth
+//   session's split; 0.85-1.16 and 0.91-0.95 before).
+// - C = 16: F(2x2) 0.76-0.83 on 16x16 and 0.75-0.82 on 7x7, F(4x4) 0.58-0.81 on 32x32; 0.79-1.11
+//   on 8x8, 0.87-1.46 on 14x14, 28x28 and 56x56.
+// - C = 8: F(4x4) 0.71-0.80 on 32x32; 0.82-1.10 on 16x16, slower elsewhere.
+// With 32 channels or more, planes between the measured ones take their neighbours' rule; with
+// 16 or 8, only the measured cells take a tile.
 index_t winograd_tile(graph::winograd_mode mode, const conv_params& p) {
   using mode_t = graph::winograd_mode;
   if (mode == mode_t::off) return 0;
@@ -47,8 +51,9 @@ index_t winograd_tile(graph::winograd_mode mode, const conv_params& p) {
   const index_t channels = p.in_channels < p.out_channels ? p.in_channels : p.out_channels;
   const index_t plane = p.out[1] < p.out[2] ? p.out[1] : p.out[2];
   if (channels >= 64) return plane >= 14 ? 4 : plane >= 7 ? 2 : 0;
-  if (channels >= 32) return plane >= 28 ? 4 : plane >= 16 ? 2 : 0;
-  if (channels >= 16 && (plane == 16 || plane == 32)) return plane == 32 ? 4 : 2;
+  if (channels >= 32) return plane >= 28 || plane == 14 ? 4 : plane >= 7 ? 2 : 0;
+  if (channels >= 16) return plane == 32 ? 4 : plane == 16 || plane == 7 ? 2 : 0;
+  if (channels >= 8) return plane == 32 ? 4 : 0;
   return 0;
 }
 
