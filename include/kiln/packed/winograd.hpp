@@ -12,9 +12,9 @@
 //      direct path's window tiles (packed/direct.hpp f32_window_sweep_to), tiles as positions;
 //   3. output transform: y = act(A^T M A + bias (+ residual)), a tile's M x M outputs at once.
 // Tiles are the lanes of vectors in both transforms, 16 at a time, tile (th, tw) of the band at
-// position th * tiles_w + tw. Each input row is split once into M column phases (arch
-// deinterleave_rows) straight into alpha planes of the band, plane k holding column tw * M + k of
-// each tile, so the transform reads whole vectors; its outputs are zipped back into rows (arch
+// position th * tiles_w + tw. Each input row is split once into a tile's alpha column phases (arch
+// deinterleave_rows) straight into planes of the band, plane k holding column tw * M + k of each
+// tile, so the transform reads whole vectors; its outputs are zipped back into rows (arch
 // interleave_rows).
 //
 // The transforms add rounding of their own: F(2x2) results stay within a few ulps of the direct
@@ -187,9 +187,10 @@ struct tile_lanes {
 template <index_t M>
 inline void winograd_copy_rows(const conv_params& p, const float* x, index_t th0, index_t band_rows, float* rows,
                                index_t lead, index_t row_pitch) noexcept {
+  constexpr index_t A = M + 2;
   const index_t h = p.in[1], w = p.in[2];
   const index_t r0 = th0 * M - p.pad[1];
-  for (index_t r = 0; r < band_rows * M + 2; ++r)
+  for (index_t r = 0; r < band_rows * M + A - M; ++r)
     if (r0 + r >= 0 && r0 + r < h)
       std::memcpy(rows + r * row_pitch + lead, x + (r0 + r) * w, static_cast<std::size_t>(w) * sizeof(float));
 }
@@ -220,7 +221,7 @@ inline void winograd_split_rows(const conv_params& p, const float* rows, index_t
   }
 }
 
-// V[xi * v_xi + t] = (B^T d B)[xi] for the n tiles of the input planes (winograd_input_planes,
+// V[xi * v_xi + t] = (B^T d B)[xi] for the n tiles of the input planes (winograd_split_rows,
 // `pitch` apart, a tile row `tiles_w` positions), in whole lane groups: up to 15 more of whatever
 // the planes hold past the band (zeros, or input values a split left there: finite), which the
 // matrix products' last tile reads and no output keeps.

@@ -1472,8 +1472,7 @@ inline void deinterleave_rows(const float* src, float* dst, index_t stride) noex
   if constexpr (P > M) {  // phases k >= M are those of the next group: split it aside, keep P - M
     float next[M * 16];
     deinterleave_rows<M>(src + M, next, 16);
-    std::memcpy(dst + M * stride, next, 16 * sizeof(float));
-    for (index_t k = M + 1; k < P; ++k) std::memcpy(dst + k * stride, next + (k - M) * 16, 16 * sizeof(float));
+    for (index_t k = M; k < P; ++k) std::memcpy(dst + k * stride, next + (k - M) * 16, 16 * sizeof(float));
   }
 #endif
 }
