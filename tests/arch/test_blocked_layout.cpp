@@ -97,10 +97,16 @@ struct depthwise_shape {
   index_t c, h, w, k, stride, pad, dilation;
 };
 // DS-CNN's and MobileNet's planes (25x5, strided 12x12), a single row, a 5x5 window, dilation,
-// no padding with a stride, one to three blocks of channels.
-const depthwise_shape depthwise_shapes[] = {{64, 25, 5, 3, 1, 1, 1}, {32, 12, 12, 3, 2, 1, 1}, {16, 1, 40, 1, 1, 0, 1},
-                                            {16, 9, 9, 5, 1, 2, 1},  {48, 10, 10, 3, 1, 2, 2}, {16, 7, 9, 3, 2, 0, 1},
-                                            {32, 3, 3, 3, 1, 1, 1}};
+// no padding with a stride, one to three blocks of channels. For the host's row and band paths
+// (packed::detail::depthwise_blocked_rows and _band): a plane of several bands (40x40), strided
+// rows of every inner width from 0 to 11 and both parities, padding wider than half the kernel,
+// a kernel wider than the input, dilation with a stride, a 5x5 stride-2 window, a 1x1 plane.
+const depthwise_shape depthwise_shapes[] = {
+    {64, 25, 5, 3, 1, 1, 1}, {32, 12, 12, 3, 2, 1, 1}, {16, 1, 40, 1, 1, 0, 1}, {16, 9, 9, 5, 1, 2, 1},
+    {48, 10, 10, 3, 1, 2, 2}, {16, 7, 9, 3, 2, 0, 1},  {32, 3, 3, 3, 1, 1, 1},  {16, 40, 40, 3, 1, 1, 1},
+    {16, 6, 24, 3, 2, 1, 1}, {16, 5, 23, 3, 2, 1, 1},  {16, 4, 20, 3, 2, 0, 1}, {16, 3, 13, 3, 2, 1, 1},
+    {16, 5, 5, 3, 2, 2, 1},  {16, 2, 3, 5, 2, 2, 1},   {16, 11, 11, 3, 2, 2, 2}, {16, 13, 17, 5, 2, 2, 1},
+    {16, 1, 1, 3, 2, 1, 1},  {16, 7, 7, 3, 1, 0, 1},   {32, 6, 6, 3, 1, 1, 1}};
 template <class P> P depthwise_params(const depthwise_shape& s, index_t batch) {
   auto p = params<P>(batch, s.c, s.c, s.c, s.h, s.w, s.k, s.stride, s.pad, s.dilation);
   if (s.h == 1) {  // a 1-D window over the row
@@ -125,6 +131,14 @@ void depthwise_case(const kiln::conv_params& p, const std::vector<float>& x, con
   std::vector<float> scratch(kiln::packed::depthwise_scratch_bytes(p) / sizeof(float) + 1, std::nanf(""));
   kiln::packed::depthwise_by_layout<In, Out>(p, xin.data(), packed.data(), bias.data(), y.data(), scratch.data());
   require_close(Out == channel_layout::blocked ? from_blocked(y, p.batch, p.out_channels, out_positions) : y, want);
+  if (In == Out && p.in[1] == p.out[1] && p.in[2] == p.out[2]) {
+    // In place, as the planner may place a layer whose layouts and shapes agree (codegen/ops/nn.cpp).
+    CAPTURE("in place");
+    auto io = xin;
+    std::fill(scratch.begin(), scratch.end(), std::nanf(""));
+    kiln::packed::depthwise_by_layout<In, Out>(p, io.data(), packed.data(), bias.data(), io.data(), scratch.data());
+    require_close(Out == channel_layout::blocked ? from_blocked(io, p.batch, p.out_channels, out_positions) : io, want);
+  }
 }
 
 }  // namespace
@@ -148,6 +162,16 @@ TEST_CASE("depthwise between channel layouts equals the reference conv") {
       depthwise_case<L::blocked, L::planar>(p, x, w, bias, want);
       depthwise_case<L::blocked, L::blocked>(p, x, w, bias, want);
     }
+    // Without a bias (a Conv with two inputs).
+    std::vector<float> want(static_cast<std::size_t>(batch * s.c * p.out[1] * p.out[2]));
+    kiln::conv<float>(p, x.data(), w.data(), nullptr, want.data());
+    const auto xin = to_blocked(x, batch, s.c, s.h * s.w);
+    std::vector<float> packed(w.size()), y(want.size(), -99.f);
+    kiln::packed::pack_depthwise_weights(w.data(), p.out_channels, p.kernel[1] * p.kernel[2], packed.data());
+    std::vector<float> scratch(kiln::packed::depthwise_scratch_bytes(p) / sizeof(float) + 1, std::nanf(""));
+    kiln::packed::depthwise_by_layout<L::blocked, L::blocked>(p, xin.data(), packed.data(), nullptr, y.data(),
+                                                              scratch.data());
+    require_close(from_blocked(y, batch, s.c, p.out[1] * p.out[2]), want);
   }
 }
 

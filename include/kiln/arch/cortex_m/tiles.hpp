@@ -22,6 +22,9 @@ using generic::add_column_term;
 using generic::sum_row;
 using generic::depthwise_lane_taps;  // int32 lanes; float below
 using generic::depthwise_lane_taps_activate;
+using generic::depthwise_lane_row;  // not taken here: depthwise_lane_rows is false
+using generic::depthwise_lane_row_lead;
+using generic::depthwise_lane_rows;
 using generic::even_row_tiles;
 using generic::depthwise_int8_quads;  // false: the quads' functions below are never called here
 using generic::depthwise_lane_quads;

@@ -189,6 +189,32 @@ inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps
   }
 }
 
+// Depthwise over channel lanes straight from the rows of a blocked input ([column][L] rows, pitch
+// elements apart), where depthwise_lane_taps reads a window they were copied into: n output
+// positions of one output row whose every tap lies inside the rows. For positions j < n:
+//   out[j*L + l] = act(bias[l] + sum over i < rows, k < kw of
+//                      w[(i*kw + k)*L + l] * x[i*pitch + (j*s + k*d)*L + l])
+// The template constants S, D, KW (0: use s, d, kw) are a fast target's; this loop ignores them.
+// At stride 1, out may lie in the rows themselves at out <= x - depthwise_lane_row_lead * L:
+// every output then lands on input only positions before it read.
+// Not taken here (depthwise_lane_rows false): the window path is what the Cortex-M counts were
+// measured on; this is the contract the fast targets' kernels meet.
+inline constexpr bool depthwise_lane_rows = false;
+inline constexpr index_t depthwise_lane_row_lead = 16;
+template <index_t S = 0, index_t D = 0, index_t KW = 0, class A, class Act>
+inline void depthwise_lane_row(index_t n, const A* x, index_t pitch, index_t rows, const A* w, const A* bias, A* out,
+                               Act act, index_t s, index_t d, index_t kw) noexcept {
+  constexpr index_t L = depthwise_lanes;
+  for (index_t j = 0; j < n; ++j, out += L) {
+    A a[L];
+    for (index_t l = 0; l < L; ++l) a[l] = bias[l];
+    for (index_t i = 0; i < rows; ++i)
+      for (index_t k = 0; k < kw; ++k)
+        for (index_t l = 0; l < L; ++l) a[l] += w[(i * kw + k) * L + l] * x[i * pitch + (j * s + k * d) * L + l];
+    for (index_t l = 0; l < L; ++l) out[l] = act(a[l]);
+  }
+}
+
 // Whether a matrix's rows go into tiles of up to 4 rows as even as they go (9 as 3 + 3 + 3, see
 // packed::detail::for_each_row_tile) or into 4s and then 1s. Not here: an in-order core runs a
 // 1-row tile at the others' cost per multiply-add, and more tile shapes cost code (Cortex-M4:
