@@ -574,12 +574,16 @@ inline void depthwise_by_layout(const conv_params& p, const float* x, const floa
   if constexpr (arch::active::depthwise_lane_rows) {
     float* const f = static_cast<float*>(scratch);
     constexpr bool blocked = In == channel_layout::blocked && Out == channel_layout::blocked;
-    if (detail::band_applies(p))
-      detail::with_activation(p.act, [&](auto act) { detail::depthwise_band<In, Out>(p, x, w, bias, y, f, act); });
-    else if (blocked && x != y)  // not in place: the row path reads input rows after it writes output rows
+    if (detail::band_applies(p)) {
+      if (arch::active::depthwise_lane_row_bands)
+        detail::with_activation(p.act, [&](auto act) { detail::depthwise_band<In, Out>(p, x, w, bias, y, f, act); });
+      else
+        by_window();
+    } else if (blocked && x != y) {  // not in place: the row path reads input rows after it writes output rows
       detail::with_activation(p.act, [&](auto act) { detail::depthwise_blocked_rows(p, x, w, bias, y, f, act); });
-    else
+    } else {
       by_window();
+    }
   } else {
     by_window();
   }

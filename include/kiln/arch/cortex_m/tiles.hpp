@@ -24,6 +24,7 @@ using generic::depthwise_lane_taps;  // int32 lanes; float below
 using generic::depthwise_lane_taps_activate;
 using generic::depthwise_lane_row;  // not taken here: depthwise_lane_rows is false
 using generic::depthwise_lane_row_lead;
+using generic::depthwise_lane_row_bands;
 using generic::depthwise_lane_rows;
 using generic::even_row_tiles;
 using generic::depthwise_int8_quads;  // false: the quads' functions below are never called here

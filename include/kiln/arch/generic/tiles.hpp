@@ -199,7 +199,7 @@ inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps
 // every output then lands on input only positions before it read.
 // Not taken here (depthwise_lane_rows false): the window path is what the Cortex-M counts were
 // measured on; this is the contract the fast targets' kernels meet.
-inline constexpr bool depthwise_lane_rows = false;
+inline constexpr bool depthwise_lane_rows = false, depthwise_lane_row_bands = false;
 inline constexpr index_t depthwise_lane_row_lead = 16;
 template <index_t S = 0, index_t D = 0, index_t KW = 0, class A, class Act>
 inline void depthwise_lane_row(index_t n, const A* x, index_t pitch, index_t rows, const A* w, const A* bias, A* out,

@@ -668,6 +668,11 @@ inline void depthwise_lane_taps(index_t count, const index_t* base, index_t taps
 // at compile time (0: the run-time s, d, kw), so loads serve several taps.
 using generic::depthwise_lane_row_lead;
 inline constexpr bool depthwise_lane_rows = true;
+// Stride-1 layers by bands (packed::depthwise_band) only where a lane group is one register
+// (AVX-512): with AVX2's two halves, MobileNet's 128-channel 6x6 layer went 2.1 -> 3.1 us and
+// DS-CNN's 64-channel 25x5 ones 3.5 -> 6.4 us against the window path (x86-64-v3 on Zen 5),
+// where the strided rows gained (MobileNet's 16-channel 48x48 stride-2 layer 5.9 -> 4.7 us).
+inline constexpr bool depthwise_lane_row_bands = detail::lane_vectors<float>() == 1;
 template <index_t S = 0, index_t D = 0, index_t KW = 0, class A, class Act>
 inline void depthwise_lane_row(index_t n, const A* x, index_t pitch, index_t rows, const A* w, const A* bias, A* out,
                                Act act, index_t s, index_t d, index_t kw) noexcept {
