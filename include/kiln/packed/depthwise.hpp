@@ -352,8 +352,8 @@ template <class P> constexpr bool band_applies(const P& p) noexcept {
 template <class P> constexpr index_t band_halo(const P& p) noexcept { return (p.kernel[1] - 1) * p.dilation[1]; }
 template <class P> constexpr index_t band_rows(const P& p) noexcept {
   const index_t floats = static_cast<index_t>(depthwise_scratch_bytes(p) / sizeof(float));
-  const index_t fit = (floats - arch::generic::depthwise_lane_row_lead * channel_block) / (padded_width(p) * channel_block) -
-                      band_halo(p);
+  const index_t row = padded_width(p) * channel_block;
+  const index_t fit = (floats - arch::generic::depthwise_lane_row_lead * channel_block) / row - band_halo(p);
   return fit < p.out[1] ? fit : p.out[1];
 }
 }  // namespace detail
@@ -414,6 +414,21 @@ inline void lane_row(index_t n, const float* x, index_t pitch, index_t rows, con
     arch::active::depthwise_lane_row(n, x, pitch, rows, w, bias, out, act, s, d, kw);
 }
 
+// Calls f(x, w, bias, y) for each batch item and block of channel_block channels with the block's
+// input, packed weights, biases (zeros where the layer has none) and output: a block starts at
+// the same offset in either channel layout.
+template <class F>
+inline void for_each_lane_block(const conv_params& p, const float* x, const float* w, const float* bias, float* y,
+                                F&& f) noexcept {
+  constexpr index_t L = channel_block;
+  alignas(64) static constexpr float no_bias[L] = {};
+  const index_t in_plane = p.in[1] * p.in[2], out_plane = p.out[1] * p.out[2], taps = p.kernel[1] * p.kernel[2];
+  for (index_t n = 0; n < p.batch; ++n)
+    for (index_t c = 0; c < p.out_channels; c += L)
+      f(x + (n * p.in_channels + c) * in_plane, w + c * taps, bias ? bias + c : no_bias,
+        y + (n * p.out_channels + c) * out_plane);
+}
+
 // A stride-1 float depthwise layer between any channel layouts (whole blocks of channels), on
 // targets with arch::active::depthwise_lane_row: per band of output rows, the window of the padded
 // input rows it reads (planar rows interleaved into lanes; the rows the band before read last
@@ -428,46 +443,43 @@ inline void depthwise_band(const conv_params& p, const float* x, const float* w,
                            float* scratch, Act act) noexcept {
   constexpr index_t L = channel_block;
   const index_t wp = padded_width(p), in_w = p.in[2], in_h = p.in[1], out_w = p.out[2], out_h = p.out[1];
-  const index_t in_plane = in_h * in_w, out_plane = out_h * out_w, taps = p.kernel[1] * p.kernel[2];
+  const index_t in_plane = in_h * in_w, out_plane = out_h * out_w;
   const index_t halo = band_halo(p), band = band_rows(p), row_size = wp * L;
   float* const window = scratch + arch::active::depthwise_lane_row_lead * L;
   // Columns [c0, c1) of a padded row hold input columns c - pad[2].
   const index_t c0 = p.pad[2] < wp ? p.pad[2] : wp, c1 = p.pad[2] + in_w < wp ? p.pad[2] + in_w : wp;
-  alignas(64) static constexpr float no_bias[L] = {};
-  for (index_t n = 0; n < p.batch; ++n)
-    for (index_t ch = 0; ch < p.out_channels; ch += L) {
-      const float* const xb = x + (n * p.in_channels + ch) * in_plane;
-      const float* const wb = w + ch * taps;
-      const float* const bb = bias ? bias + ch : no_bias;
-      float* const yb = y + (n * p.out_channels + ch) * out_plane;
-      index_t loaded = 0;  // padded rows in the window from the band before
-      for (index_t oh = 0; oh < out_h; oh += band) {
-        const index_t rows = out_h - oh < band ? out_h - oh : band;
-        if (loaded > 0) std::memmove(window, window + band * row_size, sizeof(float) * static_cast<std::size_t>(loaded * row_size));
-        for (index_t r = loaded; r < rows + halo; ++r) {
-          float* const dst = window + r * row_size;
-          const index_t ih = oh + r - p.pad[1];
-          if (ih < 0 || ih >= in_h || c1 <= c0) {
-            std::memset(dst, 0, sizeof(float) * static_cast<std::size_t>(row_size));
-            continue;
-          }
-          std::memset(dst, 0, sizeof(float) * static_cast<std::size_t>(c0 * L));
-          if constexpr (In == channel_layout::blocked)
-            std::memcpy(dst + c0 * L, xb + (ih * in_w + c0 - p.pad[2]) * L, sizeof(float) * static_cast<std::size_t>((c1 - c0) * L));
-          else
-            arch::active::interleave_lanes(xb + ih * in_w + c0 - p.pad[2], in_plane, L, c1 - c0, 0.f, dst + c0 * L);
-          std::memset(dst + c1 * L, 0, sizeof(float) * static_cast<std::size_t>((wp - c1) * L));
+  for_each_lane_block(p, x, w, bias, y, [&](const float* xb, const float* wb, const float* bb, float* yb) {
+    index_t loaded = 0;  // padded rows in the window from the band before
+    for (index_t oh = 0; oh < out_h; oh += band) {
+      const index_t rows = out_h - oh < band ? out_h - oh : band;
+      if (loaded > 0)
+        std::memmove(window, window + band * row_size, sizeof(float) * static_cast<std::size_t>(loaded * row_size));
+      for (index_t r = loaded; r < rows + halo; ++r) {
+        float* const dst = window + r * row_size;
+        const index_t ih = oh + r - p.pad[1];
+        if (ih < 0 || ih >= in_h || c1 <= c0) {
+          std::memset(dst, 0, sizeof(float) * static_cast<std::size_t>(row_size));
+          continue;
         }
-        loaded = halo;
-        lane_row((rows - 1) * wp + out_w, window, p.dilation[1] * row_size, p.kernel[1], wb, bb, scratch, act, 1,
-                 p.dilation[2], p.kernel[2]);
-        for (index_t r = 0; r < rows; ++r)
-          if constexpr (Out == channel_layout::blocked)
-            std::memcpy(yb + (oh + r) * out_w * L, scratch + r * row_size, sizeof(float) * static_cast<std::size_t>(out_w * L));
-          else
-            arch::active::deinterleave_lanes(scratch + r * row_size, out_w, L, yb + (oh + r) * out_w, out_plane);
+        std::memset(dst, 0, sizeof(float) * static_cast<std::size_t>(c0 * L));
+        if constexpr (In == channel_layout::blocked)
+          std::memcpy(dst + c0 * L, xb + (ih * in_w + c0 - p.pad[2]) * L,
+                      sizeof(float) * static_cast<std::size_t>((c1 - c0) * L));
+        else
+          arch::active::interleave_lanes(xb + ih * in_w + c0 - p.pad[2], in_plane, L, c1 - c0, 0.f, dst + c0 * L);
+        std::memset(dst + c1 * L, 0, sizeof(float) * static_cast<std::size_t>((wp - c1) * L));
       }
+      loaded = halo;
+      lane_row((rows - 1) * wp + out_w, window, p.dilation[1] * row_size, p.kernel[1], wb, bb, scratch, act, 1,
+               p.dilation[2], p.kernel[2]);
+      for (index_t r = 0; r < rows; ++r)
+        if constexpr (Out == channel_layout::blocked)
+          std::memcpy(yb + (oh + r) * out_w * L, scratch + r * row_size,
+                      sizeof(float) * static_cast<std::size_t>(out_w * L));
+        else
+          arch::active::deinterleave_lanes(scratch + r * row_size, out_w, L, yb + (oh + r) * out_w, out_plane);
     }
+  });
 }
 
 // A strided float depthwise layer from a blocked input to a blocked output straight from the
@@ -487,7 +499,6 @@ inline void depthwise_blocked_rows(const conv_params& p, const float* x, const f
   constexpr index_t L = channel_block, edge_batch = 32;
   const index_t kh_n = p.kernel[1], kw_n = p.kernel[2], sh = p.stride[1], dh = p.dilation[1];
   const index_t s = p.stride[2], d = p.dilation[2], in_w = p.in[2], in_h = p.in[1], out_w = p.out[2];
-  const index_t in_plane = in_h * in_w, out_plane = p.out[1] * out_w, taps = kh_n * kw_n;
   // Output columns [lo, hi) read only columns inside the row: the first and the last kernel
   // column both inside.
   index_t lo, hi, first_lo, first_hi;
@@ -502,54 +513,48 @@ inline void depthwise_blocked_rows(const conv_params& p, const float* x, const f
   index_t cap = static_cast<index_t>(depthwise_scratch_bytes(p) / sizeof(float)) / ((kh_n * span + 1) * L);
   if (cap > edge_batch) cap = edge_batch;
   float* const edge_out = scratch + kh_n * cap * span * L;
-  alignas(64) static constexpr float no_bias[L] = {};
   const auto row = [&](index_t n, const float* xr, index_t pitch, index_t rows, const float* wr, const float* br,
                        index_t step, float* out) { lane_row(n, xr, pitch, rows, wr, br, out, act, step, d, kw_n); };
-  for (index_t n = 0; n < p.batch; ++n)
-    for (index_t c0 = 0; c0 < p.out_channels; c0 += L) {
-      const float* const xb = x + (n * p.in_channels + c0) * in_plane;
-      const float* const wb = w + c0 * taps;
-      const float* const bb = bias ? bias + c0 : no_bias;
-      float* const yb = y + (n * p.out_channels + c0) * out_plane;
-      for (index_t oh = 0; oh < p.out[1]; ++oh) {
-        if (hi == lo) break;
-        // Kernel rows [k0, k1) read input rows inside the plane.
-        index_t k0 = 0, k1 = kh_n;
-        const index_t top = oh * sh - p.pad[1];
-        while (k0 < kh_n && top + k0 * dh < 0) ++k0;
-        while (k1 > k0 && top + (k1 - 1) * dh >= in_h) --k1;
-        const float* const x0 = k1 > k0 ? xb + ((top + k0 * dh) * in_w + lo * s - p.pad[2]) * L : xb;
-        row(hi - lo, x0, dh * in_w * L, k1 - k0, wb + k0 * kw_n * L, bb, s, yb + (oh * out_w + lo) * L);
-      }
-      // The edges, `cap` at a time: edge e's copy is columns [e * span, (e + 1) * span) of every
-      // kernel row's copy row, zero where the input has no row or column.
-      index_t held = 0;
-      index_t where[edge_batch];
-      const auto flush = [&] {
-        row(held, scratch, cap * span * L, kh_n, wb, bb, span, edge_out);
-        for (index_t e = 0; e < held; ++e) std::memcpy(yb + where[e] * L, edge_out + e * L, sizeof(float) * L);
-        held = 0;
-      };
-      for (index_t oh = 0; oh < p.out[1]; ++oh)
-        for (index_t ow = 0; ow < out_w; ++ow) {
-          if (ow == lo) ow = hi;
-          if (ow >= out_w) break;
-          for (index_t i = 0; i < kh_n; ++i) {
-            const index_t ih = oh * sh - p.pad[1] + i * dh;
-            for (index_t c = 0; c < span; ++c) {
-              const index_t iw = ow * s - p.pad[2] + c;
-              float* const dst = scratch + ((i * cap + held) * span + c) * L;
-              if (ih >= 0 && ih < in_h && iw >= 0 && iw < in_w)
-                std::memcpy(dst, xb + (ih * in_w + iw) * L, sizeof(float) * L);
-              else
-                std::memset(dst, 0, sizeof(float) * L);
-            }
-          }
-          where[held++] = oh * out_w + ow;
-          if (held == cap) flush();
-        }
-      if (held > 0) flush();
+  for_each_lane_block(p, x, w, bias, y, [&](const float* xb, const float* wb, const float* bb, float* yb) {
+    for (index_t oh = 0; oh < p.out[1]; ++oh) {
+      if (hi == lo) break;
+      // Kernel rows [k0, k1) read input rows inside the plane.
+      index_t k0 = 0, k1 = kh_n;
+      const index_t top = oh * sh - p.pad[1];
+      while (k0 < kh_n && top + k0 * dh < 0) ++k0;
+      while (k1 > k0 && top + (k1 - 1) * dh >= in_h) --k1;
+      const float* const x0 = k1 > k0 ? xb + ((top + k0 * dh) * in_w + lo * s - p.pad[2]) * L : xb;
+      row(hi - lo, x0, dh * in_w * L, k1 - k0, wb + k0 * kw_n * L, bb, s, yb + (oh * out_w + lo) * L);
     }
+    // The edges, `cap` at a time: edge e's copy is columns [e * span, (e + 1) * span) of every
+    // kernel row's copy row, zero where the input has no row or column.
+    index_t held = 0;
+    index_t where[edge_batch];
+    const auto flush = [&] {
+      row(held, scratch, cap * span * L, kh_n, wb, bb, span, edge_out);
+      for (index_t e = 0; e < held; ++e) std::memcpy(yb + where[e] * L, edge_out + e * L, sizeof(float) * L);
+      held = 0;
+    };
+    for (index_t oh = 0; oh < p.out[1]; ++oh)
+      for (index_t ow = 0; ow < out_w; ++ow) {
+        if (ow == lo) ow = hi;
+        if (ow >= out_w) break;
+        for (index_t i = 0; i < kh_n; ++i) {
+          const index_t ih = oh * sh - p.pad[1] + i * dh;
+          for (index_t c = 0; c < span; ++c) {
+            const index_t iw = ow * s - p.pad[2] + c;
+            float* const dst = scratch + ((i * cap + held) * span + c) * L;
+            if (ih >= 0 && ih < in_h && iw >= 0 && iw < in_w)
+              std::memcpy(dst, xb + (ih * in_w + iw) * L, sizeof(float) * L);
+            else
+              std::memset(dst, 0, sizeof(float) * L);
+          }
+        }
+        where[held++] = oh * out_w + ow;
+        if (held == cap) flush();
+      }
+    if (held > 0) flush();
+  });
 }
 }  // namespace detail
 
