@@ -119,7 +119,7 @@ template <class P> P depthwise_params(const depthwise_shape& s, index_t batch) {
 
 template <channel_layout In, channel_layout Out>
 void depthwise_case(const kiln::conv_params& p, const std::vector<float>& x, const std::vector<float>& w,
-                    const std::vector<float>& bias, const std::vector<float>& want) {
+                    const float* bias, const std::vector<float>& want) {  // bias: null for a Conv without one
   CAPTURE(In == channel_layout::blocked);
   CAPTURE(Out == channel_layout::blocked);
   const index_t in_positions = p.in[1] * p.in[2], out_positions = p.out[1] * p.out[2];
@@ -129,14 +129,14 @@ void depthwise_case(const kiln::conv_params& p, const std::vector<float>& x, con
   std::vector<float> y(want.size(), -99.f);
   // Stale scratch (as in a reused arena): an output that reads any of it unwritten is NaN.
   std::vector<float> scratch(kiln::packed::depthwise_scratch_bytes(p) / sizeof(float) + 1, std::nanf(""));
-  kiln::packed::depthwise_by_layout<In, Out>(p, xin.data(), packed.data(), bias.data(), y.data(), scratch.data());
+  kiln::packed::depthwise_by_layout<In, Out>(p, xin.data(), packed.data(), bias, y.data(), scratch.data());
   require_close(Out == channel_layout::blocked ? from_blocked(y, p.batch, p.out_channels, out_positions) : y, want);
   if (In == Out && p.in[1] == p.out[1] && p.in[2] == p.out[2]) {
     // In place, as the planner may place a layer whose layouts and shapes agree (codegen/ops/nn.cpp).
     CAPTURE("in place");
     auto io = xin;
     std::fill(scratch.begin(), scratch.end(), std::nanf(""));
-    kiln::packed::depthwise_by_layout<In, Out>(p, io.data(), packed.data(), bias.data(), io.data(), scratch.data());
+    kiln::packed::depthwise_by_layout<In, Out>(p, io.data(), packed.data(), bias, io.data(), scratch.data());
     require_close(Out == channel_layout::blocked ? from_blocked(io, p.batch, p.out_channels, out_positions) : io, want);
   }
 }
@@ -157,22 +157,107 @@ TEST_CASE("depthwise between channel layouts equals the reference conv") {
       p.act = act;
       std::vector<float> want(static_cast<std::size_t>(batch * s.c * p.out[1] * p.out[2]));
       kiln::conv<float>(p, x.data(), w.data(), bias.data(), want.data());
-      depthwise_case<L::planar, L::planar>(p, x, w, bias, want);
-      depthwise_case<L::planar, L::blocked>(p, x, w, bias, want);
-      depthwise_case<L::blocked, L::planar>(p, x, w, bias, want);
-      depthwise_case<L::blocked, L::blocked>(p, x, w, bias, want);
+      depthwise_case<L::planar, L::planar>(p, x, w, bias.data(), want);
+      depthwise_case<L::planar, L::blocked>(p, x, w, bias.data(), want);
+      depthwise_case<L::blocked, L::planar>(p, x, w, bias.data(), want);
+      depthwise_case<L::blocked, L::blocked>(p, x, w, bias.data(), want);
     }
     // Without a bias (a Conv with two inputs).
     std::vector<float> want(static_cast<std::size_t>(batch * s.c * p.out[1] * p.out[2]));
     kiln::conv<float>(p, x.data(), w.data(), nullptr, want.data());
-    const auto xin = to_blocked(x, batch, s.c, s.h * s.w);
-    std::vector<float> packed(w.size()), y(want.size(), -99.f);
-    kiln::packed::pack_depthwise_weights(w.data(), p.out_channels, p.kernel[1] * p.kernel[2], packed.data());
-    std::vector<float> scratch(kiln::packed::depthwise_scratch_bytes(p) / sizeof(float) + 1, std::nanf(""));
-    kiln::packed::depthwise_by_layout<L::blocked, L::blocked>(p, xin.data(), packed.data(), nullptr, y.data(),
-                                                              scratch.data());
-    require_close(from_blocked(y, batch, s.c, p.out[1] * p.out[2]), want);
+    depthwise_case<L::blocked, L::blocked>(p, x, w, nullptr, want);
   }
+}
+
+namespace {
+// arch::*::depthwise_lane_row's contract (arch/generic/tiles.hpp), written out: n positions of
+// one output row from `rows` blocked input rows, pitch elements apart.
+constexpr index_t lanes = kiln::arch::generic::depthwise_lanes;
+struct lane_row_shape {
+  index_t n, rows, s, d, kw;
+};
+std::vector<float> lane_row_reference(const lane_row_shape& g, const float* x, index_t pitch, const float* w,
+                                      const float* bias, const kiln::activation& act) {
+  std::vector<float> out(static_cast<std::size_t>(g.n * lanes));
+  for (index_t j = 0; j < g.n; ++j)
+    for (index_t l = 0; l < lanes; ++l) {
+      double a = bias[l];
+      for (index_t i = 0; i < g.rows; ++i)
+        for (index_t k = 0; k < g.kw; ++k)
+          a += double{w[(i * g.kw + k) * lanes + l]} * x[i * pitch + (j * g.s + k * g.d) * lanes + l];
+      out[static_cast<std::size_t>(j * lanes + l)] = kiln::activate(act, static_cast<float>(a));
+    }
+  return out;
+}
+}  // namespace
+
+// The portable depthwise_lane_row is the contract the fast targets' kernels meet, and no target
+// runs it in a model (depthwise_lane_rows is false where it is the active one): both are checked
+// here against the formula, on the geometries the layers specialize (3x3 at stride 1 and 2, 5x5)
+// and others, position counts around every block width (16, 8, 4, 1 and the overlapped last
+// block), rows whose columns past the last read are NaN, and in place at stride 1 with the outputs
+// depthwise_lane_row_lead positions behind the input, as the bands run them.
+TEST_CASE("depthwise_lane_row of the generic and the active target meets its contract") {
+  using kiln::packed::detail::with_activation;
+  lcg rng{17};
+  const lane_row_shape geometries[] = {{0, 3, 1, 1, 3}, {0, 3, 2, 1, 3}, {0, 5, 1, 1, 5}, {0, 2, 3, 2, 2},
+                                       {0, 1, 1, 1, 1}, {0, 3, 1, 2, 3}, {0, 1, 2, 1, 5}};
+  static_assert(kiln::arch::active::depthwise_lane_row_lead == kiln::arch::generic::depthwise_lane_row_lead);
+  constexpr index_t lead = kiln::arch::generic::depthwise_lane_row_lead;
+  int checked = 0;
+  for (lane_row_shape g : geometries)
+    for (index_t n = 0; n <= 72; n += n < 40 ? 1 : 8) {
+      g.n = n;
+      const index_t width = n == 0 ? 0 : (n - 1) * g.s + (g.kw - 1) * g.d + 1;  // positions read
+      const index_t pitch = (width + 3) * lanes;                                  // a gap of NaNs
+      // lead positions before the rows for the outputs written in place; NaN past each row's width
+      std::vector<float> buffer(static_cast<std::size_t>(lead * lanes + g.rows * pitch), std::nanf(""));
+      float* const x = buffer.data() + lead * lanes;
+      for (index_t i = 0; i < g.rows; ++i)
+        for (index_t e = 0; e < width * lanes; ++e) x[i * pitch + e] = rng.uniform();
+      const auto w = random(rng, g.rows * g.kw * lanes), bias = random(rng, lanes);
+      for (const auto& act : activations) {
+        CAPTURE(g.n);
+        CAPTURE(g.rows);
+        CAPTURE(g.s);
+        CAPTURE(g.d);
+        CAPTURE(g.kw);
+        CAPTURE(act.kind);
+        const auto want = lane_row_reference(g, x, pitch, w.data(), bias.data(), act);
+        std::vector<float> generic(want.size(), -99.f), active(want.size(), -99.f);
+        with_activation(act, [&](auto f) {
+          kiln::arch::generic::depthwise_lane_row(n, x, pitch, g.rows, w.data(), bias.data(), generic.data(), f, g.s,
+                                                  g.d, g.kw);
+          kiln::packed::detail::lane_row(n, x, pitch, g.rows, w.data(), bias.data(), active.data(), f, g.s, g.d, g.kw);
+        });
+        {
+          CAPTURE("generic");
+          require_close(generic, want);
+        }
+        {
+          CAPTURE("active");
+          require_close(active, want);
+        }
+        if (g.s == 1) {
+          auto io = buffer;
+          float* const xi = io.data() + lead * lanes;
+          with_activation(act, [&](auto f) {
+            kiln::arch::generic::depthwise_lane_row(n, xi, pitch, g.rows, w.data(), bias.data(), io.data(), f, g.s,
+                                                    g.d, g.kw);
+          });
+          CAPTURE("generic in place");
+          require_close(std::vector<float>(io.begin(), io.begin() + n * lanes), want);
+          io = buffer;
+          with_activation(act, [&](auto f) {
+            kiln::packed::detail::lane_row(n, xi, pitch, g.rows, w.data(), bias.data(), io.data(), f, g.s, g.d, g.kw);
+          });
+          CAPTURE("active in place");
+          require_close(std::vector<float>(io.begin(), io.begin() + n * lanes), want);
+        }
+        ++checked;
+      }
+    }
+  CHECK(checked == 7 * 45 * 4);
 }
 
 TEST_CASE("pointwise into channel blocks equals the reference conv") {
