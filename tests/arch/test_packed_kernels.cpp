@@ -770,6 +770,51 @@ TEST_CASE("the architecture's lane deinterleave equals the portable one") {
   SUBCASE("float") { check_deinterleave<float>(rng); }
 }
 
+// depthwise_taps on floats (the per-channel wide plane, packed/depthwise.hpp) against the
+// portable loop: offsets of 3x3 windows at stride 1 (in kernel-row runs, which AVX-512 takes by
+// lane shifts) on pitches around a vector, at stride 2 and with dilation (no runs), and a run
+// broken in its middle; counts below, at and past the 1- and 8-vector blocks. The input holds
+// exactly the entries the taps read, so a read past them is out of the vector's bounds (and the
+// sanitizer build's), and its entries are values, not zeros, that a wrong shift would pick up.
+TEST_CASE("the architecture's float depthwise taps equal the portable ones") {
+  lcg rng{41};
+  const auto window = [](index_t wq, index_t s, index_t d, index_t phase) {
+    std::vector<index_t> off;
+    for (index_t r = 0; r < 3; ++r)
+      for (index_t c = 0; c < 3; ++c) off.push_back((c * d % s) * phase + r * d * wq + c * d / s);
+    return off;
+  };
+  std::vector<std::vector<index_t>> offsets;
+  for (index_t wq : {3, 15, 16, 17, 50}) offsets.push_back(window(wq, 1, 1, 0));
+  offsets.push_back(window(25, 2, 1, 26 * 25));
+  offsets.push_back(window(20, 1, 2, 0));
+  offsets.push_back({0, 1, 2, 40, 42, 43, 80, 81, 82});
+  const index_t counts[] = {1, 5, 15, 16, 17, 31, 127, 128, 129, 143, 144, 255, 256, 300, 2398};
+  for (const auto& off : offsets)
+    for (index_t n : counts) {
+      CAPTURE(off[1]);
+      CAPTURE(off[3]);
+      CAPTURE(n);
+      const auto taps = static_cast<index_t>(off.size());
+      const index_t reach = *std::max_element(off.begin(), off.end());
+      std::vector<float> x(static_cast<std::size_t>(reach + n)), w(off.size());
+      for (auto& v : x) v = rng.uniform();
+      for (auto& v : w) v = rng.uniform();
+      for (bool accumulate : {false, true}) {
+        CAPTURE(accumulate);
+        std::vector<float> want(static_cast<std::size_t>(n));
+        for (auto& v : want) v = rng.uniform();
+        auto got = want;
+        kiln::arch::generic::depthwise_taps(n, taps, w.data(), off.data(), x.data(), 0.25f, accumulate, want.data());
+        kiln::arch::active::depthwise_taps(n, taps, w.data(), off.data(), x.data(), 0.25f, accumulate, got.data());
+        for (index_t i = 0; i < n; ++i) {
+          CAPTURE(i);
+          REQUIRE(got[static_cast<std::size_t>(i)] == doctest::Approx(want[static_cast<std::size_t>(i)]).epsilon(1e-5));
+        }
+      }
+    }
+}
+
 // strided_rows (a direct conv's band rows, packed/direct.hpp) against its definition: strides 1
 // to 3, rows starting before, at and past the input's first column, widths and row lengths around
 // the 8- and 16-column vectors. The input holds exactly the rows read (so a read past a row's
