@@ -76,10 +76,12 @@ inline void conv_direct(const conv_params& p, const float* x, const float* w, co
           direct_band_channel_f32(p, d, xg + c * in_plane, oh0, band + c * d.channel_size);
         const index_t rows = p.out[1] - oh0 < d.rows ? p.out[1] - oh0 : d.rows;
         const index_t positions = (rows - 1) * d.wq + p.out[2];
-        // Rows [0, count) of tile c (tw wide): output channels from block mb on, bias and
-        // activation over whole tile rows, then the runs of output columns copied out (per run,
-        // a plane a few columns wide, DS-CNN's stem: 5, left a third of the layer in short
-        // masked loops).
+        // Rows [0, count) of tile c (tw wide): output channels from block mb on. Where the band's
+        // positions are the output's (by column, no dropped column), the tile's row goes to its
+        // outputs in one pass with bias, residual and activation (ResNet-8's stem: a libc copy of
+        // each row after an in-place pass, 0.7 of its 7 us). Else bias and activation over whole
+        // tile rows, then the runs of output columns copied out (per run, a plane a few columns
+        // wide, DS-CNN's stem: 5, left a third of the layer in short masked loops).
         const auto store = [&](index_t mb, index_t count, float* c, index_t tw, index_t j0, index_t width) {
           with_activation(p.act, [&](auto act) {  // around the stores only: one copy of the tile
             for (index_t r = 0; r < count; ++r) {
@@ -87,7 +89,9 @@ inline void conv_direct(const conv_params& p, const float* x, const float* w, co
               const float b = bias ? bias[m] : 0.f;
               float* ym = y + (n * p.out_channels + m) * out_plane + oh0 * p.out[2];
               float* cr = c + r * tw;
-              if (residual) {
+              if (d.wq == p.out[2]) {
+                store_row(ym + j0, residual ? residual + (ym - y) + j0 : nullptr, cr, b, width, act);
+              } else if (residual) {
                 store_row(cr, nullptr, cr, b, tw, act_none{});
                 add_output_runs(cr, j0, width, d.wq, p.out[2], residual + (ym - y), ym, act);
               } else {
