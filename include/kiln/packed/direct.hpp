@@ -196,20 +196,14 @@ inline void for_each_output_run(index_t j0, index_t width, index_t wq, index_t o
 }
 
 // Tile columns [j0, j0 + width) (src[j] is column j0 + j) to the output rows of the band (y: its
-// first row, out_w wide). A whole row's run is a copy of the layer's width, a constant where the
-// shapes are (kiln compile --specialize): inlined, where a run of variable size is a libc call
-// (DS-CNN's stem: 5-column rows, a call per 20 bytes). Tile: src's length, which no run
-// exceeds; bounding the constant copy by it as well keeps GCC from warning of reads past src on
-// rows wider than a tile, where that copy never runs.
+// first row, out_w wide), for a wide band (wq > out_w; where no column is dropped, wq == out_w,
+// the callers write the tile's rows to the output directly). A whole row's run is a copy of the
+// layer's width, a constant where the shapes are (kiln compile --specialize): inlined, where a
+// run of variable size is a libc call (DS-CNN's stem: 5-column rows, a call per 20 bytes). Tile:
+// src's length, which no run exceeds; bounding the constant copy by it as well keeps GCC from
+// warning of reads past src on rows wider than a tile, where that copy never runs.
 template <index_t Tile, class T>
 inline void store_output_runs(const T* src, index_t j0, index_t width, index_t wq, index_t out_w, T* y) noexcept {
-  if (wq == out_w) {  // no dropped column (by column, Kx1, stride = kernel): consecutive outputs
-    // 0 < width <= Tile, which GCC 12 doubts on narrow last tiles' paths that never run.
-    KILN_BEGIN_IGNORE_DEAD_PATH_BOUNDS
-    std::memcpy(y + j0, src, static_cast<std::size_t>(width) * sizeof(T));
-    KILN_END_IGNORE_DEAD_PATH_BOUNDS
-    return;
-  }
   for_each_output_run(j0, width, wq, out_w, [&](index_t j, index_t count, index_t row, index_t ow) {
     T* dst = y + row * out_w + ow;
     if (out_w <= Tile && count == out_w) std::memcpy(dst, src + j, static_cast<std::size_t>(out_w) * sizeof(T));
@@ -224,8 +218,7 @@ inline void add_output_runs(const float* src, index_t j0, index_t width, index_t
   const auto put = [&](index_t j, index_t count, index_t at) {
     for (index_t i = 0; i < count; ++i) y[at + i] = act(src[j + i] + r[at + i]);
   };
-  if (wq == out_w) put(0, width, j0);
-  else for_each_output_run(j0, width, wq, out_w, [&](index_t j, index_t count, index_t row, index_t ow) { put(j, count, row * out_w + ow); });
+  for_each_output_run(j0, width, wq, out_w, [&](index_t j, index_t count, index_t row, index_t ow) { put(j, count, row * out_w + ow); });
 }
 
 // The last tile of for_each_window_tile (below): the narrowest of W, W - Step, ... holding width.
